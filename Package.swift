@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+import Foundation
+
+// AVX2+FMA code generation for the SIMD kernels (without it SIMD8 FMA becomes a libm call per lane).
+// unsafeFlags are allowed because this is a root package. GRAFT_BASELINE_CPU=1 turns it off.
+let fastSwift: [SwiftSetting] = ProcessInfo.processInfo.environment["GRAFT_BASELINE_CPU"] != nil ? [] : [
+    .unsafeFlags(["-target-cpu", "haswell"]),
+]
+
+let package = Package(
+    name: "Graft",
+    products: [
+        .executable(name: "finetune", targets: ["finetune"]),
+        .executable(name: "graft-bench", targets: ["graft-bench"]),
+        .library(name: "Graft", targets: ["TensorCore", "NN", "Zoo", "WeightIO", "ImageIO", "Training"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL"], swiftSettings: fastSwift),
+        .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: fastSwift),
+        .target(name: "Zoo", dependencies: ["NN"], swiftSettings: fastSwift),
+        .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5"], swiftSettings: fastSwift),
+        .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG"], swiftSettings: fastSwift),
+        .target(name: "Training", dependencies: ["NN", "Zoo", "WeightIO", "ImageIO",
+                                                 .product(name: "Yams", package: "Yams")],
+                swiftSettings: fastSwift),
+        .executableTarget(name: "finetune", dependencies: [
+            "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: fastSwift),
+        .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "NN"], swiftSettings: fastSwift),
+
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "NNTests", dependencies: ["NN"]),
+        .testTarget(name: "ZooTests", dependencies: ["Zoo"]),
+        .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "CLITests", dependencies: ["Training"]),
+    ]
+)

@@ -1,0 +1,2 @@
+#include <dnnl.h>
+#include <dnnl_debug.h>

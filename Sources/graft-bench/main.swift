@@ -1,0 +1,2 @@
+import TensorCore
+print("graft-bench: kernel benchmarks (coming)")

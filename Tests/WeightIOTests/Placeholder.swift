@@ -1,0 +1,2 @@
+import Testing
+@Test func WeightIOTestsPlaceholder() { #expect(1 + 1 == 2) }
