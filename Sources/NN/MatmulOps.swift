@@ -1,0 +1,40 @@
+import TensorCore
+
+/// y = x · Wᵀ (+ b): x [N, in], W [out, in], b [out]. The dense layer's op.
+public func linear(_ x: Var, _ w: Var, _ b: Var?) -> Var {
+    let n = x.shape[0], inF = x.shape[1], outF = w.shape[0]
+    check(x.shape.count == 2 && w.shape == [outF, inF], "linear: x \(x.shape) vs weight \(w.shape)")
+    let be = Backends.cpu
+    var y = Tensor(uninitializedShape: [n, outF])
+    let yp = y.mutablePointer()
+    if let b {
+        check(b.shape == [outF], "linear: bias \(b.shape) for \(outF) outputs")
+        let bp = b.value.pointer
+        for r in 0..<n { (yp + r * outF).update(from: bp, count: outF) }
+    }
+    be.gemm(transA: false, transB: true, m: n, n: outF, k: inF, alpha: 1,
+            a: x.value.pointer, b: w.value.pointer, beta: b == nil ? 0 : 1, c: yp)
+    let parents = b.map { [x, w, $0] } ?? [x, w]
+    return Var(y, parents: parents) { g in
+        var dx: Tensor? = nil, dw: Tensor? = nil, db: Tensor? = nil
+        if x.requiresGrad {
+            var t = Tensor(uninitializedShape: [n, inF])
+            be.gemm(transA: false, transB: false, m: n, n: inF, k: outF, alpha: 1,
+                    a: g.pointer, b: w.value.pointer, beta: 0, c: t.mutablePointer())
+            dx = t
+        }
+        if w.requiresGrad {
+            var t = Tensor(uninitializedShape: [outF, inF])
+            be.gemm(transA: true, transB: false, m: outF, n: inF, k: n, alpha: 1,
+                    a: g.pointer, b: x.value.pointer, beta: 0, c: t.mutablePointer())
+            dw = t
+        }
+        if let b, b.requiresGrad {
+            var t = Tensor(zeros: [outF])
+            let tp = t.mutablePointer(), gp = g.pointer
+            for r in 0..<n { for c in 0..<outF { tp[c] += gp[r * outF + c] } }
+            db = t
+        }
+        return b == nil ? [dx, dw] : [dx, dw, db]
+    }
+}
