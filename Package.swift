@@ -40,9 +40,9 @@ let package = Package(
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),
-        .testTarget(name: "ZooTests", dependencies: ["Zoo"]),
-        .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+        .testTarget(name: "ZooTests", dependencies: ["Zoo"], exclude: ["Fixtures"]),
+        .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
         .testTarget(name: "CLITests", dependencies: ["Training"]),
     ]

@@ -1,9 +1,10 @@
 import TensorCore
 
-/// y = x · Wᵀ (+ b): x [N, in], W [out, in], b [out]. The dense layer's op.
-public func linear(_ x: Var, _ w: Var, _ b: Var?) -> Var {
+/// y = f(x · Wᵀ (+ b)): x [N, in], W [out, in], b [out], optional fused activation f. The dense layer's op.
+public func linear(_ x: Var, _ w: Var, _ b: Var?, activation: Activation? = nil) -> Var {
+    check(x.shape.count == 2 && w.shape.count == 2 && x.shape[1] == w.shape[1],
+          "linear: x \(x.shape) vs weight \(w.shape)")
     let n = x.shape[0], inF = x.shape[1], outF = w.shape[0]
-    check(x.shape.count == 2 && w.shape == [outF, inF], "linear: x \(x.shape) vs weight \(w.shape)")
     let be = Backends.cpu
     var y = Tensor(uninitializedShape: [n, outF])
     let yp = y.mutablePointer()
@@ -15,7 +16,7 @@ public func linear(_ x: Var, _ w: Var, _ b: Var?) -> Var {
     be.gemm(transA: false, transB: true, m: n, n: outF, k: inF, alpha: 1,
             a: x.value.pointer, b: w.value.pointer, beta: b == nil ? 0 : 1, c: yp)
     let parents = b.map { [x, w, $0] } ?? [x, w]
-    return Var(y, parents: parents) { g in
+    return withActivation(activation, &y, parents: parents) { g in
         var dx: Tensor? = nil, dw: Tensor? = nil, db: Tensor? = nil
         if x.requiresGrad {
             var t = Tensor(uninitializedShape: [n, inF])
@@ -32,7 +33,10 @@ public func linear(_ x: Var, _ w: Var, _ b: Var?) -> Var {
         if let b, b.requiresGrad {
             var t = Tensor(zeros: [outF])
             let tp = t.mutablePointer(), gp = g.pointer
-            for r in 0..<n { for c in 0..<outF { tp[c] += gp[r * outF + c] } }
+            for r in 0..<n {
+                let row = gp + r * outF
+                for c in 0..<outF { tp[c] += row[c] }   // vectorises across c
+            }
             db = t
         }
         return b == nil ? [dx, dw] : [dx, dw, db]

@@ -1,1 +1,94 @@
-// Zoo module
+/// The model zoo: a registry of architectures by name (`finetune zoo` lists it).
+///
+/// ```swift
+/// let model = try Zoo.entry(named: "vgg16").build(ZooOptions(inputSize: 64, classCount: 3))
+/// model.freezeTrunk()
+/// try model.rebuildHead(classCount: 5)
+/// ```
+public struct ZooEntry: Sendable {
+    public let name: String
+    public let aliases: [String]
+    public let description: String
+    public let defaultInputSize: Int
+    public let defaultInputChannels: Int
+    public let defaultClassCount: Int
+    /// The output layer every transfer recipe replaces (`predictions`).
+    public let headPath: String
+    public let preprocessing: Preprocessing
+    /// Describes the architecture for `options` without allocating weights.
+    public let specBuilder: @Sendable (ZooOptions) throws -> ModelSpec
+
+    public init(name: String, aliases: [String] = [], description: String, defaultInputSize: Int,
+                defaultInputChannels: Int = 3, defaultClassCount: Int = 1000, headPath: String = "predictions",
+                preprocessing: Preprocessing, spec: @escaping @Sendable (ZooOptions) throws -> ModelSpec) {
+        self.name = name; self.aliases = aliases; self.description = description
+        self.defaultInputSize = defaultInputSize; self.defaultInputChannels = defaultInputChannels
+        self.defaultClassCount = defaultClassCount; self.headPath = headPath
+        self.preprocessing = preprocessing; self.specBuilder = spec
+    }
+
+    public func spec(_ options: ZooOptions = ZooOptions()) throws -> ModelSpec { try specBuilder(options) }
+
+    /// Builds (allocates and initialises) the model.
+    public func build(_ options: ZooOptions = ZooOptions()) throws -> ZooModel {
+        ZooModel(spec: try spec(options), seed: options.seed)
+    }
+
+    /// The builder as a function value.
+    public var builder: @Sendable (ZooOptions) throws -> ZooModel {
+        let s = specBuilder
+        return { o in ZooModel(spec: try s(o), seed: o.seed) }
+    }
+
+    /// Parameter count (Keras's count: BatchNorm statistics included), computed without allocating.
+    public func parameterCount(_ options: ZooOptions = ZooOptions()) throws -> Int { try spec(options).parameterCount }
+
+    /// Parameter count at the default options.
+    public var defaultParameterCount: Int { (try? parameterCount()) ?? 0 }
+}
+
+public enum Zoo {
+    public static let all: [ZooEntry] = {
+        var entries: [ZooEntry] = [
+            ZooEntry(name: "lenet5", aliases: ["lenet", "lenet-5"],
+                     description: "LeNet-5: conv 6 and 16 maps 5x5, subsampling, dense 120-84; tanh/relu, avg/max pooling",
+                     defaultInputSize: 32, defaultInputChannels: 1, defaultClassCount: 10,
+                     preprocessing: .scale, spec: { try LeNet5.spec($0) }),
+            ZooEntry(name: "alexnet", aliases: ["alexnet-torchvision"],
+                     description: "AlexNet, single tower as in torchvision (64-192-384-256-256, 4096-4096)",
+                     defaultInputSize: 224, preprocessing: .torch, spec: { try AlexNet.spec(.torchvision, $0) }),
+            ZooEntry(name: "alexnet-caffe", aliases: ["alexnet-original", "bvlc_alexnet"],
+                     description: "AlexNet as in the paper / Caffe bvlc_alexnet (96 filters, groups=2, LRN)",
+                     defaultInputSize: 227, preprocessing: .caffe, spec: { try AlexNet.spec(.caffe, $0) }),
+        ]
+        for v in VGG.Variant.allCases {
+            let keras = v == .vgg16 || v == .vgg19
+            let depth = v.rawValue.dropFirst(3).prefix { $0.isNumber }
+            entries.append(ZooEntry(
+                name: v.rawValue, aliases: [v.rawValue.replacingOccurrences(of: "_", with: "-")],
+                description: "VGG-\(depth)\(v.batchNorm ? " with BatchNorm" : "")" + (keras ? " (= keras.applications)" : ""),
+                defaultInputSize: 224, preprocessing: keras ? .caffe : .torch, spec: { try VGG.spec(v, $0) }))
+        }
+        for v in ResNet.Variant.allCases {
+            let depth = v.rawValue.dropFirst(6)
+            entries.append(ZooEntry(
+                name: v.rawValue, aliases: ["resnet-\(depth)"],
+                description: "ResNet-\(depth), \(v.bottleneck ? "bottleneck blocks (= keras.applications)" : "basic blocks, Keras-style names")",
+                defaultInputSize: 224, preprocessing: v.bottleneck ? .caffe : .torch, spec: { try ResNet.spec(v, $0) }))
+        }
+        return entries
+    }()
+
+    public static var names: [String] { all.map(\.name) }
+
+    /// The entry for a name or alias (case-insensitive); unknown names throw listing the known ones.
+    public static func entry(named name: String) throws -> ZooEntry {
+        let n = name.lowercased()
+        if let e = all.first(where: { $0.name == n || $0.aliases.contains(n) }) { return e }
+        throw ZooError.unknownModel(name, known: names)
+    }
+
+    public static func build(_ name: String, _ options: ZooOptions = ZooOptions()) throws -> ZooModel {
+        try entry(named: name).build(options)
+    }
+}

@@ -1,2 +1,227 @@
+import Foundation
 import TensorCore
-print("graft-bench: kernel benchmarks (coming)")
+
+// graft-bench: kernel benchmarks for the CPU backend (issue #2 item 7).
+//
+//   swift build -c release --product graft-bench
+//   .build/release/graft-bench kernels [--threads 2] [--reps 15] [--warmup 3]
+//   .build/release/graft-bench peak [--threads 2]
+//   .build/release/graft-bench describe          # oneDNN implementation + layouts per layer and pass
+//
+// `kernels` measures every configuration once per round, round-robin, for `reps` rounds, and reports
+// medians: noise from other processes on the machine then hits all rows alike, so the ratios to the
+// sgemm rows (measured in the same rounds) are more stable than the absolute GFLOP/s.
+
+// MARK: - Arguments
+
+let argv = Array(CommandLine.arguments.dropFirst())
+let command = argv.first ?? "kernels"
+func option(_ name: String, _ def: Int) -> Int {
+    if let i = argv.firstIndex(of: name), i + 1 < argv.count, let v = Int(argv[i + 1]) { return v }
+    return def
+}
+let threads = option("--threads", 2)
+let reps = option("--reps", 15)
+let warmup = option("--warmup", 3)
+Threads.count = threads
+BLASThreads.set(threads)
+
+func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+func median(_ v: [Double]) -> Double {
+    let s = v.sorted(); return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+}
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? s : String(repeating: " ", count: n - s.count) + s }
+func f(_ x: Double, _ d: Int = 1) -> String { x.isFinite ? String(format: "%.\(d)f", x) : "-" }
+
+/// A 64-byte-aligned float buffer filled with uniform [-1, 1) values (touched, so pages are resident).
+final class Buffer {
+    let p: UnsafeMutablePointer<Float>
+    let count: Int
+    init(_ count: Int, seed: UInt64) {
+        self.count = count
+        p = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        var rng = SeededRandom(seed: seed)
+        for i in 0..<count { p[i] = rng.nextFloat() * 2 - 1 }
+    }
+    var raw: UnsafeMutableRawPointer { UnsafeMutableRawPointer(p) }
+    deinit { p.deallocate() }
+}
+
+// MARK: - peak
+
+/// 12 independent SIMD8 FMA chains per thread (needs -target-cpu haswell to become vfmadd ymm).
+@inline(never)
+func fmaChains(_ iterations: Int, _ seed: Float) -> Float {
+    let m = SIMD8<Float>(repeating: 0.999_999), a = SIMD8<Float>(repeating: 1e-7)
+    var r0 = SIMD8<Float>(repeating: seed), r1 = r0 + 1, r2 = r0 + 2, r3 = r0 + 3, r4 = r0 + 4, r5 = r0 + 5
+    var r6 = r0 + 6, r7 = r0 + 7, r8 = r0 + 8, r9 = r0 + 9, r10 = r0 + 10, r11 = r0 + 11
+    for _ in 0..<iterations {
+        r0 = r0.addingProduct(m, a); r1 = r1.addingProduct(m, a); r2 = r2.addingProduct(m, a)
+        r3 = r3.addingProduct(m, a); r4 = r4.addingProduct(m, a); r5 = r5.addingProduct(m, a)
+        r6 = r6.addingProduct(m, a); r7 = r7.addingProduct(m, a); r8 = r8.addingProduct(m, a)
+        r9 = r9.addingProduct(m, a); r10 = r10.addingProduct(m, a); r11 = r11.addingProduct(m, a)
+    }
+    let s = r0 + r1 + r2 + r3 + r4 + r5 + r6 + r7 + r8 + r9 + r10 + r11
+    return s.sum()
+}
+
+func peakGFLOPs(threads: Int, iterations: Int = 20_000_000) -> Double {
+    let sink = UnsafeMutablePointer<Float>.allocate(capacity: threads)
+    defer { sink.deallocate() }
+    let t0 = now()
+    parallelFor(threads) { t in sink[t] = fmaChains(iterations, Float(t)) }
+    let dt = now() - t0
+    return Double(threads) * Double(iterations) * 12 * 16 / dt * 1e-9
+}
+
+// MARK: - kernels
+
+struct Row {
+    let layer: String, pass: String
+    var path: String
+    let flops: Double
+    let run: () -> Void
+    var kernelOnly: (() -> Double)? = nil   // returns seconds of one timed kernel run
+    var times: [Double] = []
+}
+
+let vgg = Conv2DGeometry(batch: 16, inChannels: 64, inHeight: 56, inWidth: 56, outChannels: 64,
+                         kernelHeight: 3, kernelWidth: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
+let resnet = Conv2DGeometry(batch: 16, inChannels: 256, inHeight: 56, inWidth: 56, outChannels: 64,
+                            kernelHeight: 1, kernelWidth: 1)
+let layers: [(String, Conv2DGeometry)] = [("vgg3x3 64-64 56²", vgg), ("resnet1x1 256-64 56²", resnet)]
+
+func passName(_ p: DNNLConv.Pass) -> String {
+    switch p { case .forward: "fwd"; case .backwardData: "bwd-data"; case .backwardWeights: "bwd-weights" }
+}
+
+func kernels() {
+    var rows: [Row] = []
+    var keep: [Buffer] = []
+    var autoRows: [(Int, CPUBackend, Conv2DGeometry, DNNLConv.Pass)] = []
+
+    // sgemm reference rows.
+    let big = 1024
+    let ga = Buffer(big * big, seed: 1), gb = Buffer(big * big, seed: 2), gc = Buffer(big * big, seed: 3)
+    keep += [ga, gb, gc]
+    let be = CPUBackend(convPath: .im2col)
+    rows.append(Row(layer: "sgemm 1024³", pass: "-", path: "openblas \(threads)T", flops: 2 * pow(Double(big), 3)) {
+        be.gemm(transA: false, transB: false, m: big, n: big, k: big, alpha: 1, a: ga.p, b: gb.p, beta: 0, c: gc.p)
+    })
+    // Conv-shaped: 16 x (M64 N3136 K576), batch-parallel with 1-thread BLAS per worker (as the im2col path runs).
+    let cm = 64, cn = 3136, ck = 576, cb = 16
+    let ca = Buffer(cm * ck, seed: 4), cbuf = Buffer(cb * ck * cn, seed: 5), cc = Buffer(cb * cm * cn, seed: 6)
+    keep += [ca, cbuf, cc]
+    rows.append(Row(layer: "sgemm 16×M64N3136K576", pass: "-", path: "batch-par 1T/worker",
+                    flops: 2 * Double(cb * cm * cn * ck)) {
+        let saved = BLASThreads.current
+        BLASThreads.set(1)
+        parallelFor(cb) { i in
+            be.gemm(transA: false, transB: false, m: cm, n: cn, k: ck, alpha: 1, a: ca.p, b: cbuf.p + i * ck * cn,
+                    beta: 0, c: cc.p + i * cm * cn)
+        }
+        BLASThreads.set(saved)
+    })
+
+    for (name, g) in layers {
+        let x = Buffer(g.inputShape.reduce(1, *), seed: 10), w = Buffer(g.weightShape.reduce(1, *), seed: 11)
+        let b = Buffer(g.outChannels, seed: 12), y = Buffer(g.outputShape.reduce(1, *), seed: 13)
+        let dy = Buffer(g.outputShape.reduce(1, *), seed: 14), dx = Buffer(g.inputShape.reduce(1, *), seed: 15)
+        let dw = Buffer(g.weightShape.reduce(1, *), seed: 16), db = Buffer(g.outChannels, seed: 17)
+        keep += [x, w, b, y, dy, dx, dw, db]
+        for pass in DNNLConv.Pass.allCases {
+            for path in ConvPath.allCases {
+                let backend = CPUBackend(convPath: path)
+                let label = path == .auto ? "auto" : path == .dnnl ? "dnnl+reorders" : backend.pathName(g, pass, bias: true)
+                let run: () -> Void
+                switch pass {
+                case .forward: run = { backend.conv2dForward(g, input: x.p, weight: w.p, bias: b.p, output: y.p) }
+                case .backwardData: run = { backend.conv2dBackwardData(g, dOutput: dy.p, weight: w.p, dInput: dx.p) }
+                case .backwardWeights:
+                    run = { backend.conv2dBackwardWeights(g, input: x.p, dOutput: dy.p, dWeight: dw.p, dBias: db.p) }
+                }
+                rows.append(Row(layer: name, pass: passName(pass), path: label, flops: g.flops, run: run))
+                if path == .auto { autoRows.append((rows.count - 1, backend, g, pass)) }
+            }
+            // oneDNN kernel alone, data already in its blocked layout.
+            if DNNLConv.supports(g, pass, bias: true) {
+                let buffers: [Int32: UnsafeMutableRawPointer]
+                switch pass {
+                case .forward: buffers = [DNNLConv.argSrc: x.raw, DNNLConv.argWeights: w.raw, DNNLConv.argBias: b.raw,
+                                          DNNLConv.argDst: y.raw]
+                case .backwardData: buffers = [DNNLConv.argDiffDst: dy.raw, DNNLConv.argWeights: w.raw,
+                                               DNNLConv.argDiffSrc: dx.raw]
+                case .backwardWeights: buffers = [DNNLConv.argSrc: x.raw, DNNLConv.argDiffDst: dy.raw,
+                                                  DNNLConv.argDiffWeights: dw.raw, DNNLConv.argDiffBias: db.raw]
+                }
+                var r = Row(layer: name, pass: passName(pass), path: "dnnl kernel only", flops: g.flops) {}
+                r.kernelOnly = { DNNLConv.timeKernelOnly(g, pass, buffers: buffers, warmup: 0, reps: 1).first ?? .nan }
+                rows.append(r)
+            }
+        }
+    }
+
+    let canaryBefore = peakGFLOPs(threads: threads, iterations: 2_000_000)
+    // Warm-up (builds primitives, fills the scratch pool), then round-robin timed rounds.
+    for _ in 0..<max(1, warmup) { for r in rows { if let k = r.kernelOnly { _ = k() } else { r.run() } } }
+    for (i, be, g, pass) in autoRows { rows[i].path = "auto→" + be.pathName(g, pass, bias: pass != .backwardData) }
+    for _ in 0..<reps {
+        for i in rows.indices {
+            if let k = rows[i].kernelOnly { rows[i].times.append(k()); continue }
+            let t0 = now(); rows[i].run(); rows[i].times.append(now() - t0)
+        }
+    }
+
+    let canaryAfter = peakGFLOPs(threads: threads, iterations: 2_000_000)
+    let sgemmBig = rows[0].flops / median(rows[0].times) * 1e-9
+    let sgemmConv = rows[1].flops / median(rows[1].times) * 1e-9
+    print("graft-bench kernels: threads=\(threads), reps=\(reps) (median), warmup=\(warmup), N=16, Float32")
+    print("OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) thread(s) outside kernels; oneDNN 3x3 fwd: "
+          + DNNLConv.describe(vgg, .forward, bias: true))
+    print("FMA canary (SIMD8 peak probe) before/after: \(f(canaryBefore))/\(f(canaryAfter)) GFLOP/s "
+          + "(~230 on an idle 2-vCPU Zen4; lower = other load on the machine)")
+    if let isa = ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] { print("DNNL_MAX_CPU_ISA=\(isa)") }
+    print("ratios: r1024 = GFLOP/s / sgemm 1024³ (\(f(sgemmBig)) GFLOP/s); rconv = / 16×M64N3136K576 (\(f(sgemmConv)) GFLOP/s)")
+    print("")
+    print("| layer | pass | path | median ms | GFLOP/s | r1024 | rconv |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for r in rows {
+        let ms = median(r.times) * 1e3
+        let gf = r.flops / median(r.times) * 1e-9
+        print("| \(r.layer) | \(r.pass) | \(r.path) | \(f(ms, 2)) | \(f(gf)) | \(f(gf / sgemmBig, 2)) | \(f(gf / sgemmConv, 2)) |")
+    }
+    // Training step (fwd + bwd-data + bwd-weights) per path.
+    print("")
+    print("| layer | training step (fwd+bwd-data+bwd-weights) | im2col/sgemm ms | dnnl+reorders ms | auto ms |")
+    print("|---|---|---:|---:|---:|")
+    for (name, _) in layers {
+        func step(_ prefix: String) -> Double {
+            rows.filter { $0.layer == name && $0.path.hasPrefix(prefix) }.map { median($0.times) * 1e3 }.reduce(0, +)
+        }
+        let plain = rows.filter { $0.layer == name && ($0.path == "im2col" || $0.path == "sgemm") }
+            .map { median($0.times) * 1e3 }.reduce(0, +)
+        print("| \(name) | | \(f(plain, 2)) | \(f(step("dnnl+"), 2)) | \(f(step("auto"), 2)) |")
+    }
+    withExtendedLifetime(keep) {}
+}
+
+func describe() {
+    for (name, g) in layers {
+        for pass in DNNLConv.Pass.allCases {
+            print("\(pad(name, 22)) \(pad(passName(pass), 12)) \(DNNLConv.describe(g, pass, bias: pass != .backwardData))")
+        }
+    }
+}
+
+switch command {
+case "kernels": kernels()
+case "peak":
+    _ = peakGFLOPs(threads: threads, iterations: 2_000_000)
+    let v = (0..<5).map { _ in peakGFLOPs(threads: threads) }
+    print("FMA peak (SIMD8, 12 chains/thread), threads=\(threads): median \(f(median(v))) GFLOP/s, best \(f(v.max()!))")
+case "describe": describe()
+default:
+    print("usage: graft-bench kernels|peak|describe [--threads N] [--reps R] [--warmup W]")
+    exit(2)
+}

@@ -7,20 +7,22 @@ public final class Dense: Module, Layer {
     public let bias: Parameter?
     public let inputSize: Int
     public let outputSize: Int
+    /// Applied after the bias (Keras's `activation=`, softmax included).
+    public var fusedActivation: Activation? = nil
 
     /// Glorot-uniform weights and zero bias, as Keras initialises Dense.
-    public init(inputSize: Int, outputSize: Int, useBias: Bool = true, rng: inout SeededRandom) {
+    public init(inputSize: Int, outputSize: Int, useBias: Bool = true, initializer: WeightInitializer = .glorotUniform,
+                rng: inout SeededRandom) {
         self.inputSize = inputSize
         self.outputSize = outputSize
-        let limit = (6.0 / Float(inputSize + outputSize)).squareRoot()
-        weight = Parameter(Tensor.uniform([outputSize, inputSize], limit: limit, rng: &rng))
+        weight = Parameter(initializer.make([outputSize, inputSize], fanIn: inputSize, fanOut: outputSize, rng: &rng))
         bias = useBias ? Parameter(Tensor(zeros: [outputSize])) : nil
     }
 
     public func callAsFunction(_ x: Var) -> Var {
         check(x.shape.count == 2 && x.shape[1] == inputSize,
               "Dense(\(inputSize)->\(outputSize)): expected input [N, \(inputSize)], got \(x.shape)")
-        return linear(x, Var(weight), bias.map { Var($0) })
+        return linear(x, Var(weight), bias.map { Var($0) }, activation: fusedActivation)
     }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {

@@ -1,0 +1,217 @@
+import Foundation
+import TensorCore
+
+/// One mini-batch.
+public struct Batch: Sendable {
+    /// [N, C, H, W], preprocessed (and augmented, for a training loader).
+    public let images: Tensor
+    /// Class index per image (-1 for a multi-label sample without any positive class).
+    public let labels: [Int]
+    /// [N, classes] targets for multi-label datasets; nil otherwise.
+    public let targets: Tensor?
+    /// Which dataset samples these are.
+    public let indices: [Int]
+    public var count: Int { indices.count }
+}
+
+/// Turns a dataset into batches: seeded shuffling per epoch, decoding (or the in-memory cache),
+/// augmentation and NCHW batching on a pool of worker threads running ahead of the consumer.
+///
+/// Determinism: the order of epoch e is a permutation drawn from (seed, e); sample i of epoch e is
+/// augmented with a generator seeded from (seed, e, i). Neither depends on thread scheduling, the
+/// worker count, or the batch size.
+public final class BatchLoader: Sendable {
+    public let dataset: ImageFolderDataset
+    public let cache: DecodedImageCache?
+    public let preprocessing: Preprocessing
+    /// nil: the deterministic evaluation transform (`preprocessing` only).
+    public let augmenter: Augmenter?
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let dropLast: Bool
+    public let seed: UInt64
+    public let workers: Int
+    /// Most batches decoded ahead of the consumer (bounds memory: prefetch x batch tensor).
+    public let prefetchBatches: Int
+    public let decodeOptions: PNGDecodeOptions
+
+    /// - Parameters:
+    ///   - cache: decoded images of `dataset` (`DecodedImageCache`); nil decodes files every epoch.
+    ///   - augmentation: nil (or an identity config) for evaluation.
+    public init(dataset: ImageFolderDataset, preprocessing: Preprocessing, augmentation: AugmentationConfig? = nil,
+                cache: DecodedImageCache? = nil, batchSize: Int, shuffle: Bool, dropLast: Bool = false,
+                seed: UInt64 = 0, workers: Int = Threads.count, prefetchBatches: Int? = nil,
+                decodeOptions: PNGDecodeOptions? = nil) throws {
+        try preprocessing.validate()
+        guard batchSize > 0 else { throw ImageIOError.invalidConfiguration("batchSize \(batchSize) must be positive") }
+        if let cache, cache.dataset.samples != dataset.samples {
+            throw ImageIOError.invalidConfiguration("the cache holds a different sample list than the dataset (use cache.dataset)")
+        }
+        self.dataset = dataset
+        self.cache = cache
+        self.preprocessing = preprocessing
+        self.augmenter = try augmentation.flatMap { $0.isIdentity ? nil : try Augmenter(config: $0, preprocessing: preprocessing) }
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.dropLast = dropLast
+        self.seed = seed
+        self.workers = max(1, workers)
+        self.prefetchBatches = max(prefetchBatches ?? 2 * max(1, workers), 1)
+        self.decodeOptions = decodeOptions ?? PNGDecodeOptions(background: preprocessing.background)
+    }
+
+    public var batchesPerEpoch: Int {
+        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+    }
+
+    /// Sample order of `epoch`: a seeded permutation, or 0..<n without shuffling.
+    public func order(epoch: Int) -> [Int] {
+        guard shuffle else { return Array(0..<dataset.count) }
+        var rng = DataRNG(seed: seed, stream: 0x0005_4855_4646_4C45, UInt64(bitPattern: Int64(epoch)))
+        return rng.permutation(dataset.count)
+    }
+
+    /// The batches of one epoch, produced ahead by the worker pool. Iterate with `next()`; dropping
+    /// the returned object stops its workers.
+    public func batches(epoch: Int) -> EpochBatches {
+        EpochBatches(loader: self, epoch: epoch, order: order(epoch: epoch))
+    }
+
+    /// Builds one batch synchronously on the calling thread (what each worker runs).
+    public func loadBatch(epoch: Int, batch: Int) throws -> Batch {
+        try loadBatch(epoch: epoch, indices: batchIndices(order: order(epoch: epoch), batch: batch))
+    }
+
+    func batchIndices(order: [Int], batch: Int) -> [Int] {
+        let lo = batch * batchSize
+        return Array(order[lo..<min(lo + batchSize, order.count)])
+    }
+
+    func loadBatch(epoch: Int, indices: [Int]) throws -> Batch {
+        let p = preprocessing
+        var images = Tensor(uninitializedShape: [indices.count, p.channels, p.height, p.width])
+        let out = images.mutablePointer()
+        for (slot, index) in indices.enumerated() {
+            let image = try self.image(at: index)
+            let destination = out + slot * p.sampleSize
+            if let augmenter {
+                var rng = DataRNG(seed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
+                augmenter.apply(image, rng: &rng, into: destination)
+            } else {
+                p.apply(image, into: destination)
+            }
+        }
+        var targets: Tensor?
+        if dataset.isMultiLabel {
+            let k = dataset.classCount
+            var t = Tensor(zeros: [indices.count, k])
+            let tp = t.mutablePointer()
+            for (slot, index) in indices.enumerated() {
+                for (j, v) in dataset.samples[index].targets.enumerated() { tp[slot * k + j] = v }
+            }
+            targets = t
+        }
+        return Batch(images: images, labels: indices.map { dataset.samples[$0].label }, targets: targets, indices: indices)
+    }
+
+    /// The decoded image of sample `index` (from the cache when there is one).
+    public func image(at index: Int) throws -> Image {
+        if let cache { return cache.images[index] }
+        return try PNGDecoder.decode(file: dataset.samples[index].file, as: preprocessing.pixelFormat, options: decodeOptions)
+    }
+}
+
+/// The batches of one epoch, in order, built by `loader.workers` threads at most
+/// `loader.prefetchBatches` ahead of the consumer: `while let batch = try batches.next() { ... }`.
+/// Deliberately not a `Sequence`: a for-in loop could not surface a load error, and an epoch
+/// that silently ends early is worse than one that throws.
+public final class EpochBatches {
+    private let state: PrefetchState
+
+    init(loader: BatchLoader, epoch: Int, order: [Int]) {
+        state = PrefetchState(loader: loader, epoch: epoch, order: order)
+        for _ in 0..<Swift.min(loader.workers, state.total) {
+            let shared = state
+            let thread = Thread { shared.work() }
+            thread.name = "graft.imageio.loader"
+            thread.start()
+        }
+    }
+
+    deinit { state.cancel() }
+
+    /// The next batch in order; nil after the last. Rethrows a worker's error (e.g. a file that became
+    /// unreadable after the dataset scan) and stops the epoch.
+    public func next() throws -> Batch? { try state.next() }
+
+    /// Stops the workers early (also done when this object is released).
+    public func cancel() { state.cancel() }
+}
+
+/// State shared by the consumer and the workers; every field is guarded by `condition`.
+private final class PrefetchState: @unchecked Sendable {
+    let loader: BatchLoader
+    let epoch: Int
+    let order: [Int]
+    let total: Int
+    private let condition = NSCondition()
+    private var ready: [Int: Result<Batch, Error>] = [:]
+    private var nextToStart = 0
+    private var nextToHandOut = 0
+    private var cancelled = false
+
+    init(loader: BatchLoader, epoch: Int, order: [Int]) {
+        self.loader = loader; self.epoch = epoch; self.order = order
+        total = loader.batchesPerEpoch
+    }
+
+    func work() {
+        while true {
+            condition.lock()
+            while !cancelled && nextToStart < total && nextToStart >= nextToHandOut + loader.prefetchBatches {
+                condition.wait()
+            }
+            if cancelled || nextToStart >= total { condition.unlock(); return }
+            let batch = nextToStart
+            nextToStart += 1
+            condition.unlock()
+
+            let indices = loader.batchIndices(order: order, batch: batch)
+            let result = Result { try loader.loadBatch(epoch: epoch, indices: indices) }
+
+            condition.lock()
+            ready[batch] = result
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    func next() throws -> Batch? {
+        condition.lock()
+        defer { condition.unlock() }
+        if cancelled || nextToHandOut >= total { return nil }
+        var found = ready.removeValue(forKey: nextToHandOut)
+        while found == nil {
+            condition.wait()
+            found = ready.removeValue(forKey: nextToHandOut)
+        }
+        guard let result = found else { return nil }
+        nextToHandOut += 1
+        condition.broadcast()
+        do {
+            return try result.get()
+        } catch {
+            cancelled = true
+            ready.removeAll()
+            throw error
+        }
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        ready.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import TensorCore
+
+/// A whole dataset decoded once into memory (the datasets here are small), each image downscaled
+/// so its shorter side is at most `maxShorterSide` (never upscaled). Augmenting from these pixels
+/// skips file reads and PNG decoding every epoch: the loader's fast path.
+public struct DecodedImageCache: Sendable {
+    /// The dataset the images belong to (files that failed to decode here are removed from it).
+    public let dataset: ImageFolderDataset
+    /// `images[i]` is `dataset.samples[i]`, in `pixelFormat`.
+    public let images: [Image]
+    public let pixelFormat: PixelFormat
+
+    /// Bytes held by the pixels.
+    public var byteCount: Int { images.reduce(0) { $0 + $1.pixels.count } }
+
+    /// A shorter-side bound that keeps detail for `preprocessing`: twice the largest output or
+    /// resize side, so random crops are rarely upscaled from a reduced copy.
+    public static func defaultMaxShorterSide(for preprocessing: Preprocessing) -> Int {
+        2 * max(preprocessing.width, preprocessing.height, preprocessing.resizeShorterSide ?? 0)
+    }
+
+    /// Decodes every sample (in parallel, `Threads.count` workers). Unreadable files are skipped with a
+    /// warning line each (as in a dataset scan); a class left empty is an error.
+    public init(dataset: ImageFolderDataset, pixelFormat: PixelFormat = .rgb, maxShorterSide: Int? = nil,
+                options: DatasetOptions = DatasetOptions()) throws {
+        let samples = dataset.samples
+        var decoded = [Image?](repeating: nil, count: samples.count)
+        var failures = [String?](repeating: nil, count: samples.count)
+        decoded.withUnsafeMutableBufferPointer { images in
+            failures.withUnsafeMutableBufferPointer { errors in
+                guard let imageSlots = images.baseAddress, let errorSlots = errors.baseAddress else { return }
+                parallelFor(samples.count) { i in
+                    do {
+                        let image = try PNGDecoder.decode(file: samples[i].file, as: pixelFormat,
+                                                          options: options.decodeOptions)
+                        imageSlots[i] = DecodedImageCache.reduced(image, maxShorterSide: maxShorterSide)
+                    } catch let error as ImageIOError {
+                        errorSlots[i] = DatasetScan.reason(error)
+                    } catch {
+                        errorSlots[i] = "\(error)"
+                    }
+                }
+            }
+        }
+        var kept: [ImageSample] = [], images: [Image] = [], skipped = dataset.skipped
+        for i in samples.indices {
+            if let image = decoded[i] {
+                kept.append(samples[i]); images.append(image)
+            } else {
+                let reason = failures[i] ?? "decode failed"
+                let entry = SkippedFile(path: samples[i].file.path, reason: reason)
+                options.warn("warning: \(entry)")
+                skipped.append(entry)
+            }
+        }
+        let filtered = ImageFolderDataset(root: dataset.root, classNames: dataset.classNames, samples: kept,
+                                          isMultiLabel: dataset.isMultiLabel, skipped: skipped)
+        if kept.count < samples.count {
+            options.warn("warning: \(filtered.summary)")
+            if let empty = filtered.classCounts.firstIndex(of: 0) {
+                throw ImageIOError.emptyClass(name: dataset.classNames[empty],
+                                              location: dataset.root.appendingPathComponent(dataset.classNames[empty]).path)
+            }
+        }
+        self.dataset = filtered
+        self.images = images
+        self.pixelFormat = pixelFormat
+    }
+
+    static func reduced(_ image: Image, maxShorterSide: Int?) -> Image {
+        guard let limit = maxShorterSide, limit > 0, min(image.width, image.height) > limit else { return image }
+        let s = Double(limit) / Double(min(image.width, image.height))
+        let w = max(1, Int((Double(image.width) * s).rounded())), h = max(1, Int((Double(image.height) * s).rounded()))
+        return image.resized(width: w, height: h)
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+
+/// Colour operations on planar float images in 0...255 (C planes of `plane` floats), clamped to
+/// 0...255 after each step as torchvision does on its 0...1 tensors.
+enum PhotometricOps {
+    static func brightness(_ p: UnsafeMutablePointer<Float>, count: Int, factor: Float) {
+        for i in 0..<count { p[i] = min(max(p[i] * factor, 0), 255) }
+    }
+
+    /// Blend with the mean gray level of the whole image (torchvision adjust_contrast).
+    static func contrast(_ p: UnsafeMutablePointer<Float>, channels: Int, plane: Int, factor: Float) {
+        var sum: Double = 0
+        if channels == 3 {
+            for i in 0..<plane { sum += Double(0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i]) }
+        } else {
+            for i in 0..<plane { sum += Double(p[i]) }
+        }
+        let mean = Float(sum / Double(max(plane, 1)))
+        let offset = mean * (1 - factor)
+        for i in 0..<(channels * plane) { p[i] = min(max(p[i] * factor + offset, 0), 255) }
+    }
+
+    /// Blend each pixel with its own gray value (torchvision adjust_saturation); no-op for gray.
+    static func saturation(_ p: UnsafeMutablePointer<Float>, channels: Int, plane: Int, factor: Float) {
+        guard channels == 3 else { return }
+        let r = p, g = p + plane, b = p + 2 * plane
+        for i in 0..<plane {
+            let gray = 0.299 * r[i] + 0.587 * g[i] + 0.114 * b[i]
+            let keep = gray * (1 - factor)
+            r[i] = min(max(r[i] * factor + keep, 0), 255)
+            g[i] = min(max(g[i] * factor + keep, 0), 255)
+            b[i] = min(max(b[i] * factor + keep, 0), 255)
+        }
+    }
+
+    /// Adds N(0, std) noise (std in 0...255 units), two samples per Box-Muller pair.
+    static func gaussianNoise(_ p: UnsafeMutablePointer<Float>, count: Int, std: Float, rng: inout DataRNG) {
+        var i = 0
+        while i < count {
+            let u1 = max(rng.uniform(), 0x1.0p-60), u2 = rng.uniform()
+            let radius = Float((-2 * Foundation.log(u1)).squareRoot()) * std
+            let angle = Float(2 * Double.pi * u2)
+            p[i] = min(max(p[i] + radius * Foundation.cos(angle), 0), 255)
+            if i + 1 < count { p[i + 1] = min(max(p[i + 1] + radius * Foundation.sin(angle), 0), 255) }
+            i += 2
+        }
+    }
+
+    /// Random erasing (torchvision RandomErasing) on a normalised planar image: picks a rectangle of
+    /// area fraction `scale` and aspect `ratio` (log-uniform), up to 10 tries; fills it with 0 or N(0, 1).
+    static func erase(_ p: UnsafeMutablePointer<Float>, channels: Int, width: Int, height: Int,
+                      scale: Interval, ratio: Interval, randomFill: Bool, rng: inout DataRNG) {
+        let area = Double(width * height)
+        let logLo = Foundation.log(ratio.lower), logHi = Foundation.log(ratio.upper)
+        for _ in 0..<10 {
+            let target = area * rng.uniform(scale.lower, scale.upper)
+            let aspect = Foundation.exp(rng.uniform(logLo, logHi))
+            let h = Int((target * aspect).squareRoot().rounded())
+            let w = Int((target / aspect).squareRoot().rounded())
+            guard h > 0, w > 0, h < height, w < width else { continue }
+            let top = rng.int(below: height - h + 1), left = rng.int(below: width - w + 1)
+            for ch in 0..<channels {
+                for y in top..<(top + h) {
+                    let row = p + ch * width * height + y * width
+                    for x in left..<(left + w) { row[x] = randomFill ? Float(rng.gaussian()) : 0 }
+                }
+            }
+            return
+        }
+    }
+}

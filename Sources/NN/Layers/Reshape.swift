@@ -1,0 +1,60 @@
+import TensorCore
+
+/// [N, C, H, W] -> [N, C*H*W] in CHW order (the importer permutes Keras's HWC-ordered Dense rows).
+public final class Flatten: Module, Layer {
+    public override init() {}
+
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        guard s.count >= 2 else { throw ShapeError.invalidInput(layer: "Flatten", input: s, reason: "expected [N, ...] of rank >= 2") }
+        return [s[0], s.dropFirst().reduce(1, *)]
+    }
+
+    public func callAsFunction(_ x: Var) -> Var {
+        _ = checked { try outputShape(for: x.shape) }
+        return flatten(x)
+    }
+}
+
+/// Inverted dropout: in training, each element is zeroed with probability `rate` and the survivors
+/// are scaled by 1/(1 - rate); identity in inference. Masks come from a seeded stream that advances
+/// with every training call, so runs are reproducible.
+public final class Dropout: Module, Layer {
+    public let rate: Float
+    private var _rng: SeededRandom
+
+    public init(rate: Float, seed: UInt64 = 0) {
+        check(rate >= 0 && rate < 1, "Dropout: rate \(rate) outside [0, 1)")
+        self.rate = rate
+        _rng = SeededRandom(seed: seed)
+    }
+
+    public func outputShape(for s: [Int]) throws -> [Int] { s }
+
+    public func callAsFunction(_ x: Var) -> Var {
+        guard isTraining, rate > 0 else { return x }
+        return dropout(x, rate: rate, rng: &_rng)
+    }
+}
+
+/// Cross-channel local response normalisation (AlexNet / Caffe LRN ACROSS_CHANNELS, PyTorch
+/// LocalResponseNorm): y = x / (k + alpha/size * Σ_window x²)^beta.
+public final class LocalResponseNorm: Module, Layer {
+    public let size: Int, alpha: Float, beta: Float, k: Float
+
+    public init(size: Int = 5, alpha: Float = 1e-4, beta: Float = 0.75, k: Float = 2) {
+        check(size >= 1, "LocalResponseNorm: size \(size) must be >= 1")
+        self.size = size; self.alpha = alpha; self.beta = beta; self.k = k
+    }
+
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        guard s.count == 4 else {
+            throw ShapeError.invalidInput(layer: "LocalResponseNorm(\(size))", input: s, reason: "expected NCHW [N, C, H, W]")
+        }
+        return s
+    }
+
+    public func callAsFunction(_ x: Var) -> Var {
+        _ = checked { try outputShape(for: x.shape) }
+        return localResponseNorm(x, size: size, alpha: alpha, beta: beta, k: k)
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import TensorCore
+import Zoo
+
+// `finetune inspect FILE`: what a weight file holds and which zoo architecture it fits.
+
+/// How well a file fits one zoo architecture at given options (computed from specs: nothing is allocated).
+public struct ZooMatch: Sendable, CustomStringConvertible {
+    public var architecture: String
+    public var options: ZooOptions
+    /// Other input sizes that fit equally well (the weights do not pin the size down, e.g. GAP heads).
+    public var alsoFitsInputSizes: [Int]
+    public var matched: Int
+    /// Model tensors the file lacks (`layer/weight`).
+    public var missing: [String]
+    /// File tensors the model lacks.
+    public var unexpected: [String]
+    /// `layer/weight: expected S, found T` (file layout).
+    public var mismatched: [String]
+
+    public var isExact: Bool { missing.isEmpty && unexpected.isEmpty && mismatched.isEmpty }
+    var score: Int { matched * 4 - missing.count - unexpected.count - 2 * mismatched.count }
+
+    public var description: String {
+        var o: [String] = ["inputSize \(options.inputSize.map(String.init) ?? "?")"
+                           + (alsoFitsInputSizes.isEmpty ? "" : " (also \(alsoFitsInputSizes.map(String.init).joined(separator: ", ")))")]
+        if let c = options.inputChannels { o.append("inputChannels \(c)") }
+        if options.widthMultiplier != 1 { o.append("widthMultiplier \(options.widthMultiplier)") }
+        o.append(options.includeTop ? "classCount \(options.classCount.map(String.init) ?? "?")" : "includeTop false")
+        if let e = options.bnEpsilon { o.append("bnEpsilon \(e)") }
+        let head = "\(architecture) (\(o.joined(separator: ", ")))"
+        if isExact { return "\(head): all \(matched) tensors match" }
+        var parts = ["\(head): \(matched) tensors match"]
+        if !mismatched.isEmpty { parts.append("\(mismatched.count) differ (\(mismatched.prefix(4).joined(separator: "; "))\(mismatched.count > 4 ? "; ..." : ""))") }
+        if !missing.isEmpty { parts.append("\(missing.count) missing (\(missing.prefix(4).joined(separator: ", "))\(missing.count > 4 ? ", ..." : ""))") }
+        if !unexpected.isEmpty { parts.append("\(unexpected.count) unexpected (\(unexpected.prefix(4).joined(separator: ", "))\(unexpected.count > 4 ? ", ..." : ""))") }
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// The result of `inspectWeightFile`; `description` is the printable report.
+public struct WeightFileInspection: Sendable, CustomStringConvertible {
+    public var file: WeightFile
+    public var parameterCount: Int
+    public var architecture: KerasModelConfig?
+    public var impliedBNEpsilon: Float?
+    public var nativeMetadata: NativeModelMetadata?
+    /// Best first; `matches.first` is the best match (exact or not).
+    public var matches: [ZooMatch]
+
+    public var bestMatch: ZooMatch? { matches.first }
+
+    public var description: String {
+        let f = file
+        var lines = [f.path]
+        var fmt = "  format: \(f.format.rawValue)"
+        if let v = f.kerasVersion { fmt += ", Keras \(v)" }
+        if let b = f.backend { fmt += ", backend \(b)" }
+        lines.append(fmt)
+        let weighted = f.layersWithWeights
+        lines.append("  layers: \(f.layers.count) (\(weighted.count) with weights), tensors: \(weighted.reduce(0) { $0 + $1.tensors.count }), "
+                     + "parameters: \(parameterCount)")
+        let width = min(max(f.layers.map(\.name.count).max() ?? 0, 8), 40)
+        for l in f.layers {
+            let cls = l.className.map { " (\($0))" } ?? ""
+            let name = (l.name + cls).padding(toLength: max(width + 16, (l.name + cls).count), withPad: " ", startingAt: 0)
+            let tensors = l.tensors.map { "\($0.name) \($0.shape.map(String.init).joined(separator: "x"))" }.joined(separator: ", ")
+            lines.append("    \(name) \(tensors.isEmpty ? "-" : tensors)")
+        }
+        if let n = nativeMetadata {
+            lines.append("  saved model: \(n.architecture), input \(n.inputShape), preprocessing \(n.preprocessing.rawValue), graft \(n.graftVersion)"
+                         + (n.classNames.map { ", classes \($0)" } ?? ""))
+        }
+        if let a = architecture {
+            lines.append("  architecture (model_config, \(a.className) '\(a.name ?? "?")'):")
+            for l in a.layers { lines.append("    \(l.parent.map { "\($0)/" } ?? "")\(l.name): \(l.summary)") }
+        }
+        if let e = impliedBNEpsilon { lines.append("  BatchNorm epsilon implied by the file: \(e)") }
+        if let best = matches.first {
+            lines.append(best.isExact ? "  matches zoo architecture \(best)" : "  no exact zoo match; closest: \(best)")
+            for other in matches.dropFirst().prefix(2) where other.matched > 0 { lines.append("    next: \(other)") }
+        } else {
+            lines.append("  no zoo architecture shares a tensor with this file")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Reads a weight file (format from its content) and describes it (`finetune inspect FILE`).
+public func inspectWeightFile(path: String) throws -> WeightFileInspection {
+    let file = try readWeightFile(path: path)
+    var config: KerasModelConfig? = nil
+    if let json = file.modelConfigJSON { config = try? parseKerasModelConfig(json, file: path) }
+    let native = file.format == .graftNative ? try? readNativeModelMetadata(file) : nil
+    return WeightFileInspection(file: file, parameterCount: file.layers.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.value.count } },
+                                architecture: config, impliedBNEpsilon: impliedBatchNormEpsilon(file), nativeMetadata: native,
+                                matches: matchZooArchitectures(file))
+}
+
+/// One parameter of a spec with its Keras location.
+private struct SpecRef {
+    var path: String, layer: String, weight: KerasWeightName, graftShape: [Int], kerasShape: [Int]
+}
+
+private func specRefs(_ spec: ModelSpec) -> [SpecRef] {
+    func refs(_ l: LayerSpec) -> [SpecRef] {
+        switch l {
+        case let .residual(_, shortcut, main, _, _): return (shortcut + main).flatMap(refs)
+        case let .conv(name, _, _, _, _, _, _, _, _):
+            return l.parameterShapes.map { p in
+                p.path.hasSuffix(".weight")
+                    ? SpecRef(path: p.path, layer: name, weight: .kernel, graftShape: p.shape, kerasShape: [p.shape[2], p.shape[3], p.shape[1], p.shape[0]])
+                    : SpecRef(path: p.path, layer: name, weight: .bias, graftShape: p.shape, kerasShape: p.shape)
+            }
+        case let .dense(name, _, _, _, _):
+            return l.parameterShapes.map { p in
+                p.path.hasSuffix(".weight")
+                    ? SpecRef(path: p.path, layer: name, weight: .kernel, graftShape: p.shape, kerasShape: [p.shape[1], p.shape[0]])
+                    : SpecRef(path: p.path, layer: name, weight: .bias, graftShape: p.shape, kerasShape: p.shape)
+            }
+        case let .batchNorm(name, c, _):
+            return zip(["weight", "bias", "runningMean", "runningVar"], [KerasWeightName.gamma, .beta, .movingMean, .movingVariance]).map {
+                SpecRef(path: "\(name).\($0.0)", layer: name, weight: $0.1, graftShape: [c], kerasShape: [c])
+            }
+        default: return []
+        }
+    }
+    return (spec.trunk + spec.head).flatMap(refs)
+}
+
+/// Tries every registered zoo architecture at the sizes the file implies (channels and width from
+/// the first convolution, class count from the output layer, a set of input sizes) and ranks them.
+public func matchZooArchitectures(_ file: WeightFile) -> [ZooMatch] {
+    var results: [ZooMatch] = []
+    for entry in Zoo.all {
+        guard let base = try? entry.spec() else { continue }
+        var legacy: [String: String] = [:]
+        guard let sources = try? sourceTensors(file, aliases: base.legacyAliases, modelName: entry.name, legacy: &legacy) else { continue }
+        var byKey: [String: SourceTensor] = [:]
+        for s in sources where byKey[s.key] == nil { byKey[s.key] = s }
+        let native = file.format == .graftNative
+        func lookup(_ r: SpecRef) -> SourceTensor? { byKey[native ? r.path : "\(r.layer)/\(r.weight.rawValue)"] }
+        func fileShape(_ s: SourceTensor, _ r: SpecRef) -> [Int] { s.graftLayout ? r.graftShape : r.kerasShape }
+
+        var o = ZooOptions()
+        let baseRefs = specRefs(base)
+        // Channels and width from the first kernel.
+        if let first = baseRefs.first(where: { $0.weight == .kernel && $0.graftShape.count == 4 }), let s = lookup(first), s.value.rank == 4 {
+            let shape = s.value.shape
+            let (inC, outC) = s.graftLayout ? (shape[1], shape[0]) : (shape[2], shape[3])
+            o.inputChannels = inC
+            o.widthMultiplier = Double(outC) / Double(first.graftShape[0])
+        }
+        // Class count from the output layer.
+        let headName = base.headRecipe.outputName
+        if let head = baseRefs.first(where: { $0.layer == headName && $0.weight == .kernel }) {
+            if let s = lookup(head), s.value.rank == 2 {
+                o.classCount = s.graftLayout ? s.value.shape[0] : s.value.shape[1]
+            } else {
+                o.includeTop = false
+            }
+        }
+        if let e = impliedBatchNormEpsilon(file), base.bnEpsilon != nil { o.bnEpsilon = e }
+        var sizes = [entry.defaultInputSize, 28, 32, 48, 64, 96, 112, 128, 160, 192, 224, 227, 256, 299]
+        if let s = file.modelConfigJSON.flatMap({ try? parseKerasModelConfig($0) })?.inputShape?.first, let h = s { sizes.insert(h, at: 0) }
+        var seenSizes = Set<Int>()
+        var best: ZooMatch? = nil
+        for size in sizes where seenSizes.insert(size).inserted {
+            var opts = o
+            opts.inputSize = size
+            guard let spec = try? entry.spec(opts) else { continue }
+            var m = ZooMatch(architecture: entry.name, options: opts, alsoFitsInputSizes: [], matched: 0, missing: [], unexpected: [], mismatched: [])
+            var used = Set<String>()
+            for r in specRefs(spec) {
+                let key = native ? r.path : "\(r.layer)/\(r.weight.rawValue)"
+                guard let s = lookup(r) else { m.missing.append(key); continue }
+                used.insert(s.key)
+                if s.value.shape == fileShape(s, r) { m.matched += 1 }
+                else { m.mismatched.append("\(s.fileName): expected \(fileShape(s, r)), found \(s.value.shape)") }
+            }
+            m.unexpected = sources.filter { !used.contains($0.key) }.map(\.fileName)
+            if let b = best {
+                if m.score > b.score { best = m }
+                else if m.score == b.score && m.isExact { best!.alsoFitsInputSizes.append(size) }
+            } else {
+                best = m
+            }
+        }
+        if let best { results.append(best) }
+    }
+    return results.sorted { a, b in
+        if a.isExact != b.isExact { return a.isExact }
+        return a.score > b.score
+    }.filter { $0.matched > 0 }
+}

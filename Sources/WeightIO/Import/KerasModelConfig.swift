@@ -1,0 +1,149 @@
+import Foundation
+
+/// One layer of a Keras 2 `model_config` (full-model `.h5`), reduced to what an importer must check:
+/// everything the weights themselves do not say (activation, padding, strides, epsilon, ...).
+public struct KerasLayerConfig: Sendable, Equatable {
+    public var name: String
+    public var className: String
+    /// Name of the nested model (`Functional`/`Sequential`) this layer sits in; nil at the top level.
+    public var parent: String?
+    public var activation: String?
+    public var padding: String?
+    /// ZeroPadding2D: ((top, bottom), (left, right)) flattened to [top, bottom, left, right].
+    public var zeroPadding: [Int]?
+    public var strides: [Int]?
+    public var kernelSize: [Int]?
+    public var poolSize: [Int]?
+    public var filters: Int?
+    public var units: Int?
+    public var useBias: Bool?
+    public var epsilon: Double?
+    public var momentum: Double?
+    public var rate: Double?
+    public var trainable: Bool?
+    public var dataFormat: String?
+    /// InputLayer `batch_input_shape` / `batch_shape` without the batch axis (nil entries: unknown).
+    public var inputShape: [Int?]?
+    /// Names of the layers feeding this one (first node).
+    public var inbound: [String]
+
+    public init(name: String, className: String, parent: String? = nil, inbound: [String] = []) {
+        self.name = name
+        self.className = className
+        self.parent = parent
+        self.inbound = inbound
+    }
+
+    /// A one-line summary: `Conv2D 5x5/1 same tanh filters=6`.
+    public var summary: String {
+        var parts = [className]
+        if let k = kernelSize { parts.append(k.map(String.init).joined(separator: "x") + "/" + (strides?.map(String.init).joined(separator: "x") ?? "1")) }
+        else if let p = poolSize { parts.append("pool " + p.map(String.init).joined(separator: "x") + "/" + (strides?.map(String.init).joined(separator: "x") ?? "?")) }
+        if let p = padding { parts.append(p) }
+        if let z = zeroPadding { parts.append("pad \(z)") }
+        if let a = activation { parts.append(a) }
+        if let f = filters { parts.append("filters=\(f)") }
+        if let u = units { parts.append("units=\(u)") }
+        if useBias == false { parts.append("no bias") }
+        if let e = epsilon { parts.append("epsilon=\(e)") }
+        if let r = rate { parts.append("rate=\(r)") }
+        if trainable == false { parts.append("frozen") }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// The architecture recorded in a Keras 2 full-model file's `model_config`.
+public struct KerasModelConfig: Sendable, Equatable {
+    /// `Functional`, `Sequential` or `Model`.
+    public var className: String
+    public var name: String?
+    /// Every layer in file order; the layers of nested models are listed in place of (after) their container.
+    public var layers: [KerasLayerConfig]
+
+    public func layer(_ name: String) -> KerasLayerConfig? { layers.first { $0.name == name } }
+
+    /// The model's input shape (H, W, C) without the batch axis, when the config states it.
+    public var inputShape: [Int?]? { layers.first { $0.className == "InputLayer" && $0.parent == nil }?.inputShape }
+
+    /// Distinct BatchNormalization epsilons, in first-seen order.
+    public var batchNormEpsilons: [Double] {
+        var seen: [Double] = []
+        for l in layers where l.className == "BatchNormalization" {
+            if let e = l.epsilon, !seen.contains(e) { seen.append(e) }
+        }
+        return seen
+    }
+}
+
+/// Parses a Keras 2 `model_config` JSON string (Functional, Sequential, nested models).
+public func parseKerasModelConfig(_ json: String, file: String = "") throws -> KerasModelConfig {
+    guard let data = json.data(using: .utf8),
+          let object = try? JSONSerialization.jsonObject(with: data),
+          let root = object as? [String: Any] else {
+        throw WeightIOError(.malformed, file: file, "model_config is not a JSON object")
+    }
+    let className = root["class_name"] as? String ?? "?"
+    var layers: [KerasLayerConfig] = []
+    func visit(_ list: [Any], parent: String?) {
+        for item in list {
+            guard let dict = item as? [String: Any], let cls = dict["class_name"] as? String else { continue }
+            let config = dict["config"] as? [String: Any] ?? [:]
+            let name = (config["name"] as? String) ?? (dict["name"] as? String) ?? "?"
+            var l = KerasLayerConfig(name: name, className: cls, parent: parent, inbound: inboundNames(dict["inbound_nodes"]))
+            l.activation = config["activation"] as? String
+            l.padding = config["padding"] as? String
+            if cls == "ZeroPadding2D" { l.padding = nil; l.zeroPadding = zeroPadding(config["padding"]) }
+            l.strides = ints(config["strides"])
+            l.kernelSize = ints(config["kernel_size"])
+            l.poolSize = ints(config["pool_size"])
+            l.filters = config["filters"] as? Int
+            l.units = config["units"] as? Int
+            l.useBias = config["use_bias"] as? Bool
+            l.epsilon = (config["epsilon"] as? NSNumber)?.doubleValue
+            l.momentum = (config["momentum"] as? NSNumber)?.doubleValue
+            l.rate = (config["rate"] as? NSNumber)?.doubleValue
+            l.trainable = config["trainable"] as? Bool
+            l.dataFormat = config["data_format"] as? String
+            if cls == "InputLayer", let shape = (config["batch_input_shape"] ?? config["batch_shape"]) as? [Any] {
+                l.inputShape = shape.dropFirst().map { ($0 as? NSNumber)?.intValue }
+            }
+            layers.append(l)
+            if let inner = config["layers"] as? [Any] { visit(inner, parent: name) }
+        }
+    }
+    let config = root["config"]
+    if let dict = config as? [String: Any], let list = dict["layers"] as? [Any] {
+        visit(list, parent: nil)
+        return KerasModelConfig(className: className, name: dict["name"] as? String, layers: layers)
+    }
+    if let list = config as? [Any] {                       // very old Sequential configs: a bare list
+        visit(list, parent: nil)
+        return KerasModelConfig(className: className, name: nil, layers: layers)
+    }
+    throw WeightIOError(.malformed, file: file, "model_config has no 'config.layers' list")
+}
+
+private func ints(_ value: Any?) -> [Int]? {
+    if let n = value as? NSNumber { return [n.intValue, n.intValue] }
+    guard let list = value as? [Any] else { return nil }
+    let r = list.compactMap { ($0 as? NSNumber)?.intValue }
+    return r.count == list.count ? r : nil
+}
+
+private func zeroPadding(_ value: Any?) -> [Int]? {
+    if let n = value as? NSNumber { return Array(repeating: n.intValue, count: 4) }
+    guard let list = value as? [Any], list.count == 2 else { return nil }
+    if let pair = ints(list), pair.count == 2 { return [pair[0], pair[0], pair[1], pair[1]] }
+    let rows = list.compactMap { ints($0) }
+    guard rows.count == 2, rows.allSatisfy({ $0.count == 2 }) else { return nil }
+    return rows[0] + rows[1]
+}
+
+/// `[[["conv1", 0, 0, {}], ...]]` (tf_keras) or Keras-3-style `[{"args": ...}]` -> names of the first node.
+private func inboundNames(_ value: Any?) -> [String] {
+    guard let nodes = value as? [Any], let first = nodes.first else { return [] }
+    if let entries = first as? [Any] {
+        return entries.compactMap { ($0 as? [Any])?.first as? String }
+    }
+    return []
+}

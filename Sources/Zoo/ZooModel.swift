@@ -1,0 +1,195 @@
+import TensorCore
+import NN
+
+/// A zoo network: a `trunk` and a `head`, both `Sequential`s of Keras-named layers, exposed as one flat
+/// module so that every parameter path is `<keras_layer_name>.<param>` (`block1_conv1.weight`,
+/// `conv2_block1_1_bn.runningVar`, `predictions.bias`). Residual blocks are transparent.
+///
+/// Transfer learning: `freezeTrunk()`, `freeze(upTo:)`, `unfreeze(from:)`, `rebuildHead(...)`,
+/// `extendHead(by:)`; import metadata: `kerasWeightMap()`, `legacyAliases`, `bnEpsilon`.
+public final class ZooModel: Module, Layer {
+    public let architecture: String
+    /// The spec the model was built from (the head may have been rebuilt since).
+    public let spec: ModelSpec
+    public let trunk: Sequential
+    public private(set) var head: Sequential
+    private var _rng: SeededRandom
+    private var _dropout: Float
+
+    public init(spec: ModelSpec, seed: UInt64 = 0) {
+        self.architecture = spec.architecture
+        self.spec = spec
+        var rng = SeededRandom(seed: seed)
+        trunk = Sequential(named: spec.trunk.map { ($0.name, makeLayer($0, rng: &rng)) })
+        head = Sequential(named: spec.head.map { ($0.name, makeLayer($0, rng: &rng)) })
+        _dropout = spec.head.compactMap { if case let .dropout(_, r) = $0 { r } else { nil } }.first ?? 0
+        _rng = rng
+        super.init()
+    }
+
+    // MARK: Metadata
+
+    /// [C, H, W] the model was built for.
+    public var inputShape: [Int] { spec.inputShape }
+    public var preprocessing: Preprocessing { spec.preprocessing }
+    /// Epsilon of every BatchNorm layer (nil: the model has none).
+    public var bnEpsilon: Float? { spec.bnEpsilon }
+    /// Legacy layer name -> Keras layer name, for importing older files (ResNet50's `res2a_branch2a`...).
+    public var legacyAliases: [String: String] { spec.legacyAliases }
+    /// Name of the output layer (`predictions`), or nil when the model has no top.
+    public var headPath: String? { head[spec.headRecipe.outputName] == nil ? nil : spec.headRecipe.outputName }
+
+    // MARK: Flat Keras-named structure
+
+    private static func flat(_ layers: [(name: String, layer: any Layer)]) -> [(name: String, module: Module?)] {
+        layers.flatMap { (name, layer) -> [(name: String, module: Module?)] in
+            guard let b = layer as? ResidualBlock else { return [(name, layer as Module)] }
+            let inner = Dictionary(b.namedChildren(), uniquingKeysWith: { a, _ in a })
+            return b.layerNames.map { ($0, inner[$0]) }
+        }
+    }
+
+    /// Every Keras layer name in order with its module (nil for weightless bookkeeping names like `_add`).
+    public var namedLayers: [(name: String, module: Module?)] { Self.flat(trunk.layers) + Self.flat(head.layers) }
+    public var trunkLayerNames: [String] { Self.flat(trunk.layers).map(\.name) }
+    public var headLayerNames: [String] { Self.flat(head.layers).map(\.name) }
+    public var layerNames: [String] { namedLayers.map(\.name) }
+
+    public override func namedChildren() -> [(String, Module)] {
+        namedLayers.compactMap { l in l.module.map { (l.name, $0) } }
+    }
+    public override func localParameters() -> [(String, Parameter)] { [] }
+
+    /// The module of a Keras layer name (legacy aliases accepted).
+    public func layer(named name: String) -> Module? {
+        let n = legacyAliases[name] ?? name
+        return namedLayers.first { $0.name == n }?.module
+    }
+
+    // MARK: Layer
+
+    public func callAsFunction(_ x: Var) -> Var { head(trunk(x)) }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        try head.outputShape(for: trunk.outputShape(for: inputShape))
+    }
+
+    // MARK: Freezing
+
+    /// Index of a layer name: exact Keras names, legacy aliases, or a block/stage prefix
+    /// (`conv3_block1`, `block4`) meaning that block's last layer.
+    func layerIndex(_ name: String) throws -> Int {
+        let names = layerNames
+        let n = legacyAliases[name] ?? name
+        if let i = names.firstIndex(of: n) { return i }
+        if let i = names.lastIndex(where: { $0.hasPrefix(n + "_") }) { return i }
+        throw ZooError.unknownLayer(name, model: architecture, known: names)
+    }
+
+    @discardableResult
+    private func setFrozen(_ on: Bool, _ range: some Sequence<Int>) -> Int {
+        let layers = namedLayers
+        var n = 0
+        for i in range { if let m = layers[i].module { n += m.freeze(on, where: { _ in true }) } }
+        return n
+    }
+
+    /// Freezes every trainable parameter of the trunk; returns how many tensors.
+    @discardableResult
+    public func freezeTrunk() -> Int { setFrozen(true, 0..<Self.flat(trunk.layers).count) }
+
+    /// Freezes the layers from the first one up to and including `name` (Keras `layers[:i+1]`).
+    @discardableResult
+    public func freeze(upTo name: String) throws -> Int { setFrozen(true, 0...(try layerIndex(name))) }
+
+    /// Unfreezes the layers from `name` (included) to the end.
+    @discardableResult
+    public func unfreeze(from name: String) throws -> Int { setFrozen(false, (try layerIndex(name))..<layerNames.count) }
+
+    @discardableResult
+    public func unfreezeAll() -> Int { setFrozen(false, 0..<layerNames.count) }
+
+    // MARK: Head surgery
+
+    /// How the current head pools the trunk's features (nil: no pooling layer).
+    public var headPooling: HeadPooling? {
+        HeadPooling.allCases.first { p in head.layers.first?.name == p.layerName }
+    }
+
+    /// Replaces the head with a fresh one for `classCount` classes. New dense layers are Glorot-uniform
+    /// with zero bias (Keras's Dense default). With `keepHidden` the existing hidden dense layers (VGG
+    /// fc1/fc2, AlexNet fc6/fc7, LeNet fc1/fc2) are kept with their weights, which requires the new
+    /// pooling to give them the feature size they take; otherwise the head is pooling -> (dropout) ->
+    /// predictions. `pooling`/`dropout` default to the current ones.
+    public func rebuildHead(classCount: Int, keepHidden: Bool = false, pooling: HeadPooling? = nil,
+                            dropout: Float? = nil, classifierActivation: ZooActivation? = nil) throws {
+        guard classCount > 0 else { throw ZooError.invalidOption("\(architecture): classCount \(classCount) must be positive") }
+        if let d = dropout, !(d >= 0 && d < 1) { throw ZooError.invalidOption("\(architecture): dropout \(d) must be in [0, 1)") }
+        var recipe = spec.headRecipe
+        if let a = classifierActivation { recipe.outputActivation = a }
+        let pool = pooling ?? headPooling ?? recipe.defaultPooling
+        let rate = dropout ?? _dropout
+        let specs = try headSpecs(recipe, trunkOutput: spec.trunkOutputShape, classCount: classCount, pooling: pool,
+                                  dropout: rate, includeTop: true, keepHidden: keepHidden)
+        let hiddenNames = Set(recipe.hidden.map(\.name))
+        var layers: [(String, any Layer)] = []
+        for s in specs {
+            if keepHidden, hiddenNames.contains(s.name), case let .dense(name, inF, outF, _, _) = s {
+                guard let old = head[name] as? Dense else {
+                    throw ZooError.cannotKeepHidden("\(architecture): keepHidden, but the head has no \(name) (built without top?)")
+                }
+                guard old.inputSize == inF, old.outputSize == outF else {
+                    throw ZooError.cannotKeepHidden(
+                        "\(architecture): \(name) takes \(old.inputSize) features but \(pool.rawValue) pooling gives \(inF)")
+                }
+                layers.append((name, old))
+            } else {
+                layers.append((s.name, makeLayer(s, rng: &_rng)))
+            }
+        }
+        head = Sequential(named: layers)
+        _dropout = rate
+    }
+
+    /// How the scores of the classes added by `extendHead` start.
+    public enum NewClassBias: Sendable, Equatable {
+        /// Bias = mean of the old biases: new classes start as "average" old ones.
+        case meanOfOld
+        /// Bias = (min of old biases) - margin: new classes start unlikely, old probabilities barely move.
+        case belowOld(margin: Float)
+        case constant(Float)
+    }
+
+    /// Adds `newClasses` outputs to `predictions`. The N old rows (weights and biases) are copied
+    /// exactly and computed by the same GEMM call as before (`ExtendedDense`), so the old N logits are
+    /// bit-identical; the M new rows are Glorot-uniform for the
+    /// widened layer (limit sqrt(6 / (in + N + M))) and their bias follows `newBias` (default: the
+    /// mean of the old biases). Old classes keep their logits; softmax probabilities of course shift.
+    public func extendHead(by newClasses: Int, newBias: NewClassBias = .meanOfOld) throws {
+        guard newClasses > 0 else { throw ZooError.invalidOption("\(architecture): extendHead needs at least 1 new class") }
+        let name = spec.headRecipe.outputName
+        let old: (weight: Parameter, bias: Parameter?, activation: Activation?, segments: [Int])
+        switch head[name] {
+        case let d as Dense: old = (d.weight, d.bias, d.fusedActivation, [d.outputSize])
+        case let d as ExtendedDense: old = (d.weight, d.bias, d.fusedActivation, d.segments)
+        default: throw ZooError.noHead("\(architecture): no \(name) dense layer to extend")
+        }
+        let n = old.weight.shape[0], inF = old.weight.shape[1], total = n + newClasses
+        let limit = (6 / Float(inF + total)).squareRoot()
+        let fresh = Tensor.uniform([newClasses, inF], limit: limit, rng: &_rng)
+        let weight = Tensor(shape: [total, inF], scalars: old.weight.value.scalars + fresh.scalars)
+        var bias: Tensor? = nil
+        if let ob = old.bias {
+            let oldB = ob.value.scalars
+            let fill: Float
+            switch newBias {
+            case .meanOfOld: fill = oldB.reduce(0, +) / Float(max(n, 1))
+            case let .belowOld(margin): fill = (oldB.min() ?? 0) - margin
+            case let .constant(c): fill = c
+            }
+            bias = Tensor(shape: [total], scalars: oldB + Array(repeating: fill, count: newClasses))
+        }
+        head.replace(name, with: ExtendedDense(weight: weight, bias: bias, segments: old.segments + [newClasses],
+                                               fusedActivation: old.activation))
+    }
+}

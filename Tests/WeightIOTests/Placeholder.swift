@@ -1,2 +1,0 @@
-import Testing
-@Test func WeightIOTestsPlaceholder() { #expect(1 + 1 == 2) }
