@@ -6,6 +6,9 @@ Setup (once):
 Run from the repository root:
     .venv/bin/python scripts/make_fixtures.py            # committed fixtures only
     .venv/bin/python scripts/make_fixtures.py --all      # also the larger, uncommitted variants (see ALL_ONLY)
+    .venv/bin/python scripts/make_fixtures.py --verify-export DIR/lenet5_graft_export.h5 --model lenet5
+        # checks a Graft Keras-2 export with tf_keras (see verify_export; the WeightIO test
+        # exportForKerasVerification writes DIR/<model>_graft_export.h5 and _graft_io.h5 when GRAFT_EXPORT_DIR=DIR)
 
 Writers: tf_keras (2.21, the Keras 2 writer) for `save_weights('x.h5')` and `model.save('x.h5')`,
 keras (3.x, shipped with tensorflow) for `save_weights('x.weights.h5')`, h5py for the Caffe layout and
@@ -481,13 +484,69 @@ def make_full_size(name, builder, x):
           f"|d out| for 1% input change {np.abs(y2 - y).max():.3g}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Verification of Graft's Keras-2 exports (writes nothing)
+
+def verify_export(path, name, graft_io, tolerance=1e-4):
+    """Loads a Graft-written Keras 2 weights file into the tf_keras model `name` (SMALL), both
+    topologically (`load_weights(path)`) and by name (`by_name=True`), runs it on the `input` (NHWC) of
+    `graft_io` and compares with the `output` Graft computed there. Returns True when both agree to
+    `tolerance` (relative, floor 1e-3)."""
+    if name not in SMALL:
+        raise SystemExit(f"--model must be one of {sorted(SMALL)}")
+    with h5py.File(graft_io, "r") as f:
+        x = np.asarray(f["input"], np.float32)
+        y_graft = np.asarray(f["output"], np.float32)
+    with h5py.File(path, "r") as f:
+        layer_names = [n.decode() if isinstance(n, bytes) else n for n in f.attrs["layer_names"]]
+    ok = True
+    for mode in ("topological", "by_name"):
+        model = SMALL[name](tf_keras)
+        randomize(model, 987654)   # anything but the export's weights
+        y_before = predict(model, x)
+        if mode == "topological":
+            model.load_weights(path)
+        else:
+            model.load_weights(path, by_name=True)
+        y = predict(model, x)
+        diff = np.abs(y - y_graft)
+        rel = float((diff / np.maximum(np.abs(y_graft), 1e-3)).max())
+        moved = float(np.abs(y_before - y_graft).max())
+        good = rel < tolerance and y.shape == y_graft.shape
+        ok = ok and good
+        print(f"verify-export {name} {os.path.basename(path)} {mode}: max|d|={float(diff.max()):.3g} "
+              f"max rel={rel:.3g} (before load: max|d|={moved:.3g}) -> {'OK' if good else 'FAIL'}")
+    keras_names = [layer.name for layer in SMALL[name](tf_keras).layers]
+    same_order = keras_names == layer_names
+    print(f"verify-export {name} layer_names {'match' if same_order else 'DIFFER from'} the Keras model's layers "
+          f"({len(layer_names)} names)")
+    return ok
+
+
 def main():
     global ALL
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--all", action="store_true", help="also write the larger variants that are not committed")
     ap.add_argument("--skip-full-size", action="store_true", help="skip the VGG16/ResNet50 hash-weight checks")
-    ALL = ap.parse_args().all
-    skip_full = ap.parse_args().skip_full_size
+    ap.add_argument("--verify-export", metavar="FILE",
+                    help="instead of writing fixtures: load a Graft-exported Keras 2 weights FILE into the tf_keras "
+                         "model --model (topologically and by_name) and compare its output with Graft's")
+    ap.add_argument("--model", help="with --verify-export: " + ", ".join(SMALL))
+    ap.add_argument("--graft-io", metavar="IO.h5",
+                    help="with --verify-export: Graft's `input` (NHWC) and `output`; default <FILE minus "
+                         "'_export.h5' or '.h5'>_io.h5")
+    args = ap.parse_args()
+    if args.verify_export:
+        if not args.model:
+            ap.error("--verify-export needs --model")
+        graft_io = args.graft_io
+        if graft_io is None:
+            stem = args.verify_export
+            stem = stem[:-len("_export.h5")] if stem.endswith("_export.h5") else os.path.splitext(stem)[0]
+            graft_io = stem + "_io.h5"
+        sys.exit(0 if verify_export(args.verify_export, args.model, graft_io) else 1)
+    ALL = args.all
+    skip_full = args.skip_full_size
     os.makedirs(WIO, exist_ok=True)
     os.makedirs(ZOO, exist_ok=True)
     tf_keras.utils.set_random_seed(0)

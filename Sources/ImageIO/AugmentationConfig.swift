@@ -102,21 +102,8 @@ public struct AugmentationConfig: Codable, Sendable, Equatable, Hashable {
         case erasing, erasingScale, erasingRatio, erasingRandomFill
     }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     public init(from decoder: Decoder) throws {
-        let known = Set(CodingKeys.allCases.map(\.stringValue))
-        let all = try decoder.container(keyedBy: AnyKey.self)
-        if let unknown = all.allKeys.first(where: { !known.contains($0.stringValue) }) {
-            throw DecodingError.dataCorruptedError(
-                forKey: unknown, in: all,
-                debugDescription: "unknown augmentation key '\(unknown.stringValue)' (known: \(CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")))")
-        }
+        try StrictKeys.check(decoder, known: CodingKeys.allCases.map(\.stringValue), what: "augmentation")
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
             try c.decodeIfPresent(T.self, forKey: key) ?? fallback
@@ -141,5 +128,25 @@ public struct AugmentationConfig: Codable, Sendable, Equatable, Hashable {
         erasingScale = try value(.erasingScale, d.erasingScale)
         erasingRatio = try value(.erasingRatio, d.erasingRatio)
         erasingRandomFill = try value(.erasingRandomFill, d.erasingRandomFill)
+    }
+}
+
+/// Recipes are hand-written, so a misspelt key must fail loudly instead of silently meaning "default".
+enum StrictKeys {
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    static func check(_ decoder: Decoder, known: [String], what: String) throws {
+        let all = try decoder.container(keyedBy: AnyKey.self)
+        let knownSet = Set(known)
+        if let unknown = all.allKeys.first(where: { !knownSet.contains($0.stringValue) }) {
+            throw DecodingError.dataCorruptedError(
+                forKey: unknown, in: all,
+                debugDescription: "unknown \(what) key '\(unknown.stringValue)' (known: \(known.joined(separator: ", ")))")
+        }
     }
 }

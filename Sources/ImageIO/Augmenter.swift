@@ -42,7 +42,8 @@ public struct Augmenter: Sendable {
         return t
     }
 
-    /// The augmented sample as an 8-bit image before normalisation (erasing drawn as black), for previews.
+    /// The augmented sample as an 8-bit image (normalisation undone), for previews. Erased patches
+    /// hold normalised 0, so they show as the mode's mean colour (black for none/scale, gray for tf).
     public func augmentedImage(_ image: Image, rng: inout DataRNG) -> Image {
         let p = preprocessing
         var normalised = [Float](repeating: 0, count: p.sampleSize)

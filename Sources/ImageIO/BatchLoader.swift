@@ -60,6 +60,16 @@ public final class BatchLoader: Sendable {
         self.decodeOptions = decodeOptions ?? PNGDecodeOptions(background: preprocessing.background)
     }
 
+    /// A loader over a decoded cache (its dataset is `cache.dataset`, which excludes files that failed
+    /// to decode while caching).
+    public convenience init(cache: DecodedImageCache, preprocessing: Preprocessing, augmentation: AugmentationConfig? = nil,
+                            batchSize: Int, shuffle: Bool, dropLast: Bool = false, seed: UInt64 = 0,
+                            workers: Int = Threads.count, prefetchBatches: Int? = nil) throws {
+        try self.init(dataset: cache.dataset, preprocessing: preprocessing, augmentation: augmentation, cache: cache,
+                      batchSize: batchSize, shuffle: shuffle, dropLast: dropLast, seed: seed, workers: workers,
+                      prefetchBatches: prefetchBatches)
+    }
+
     public var batchesPerEpoch: Int {
         dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
     }

@@ -34,6 +34,24 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         self.background = background; self.antialias = antialias
     }
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case width, height, resize, resizeShorterSide, pixelFormat, normalization, background, antialias
+    }
+
+    /// `width` and `height` are required; every other key falls back to the `init` default.
+    public init(from decoder: Decoder) throws {
+        try StrictKeys.check(decoder, known: CodingKeys.allCases.map(\.stringValue), what: "preprocessing")
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Preprocessing(width: 1, height: 1)
+        self.init(width: try c.decode(Int.self, forKey: .width), height: try c.decode(Int.self, forKey: .height),
+                  resize: try c.decodeIfPresent(ResizeMode.self, forKey: .resize) ?? d.resize,
+                  resizeShorterSide: try c.decodeIfPresent(Int.self, forKey: .resizeShorterSide),
+                  pixelFormat: try c.decodeIfPresent(PixelFormat.self, forKey: .pixelFormat) ?? d.pixelFormat,
+                  normalization: try c.decodeIfPresent(NormalizationMode.self, forKey: .normalization) ?? d.normalization,
+                  background: try c.decodeIfPresent(RGBColor.self, forKey: .background) ?? d.background,
+                  antialias: try c.decodeIfPresent(Bool.self, forKey: .antialias) ?? d.antialias)
+    }
+
     public var channels: Int { pixelFormat.channels }
     /// Floats per output image (C * H * W).
     public var sampleSize: Int { channels * width * height }

@@ -5,8 +5,8 @@ import Foundation
 public enum ConvPath: String, Sendable, CaseIterable {
     /// im2col (or plain sgemm for pointwise 1x1) + OpenBLAS, batch-parallel with 1-thread BLAS per worker.
     case im2col
-    /// oneDNN with `tag=any` blocked layouts, reordering from/to NCHW at every call
-    /// (falls back to im2col where oneDNN has no primitive).
+    /// oneDNN with `tag=any` blocked layouts, reordering from/to NCHW at every call, threaded as
+    /// `DNNLConv.threading` says (falls back to im2col where oneDNN has no primitive).
     case dnnl
     /// Per (geometry, pass, bias): the first call times both oneDNN (+reorders) and im2col/sgemm on the
     /// real arguments (3 interleaved runs each, best of 3). The measured-typical winner is the prior

@@ -12,6 +12,19 @@ import Foundation
 public enum DNNLConv {
     public enum Pass: Int, Hashable, Sendable, CaseIterable { case forward, backwardData, backwardWeights }
 
+    /// How oneDNN work is spread over `Threads.count` cores.
+    public enum Threading: String, Sendable, CaseIterable {
+        /// One call on the whole batch; oneDNN's OpenMP team of `Threads.count` threads splits it.
+        case openmp
+        /// The batch is cut into slices of a few images, each run by a GCD worker as a single-threaded
+        /// oneDNN call (dynamic load balance, no OpenMP barriers: robust when other processes share
+        /// the cores). Backward-weights uses one contiguous slice per worker and sums the partial dW.
+        case batch
+    }
+    /// `GRAFT_DNNL_THREADING=openmp|batch` (default batch). Set once at start-up, like `Threads.count`.
+    nonisolated(unsafe) public static var threading: Threading =
+        ProcessInfo.processInfo.environment["GRAFT_DNNL_THREADING"].flatMap { Threading(rawValue: $0.lowercased()) } ?? .batch
+
     struct Key: Hashable { let g: Conv2DGeometry; let pass: Pass; let bias: Bool }
 
     final class Cache: @unchecked Sendable {
@@ -42,40 +55,94 @@ public enum DNNLConv {
         primitive(g, pass, bias: bias)?.summary ?? "unsupported"
     }
 
+    /// Splits the batch for `Threading.batch`: (images per slice, number of slices); one slice when
+    /// OpenMP threading is used or there is one thread.
+    static func slices(_ g: Conv2DGeometry, contiguousPerWorker: Bool) -> (per: Int, count: Int) {
+        let t = Threads.count
+        guard threading == .batch, t > 1, g.batch > 1 else { return (g.batch, 1) }
+        // About 4 slices per worker for balance, but at least one image per slice.
+        let per = contiguousPerWorker ? (g.batch + t - 1) / t : max(1, g.batch / (4 * t))
+        return (per, (g.batch + per - 1) / per)
+    }
+
+    /// Runs `body(primitive, firstImage)` for each slice; false when oneDNN has no primitive.
+    static func runSlices(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool, contiguousPerWorker: Bool = false,
+                          _ body: (DNNLConvPrimitive, Int, Int, Int) -> Void) -> Bool {
+        let (per, count) = slices(g, contiguousPerWorker: contiguousPerWorker)
+        if count == 1 {
+            guard let p = primitive(g, pass, bias: bias) else { return false }
+            body(p, 0, 0, Threads.count)
+            return true
+        }
+        var gFull = g; gFull.batch = per
+        let tail = g.batch - per * (count - 1)
+        var gTail = g; gTail.batch = tail
+        guard let pFull = primitive(gFull, pass, bias: bias),
+              let pTail = tail == per ? pFull : primitive(gTail, pass, bias: bias) else { return false }
+        parallelFor(count) { i in body(i == count - 1 ? pTail : pFull, i, i * per, 1) }
+        return true
+    }
+
     @discardableResult
     static func forward(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) -> Bool {
-        guard let p = primitive(g, .forward, bias: bias != nil) else { return false }
-        var ptrs: [Int32: UnsafeMutableRawPointer] = [
-            DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input),
-            DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight),
-            DNNL_ARG_DST: UnsafeMutableRawPointer(output)]
-        if let bias { ptrs[DNNL_ARG_BIAS] = UnsafeMutableRawPointer(mutating: bias) }
-        p.execute(ptrs)
-        return true
+        let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
+        return runSlices(g, .forward, bias: bias != nil) { p, _, b0, omp in
+            var ptrs: [Int32: UnsafeMutableRawPointer] = [
+                DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input + b0 * inStride),
+                DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight),
+                DNNL_ARG_DST: UnsafeMutableRawPointer(output + b0 * outStride)]
+            if let bias { ptrs[DNNL_ARG_BIAS] = UnsafeMutableRawPointer(mutating: bias) }
+            p.execute(ptrs, ompThreads: omp)
+        }
     }
 
     @discardableResult
     static func backwardData(_ g: Conv2DGeometry, dOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                              dInput: UnsafeMutablePointer<Float>) -> Bool {
-        guard let p = primitive(g, .backwardData, bias: false) else { return false }
-        p.execute([DNNL_ARG_DIFF_DST: UnsafeMutableRawPointer(mutating: dOutput),
-                   DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight),
-                   DNNL_ARG_DIFF_SRC: UnsafeMutableRawPointer(dInput)])
-        return true
+        let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
+        return runSlices(g, .backwardData, bias: false) { p, _, b0, omp in
+            p.execute([DNNL_ARG_DIFF_DST: UnsafeMutableRawPointer(mutating: dOutput + b0 * outStride),
+                       DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight),
+                       DNNL_ARG_DIFF_SRC: UnsafeMutableRawPointer(dInput + b0 * inStride)], ompThreads: omp)
+        }
     }
 
     @discardableResult
     static func backwardWeights(_ g: Conv2DGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
                                 dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?) -> Bool {
-        guard let p = primitive(g, .backwardWeights, bias: dBias != nil) else { return false }
-        var ptrs: [Int32: UnsafeMutableRawPointer] = [
-            DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input),
-            DNNL_ARG_DIFF_DST: UnsafeMutableRawPointer(mutating: dOutput),
-            DNNL_ARG_DIFF_WEIGHTS: UnsafeMutableRawPointer(dWeight)]
-        if let dBias { ptrs[DNNL_ARG_DIFF_BIAS] = UnsafeMutableRawPointer(dBias) }
-        p.execute(ptrs)
-        return true
+        let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
+        let wCount = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth
+        let bCount = dBias == nil ? 0 : g.outChannels
+        let (_, count) = slices(g, contiguousPerWorker: true)
+        // Slice 0 writes dWeight/dBias; the others write pooled partials, summed afterwards.
+        let partialScratch = count > 1 ? ScratchPool.shared.acquire(bytes: (count - 1) * (wCount + bCount) * 4) : nil
+        defer { if let partialScratch { ScratchPool.shared.release(partialScratch) } }
+        let partials = partialScratch?.pointer.bindMemory(to: Float.self, capacity: (count - 1) * (wCount + bCount))
+        let ok = runSlices(g, .backwardWeights, bias: dBias != nil, contiguousPerWorker: true) { p, i, b0, omp in
+            let dw = i == 0 ? dWeight : partials! + (i - 1) * (wCount + bCount)
+            var ptrs: [Int32: UnsafeMutableRawPointer] = [
+                DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input + b0 * inStride),
+                DNNL_ARG_DIFF_DST: UnsafeMutableRawPointer(mutating: dOutput + b0 * outStride),
+                DNNL_ARG_DIFF_WEIGHTS: UnsafeMutableRawPointer(dw)]
+            if let dBias { ptrs[DNNL_ARG_DIFF_BIAS] = UnsafeMutableRawPointer(i == 0 ? dBias : dw + wCount) }
+            p.execute(ptrs, ompThreads: omp)
+        }
+        if ok, let partials {
+            parallelChunks(wCount, minChunk: 1 << 14) { r in
+                for s in 1..<count {
+                    let src = partials + (s - 1) * (wCount + bCount)
+                    for j in r { dWeight[j] += src[j] }
+                }
+            }
+            if let dBias {
+                for s in 1..<count {
+                    let src = partials + (s - 1) * (wCount + bCount) + wCount
+                    for j in 0..<bCount { dBias[j] += src[j] }
+                }
+            }
+        }
+        return ok
     }
 
     /// Benchmark helper: converts the plain buffers once, then times `reps` runs of the convolution
@@ -85,7 +152,7 @@ public enum DNNLConv {
                                       warmup: Int, reps: Int) -> [Double] {
         let bias = buffers[DNNL_ARG_BIAS] != nil || buffers[DNNL_ARG_DIFF_BIAS] != nil
         guard let p = primitive(g, pass, bias: bias) else { return [] }
-        return p.execute(buffers, kernelWarmup: warmup, kernelReps: reps)
+        return p.execute(buffers, ompThreads: Threads.count, kernelWarmup: warmup, kernelReps: reps)
     }
 
     /// Argument ids re-exported for callers that do not import CDNNL.
@@ -128,18 +195,19 @@ final class DNNLContext: @unchecked Sendable {
     }
 }
 
-/// One convolution pass with its reorders. Execution is serialised per primitive (the memory objects
-/// carry per-call data handles).
+/// One convolution pass with its reorders. Immutable after creation: memory objects are created per
+/// call around the caller's pointers and pooled buffers, so several threads may execute it at once
+/// (oneDNN primitives are thread-safe to execute; the scratchpad is user-provided per call).
 final class DNNLConvPrimitive: @unchecked Sendable {
-    /// One argument: the plain (user) memory and, when oneDNN wants another layout, a blocked memory
-    /// plus the reorder between them (plain -> blocked for inputs, blocked -> plain for outputs).
+    /// One argument: its plain layout and, when oneDNN wants another, the blocked layout plus the reorder
+    /// between them (plain -> blocked for inputs, blocked -> plain for outputs).
     struct Arg {
         let id: Int32
         let isOutput: Bool
-        let user: dnnl_memory_t
-        let blocked: dnnl_memory_t?
+        var plainMD: dnnl_memory_desc_t
+        var blockedMD: dnnl_memory_desc_t?
         let reorder: dnnl_primitive_t?
-        let reorderScratchpad: dnnl_memory_t?
+        var reorderScratchpadMD: dnnl_memory_desc_t?
         let blockedBytes: Int
         let layout: String
     }
@@ -148,12 +216,11 @@ final class DNNLConvPrimitive: @unchecked Sendable {
     let pd: dnnl_primitive_desc_t
     let prim: dnnl_primitive_t
     var args: [Arg] = []
-    let lock = NSLock()
     let summary: String
     /// Bytes of the pooled buffer per call: blocked copies, then the (shared) scratchpad.
     let scratchBytes: Int
     let blockedBytes: Int
-    var convScratchpad: dnnl_memory_t?
+    var convScratchpadMD: dnnl_memory_desc_t?
 
     init(_ g: Conv2DGeometry, _ pass: DNNLConv.Pass, bias: Bool, context ctx: DNNLContext) throws {
         context = ctx
@@ -223,17 +290,15 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         try dnnlCheck(dnnl_primitive_create(&p, pd), "primitive_create")
         prim = p!
         var padBytes = 0
-        func scratchpadMemory(_ pd: dnnl_primitive_desc_t) throws -> dnnl_memory_t? {
+        func scratchpadMD(_ pd: dnnl_primitive_desc_t) -> dnnl_memory_desc_t? {
             guard let q = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) else { return nil }
             var m = q.pointee
             let size = dnnl_memory_desc_get_size(&m)
             if size == 0 { return nil }
             padBytes = max(padBytes, size)
-            var mem: dnnl_memory_t?
-            try dnnlCheck(dnnl_memory_create(&mem, &m, ctx.engine, nil), "scratchpad memory_create")
-            return mem
+            return m
         }
-        convScratchpad = try scratchpadMemory(pd)
+        convScratchpadMD = scratchpadMD(pd)
 
         // (argument, query, plain layout, is output)
         var specs: [(Int32, dnnl_query_t, dnnl_memory_desc_t, Bool)] = []
@@ -265,15 +330,11 @@ final class DNNLConvPrimitive: @unchecked Sendable {
                 throw DNNLError(what: "query_md \(id)", status: dnnl_runtime_error)
             }
             var kernelMD = want.pointee
-            var user: dnnl_memory_t?
-            try dnnlCheck(dnnl_memory_create(&user, &plain, ctx.engine, nil), "memory_create")
             if dnnl_memory_desc_equal(&plain, &kernelMD) != 0 {
-                args.append(Arg(id: id, isOutput: isOutput, user: user!, blocked: nil, reorder: nil, reorderScratchpad: nil,
-                                blockedBytes: 0, layout: "plain"))
+                args.append(Arg(id: id, isOutput: isOutput, plainMD: plain, blockedMD: nil, reorder: nil,
+                                reorderScratchpadMD: nil, blockedBytes: 0, layout: "plain"))
                 continue
             }
-            var blocked: dnnl_memory_t?
-            try dnnlCheck(dnnl_memory_create(&blocked, &kernelMD, ctx.engine, nil), "memory_create blocked")
             var rpd: dnnl_primitive_desc_t?
             if isOutput {
                 try dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &kernelMD, ctx.engine, &plain, ctx.engine, attr),
@@ -284,12 +345,12 @@ final class DNNLConvPrimitive: @unchecked Sendable {
             }
             var r: dnnl_primitive_t?
             try dnnlCheck(dnnl_primitive_create(&r, rpd), "reorder create")
-            let rpad = try scratchpadMemory(rpd!)
+            let rpad = scratchpadMD(rpd!)
             dnnl_primitive_desc_destroy(rpd)
             let bytes = (dnnl_memory_desc_get_size(&kernelMD) + 63) & ~63
             total += bytes
-            args.append(Arg(id: id, isOutput: isOutput, user: user!, blocked: blocked!, reorder: r!, reorderScratchpad: rpad,
-                            blockedBytes: bytes, layout: DNNLConvPrimitive.layoutName(kernelMD)))
+            args.append(Arg(id: id, isOutput: isOutput, plainMD: plain, blockedMD: kernelMD, reorder: r!,
+                            reorderScratchpadMD: rpad, blockedBytes: bytes, layout: DNNLConvPrimitive.layoutName(kernelMD)))
             names.append("\(DNNLConvPrimitive.argName(id))=\(args.last!.layout)")
         }
         blockedBytes = total
@@ -302,13 +363,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
     }
 
     deinit {
-        for a in args {
-            dnnl_memory_destroy(a.user)
-            if let b = a.blocked { dnnl_memory_destroy(b) }
-            if let r = a.reorder { dnnl_primitive_destroy(r) }
-            if let m = a.reorderScratchpad { dnnl_memory_destroy(m) }
-        }
-        if let m = convScratchpad { dnnl_memory_destroy(m) }
+        for a in args { if let r = a.reorder { dnnl_primitive_destroy(r) } }
         dnnl_primitive_destroy(prim)
         dnnl_primitive_desc_destroy(pd)
     }
@@ -342,62 +397,63 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         return s
     }
 
-    /// Runs reorders in, the convolution, reorders out. With kernelReps > 0 (benchmarks) the
-    /// convolution alone is additionally timed `kernelReps` times after `kernelWarmup` untimed runs.
+    /// Runs reorders in, the convolution, reorders out, on `ompThreads` OpenMP threads. With
+    /// kernelReps > 0 (benchmarks) the convolution alone is additionally timed `kernelReps` times after
+    /// `kernelWarmup` untimed runs.
     @discardableResult
-    func execute(_ pointers: [Int32: UnsafeMutableRawPointer], kernelWarmup: Int = 0, kernelReps: Int = 0) -> [Double] {
-        lock.lock()
-        defer { lock.unlock() }
-        context.setOMPThreads?(Int32(Threads.count))
+    func execute(_ pointers: [Int32: UnsafeMutableRawPointer], ompThreads: Int,
+                 kernelWarmup: Int = 0, kernelReps: Int = 0) -> [Double] {
+        context.setOMPThreads?(Int32(ompThreads))
         let scratch = scratchBytes > 0 ? ScratchPool.shared.acquire(bytes: scratchBytes) : nil
         defer { if let scratch { ScratchPool.shared.release(scratch) } }
+        var made: [dnnl_memory_t] = []
+        defer { for m in made { dnnl_memory_destroy(m) } }
+        func memory(_ md: dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer) -> dnnl_memory_t {
+            var m = md
+            var mem: dnnl_memory_t?
+            let st = dnnl_memory_create(&mem, &m, context.engine, handle)
+            precondition(st == dnnl_success, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
+            made.append(mem!)
+            return mem!
+        }
+        let pad = scratch.map { $0.pointer + blockedBytes }
         var offset = 0
         var convArgs: [dnnl_exec_arg_t] = []
+        var reordersIn: [(dnnl_primitive_t, [dnnl_exec_arg_t])] = [], reordersOut = reordersIn
         for a in args {
             guard let p = pointers[a.id] else { preconditionFailure("DNNLConv: missing argument \(a.id)") }
-            dnnl_memory_set_data_handle(a.user, p)
-            if let b = a.blocked {
-                dnnl_memory_set_data_handle(b, scratch!.pointer + offset)
-                offset += a.blockedBytes
-                convArgs.append(dnnl_exec_arg_t(arg: a.id, memory: b))
-            } else {
-                convArgs.append(dnnl_exec_arg_t(arg: a.id, memory: a.user))
+            let user = memory(a.plainMD, p)
+            guard let bmd = a.blockedMD, let r = a.reorder else {
+                convArgs.append(dnnl_exec_arg_t(arg: a.id, memory: user)); continue
             }
+            let blocked = memory(bmd, scratch!.pointer + offset)
+            offset += a.blockedBytes
+            convArgs.append(dnnl_exec_arg_t(arg: a.id, memory: blocked))
+            var ra = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: a.isOutput ? blocked : user),
+                      dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: a.isOutput ? user : blocked)]
+            // Conv and reorders run one after another, so they share one scratchpad region.
+            if let smd = a.reorderScratchpadMD { ra.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory(smd, pad!))) }
+            if a.isOutput { reordersOut.append((r, ra)) } else { reordersIn.append((r, ra)) }
         }
-        // Scratchpads (conv and reorders run one after another, so they share one region).
-        let pad = scratch.map { $0.pointer + blockedBytes }
-        if let m = convScratchpad {
-            dnnl_memory_set_data_handle(m, pad!)
-            convArgs.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: m))
-        }
-        func reorder(_ a: Arg) {
-            let from = a.isOutput ? a.blocked! : a.user, to = a.isOutput ? a.user : a.blocked!
-            var ra = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: from), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: to)]
-            if let m = a.reorderScratchpad {
-                dnnl_memory_set_data_handle(m, pad!)
-                ra.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: m))
-            }
-            let st = dnnl_primitive_execute(a.reorder!, context.stream, Int32(ra.count), ra)
-            precondition(st == dnnl_success, "DNNLConv reorder failed: \(String(cString: dnnl_status2str(st)))")
-        }
-        func runConv() {
-            let st = dnnl_primitive_execute(prim, context.stream, Int32(convArgs.count), convArgs)
+        if let smd = convScratchpadMD { convArgs.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory(smd, pad!))) }
+        func run(_ prim: dnnl_primitive_t, _ args: [dnnl_exec_arg_t]) {
+            let st = dnnl_primitive_execute(prim, context.stream, Int32(args.count), args)
             precondition(st == dnnl_success, "DNNLConv execute failed: \(String(cString: dnnl_status2str(st)))")
         }
-        for a in args where !a.isOutput && a.reorder != nil { reorder(a) }
-        runConv()
+        for (r, ra) in reordersIn { run(r, ra) }
+        run(prim, convArgs)
         var times: [Double] = []
         if kernelReps > 0 {
             dnnl_stream_wait(context.stream)
-            for _ in 0..<kernelWarmup { runConv() }
+            for _ in 0..<kernelWarmup { run(prim, convArgs) }
             for _ in 0..<kernelReps {
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                runConv()
+                run(prim, convArgs)
                 dnnl_stream_wait(context.stream)
                 times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
             }
         }
-        for a in args where a.isOutput && a.reorder != nil { reorder(a) }
+        for (r, ra) in reordersOut { run(r, ra) }
         dnnl_stream_wait(context.stream)
         return times
     }

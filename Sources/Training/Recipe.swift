@@ -62,6 +62,10 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var head = Head()
     /// Fraction of the training images held out for validation when there is no `val` folder.
     public var validationSplit = 0.2
+    /// Zoo width multiplier (0.25, 0.5, 1.0): small CPU-trainable versions of an architecture.
+    public var width: Double?
+    /// CIFAR-style stem for 32x32 inputs (3x3 stride-1 first convolution, no stem pooling).
+    public var cifarStem: Bool?
 
     public init() {}
 
@@ -73,6 +77,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         case freeze, unfreezeAt = "unfreeze_at", trunkLRScale = "trunk_lr_scale"
         case dropout, labelSmoothing = "label_smoothing", loss, seed, threads, out, augmentation, preprocess
         case cacheFeatures = "cache_features", extend, head, validationSplit = "validation_split"
+        case width, cifarStem = "cifar_stem"
     }
 
     /// Decodes a possibly partial recipe: missing keys keep their defaults.
@@ -103,9 +108,9 @@ extension Recipe {
         public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
     }
 
-    /// Keras's `imagenet_utils` modes plus `raw` (pixels / 255 only).
+    /// `none` (0...255), `scale` (0...1) and Keras's `imagenet_utils` modes.
     public enum PreprocessMode: String, Codable, Sendable, CaseIterable {
-        case caffe, torch, tf, raw
+        case none, scale, caffe, torch, tf
         public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
     }
 

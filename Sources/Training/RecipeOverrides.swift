@@ -38,6 +38,8 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
     public var extend: String?
     public var head: Recipe.Head?
     public var validationSplit: Double?
+    public var width: Double?
+    public var cifarStem: Bool?
 
     public init() {}
 
@@ -110,6 +112,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
         r.augmentation = other.augmentation ?? augmentation; r.preprocess = other.preprocess ?? preprocess
         r.cacheFeatures = other.cacheFeatures ?? cacheFeatures; r.extend = other.extend ?? extend
         r.head = other.head ?? head; r.validationSplit = other.validationSplit ?? validationSplit
+        r.width = other.width ?? width; r.cifarStem = other.cifarStem ?? cifarStem
         return r
     }
 }
@@ -131,6 +134,7 @@ extension Recipe {
         augmentation = o.augmentation ?? augmentation; preprocess = o.preprocess ?? preprocess
         cacheFeatures = o.cacheFeatures ?? cacheFeatures; extend = o.extend ?? extend
         head = o.head ?? head; validationSplit = o.validationSplit ?? validationSplit
+        width = o.width ?? width; cifarStem = o.cifarStem ?? cifarStem
     }
 
     public func applying(_ o: RecipeOverrides) -> Recipe { var r = self; r.apply(o); return r }

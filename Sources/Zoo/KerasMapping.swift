@@ -50,40 +50,37 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
         return permute(t, outShape: outShape, forward: false)
     }
 
-    /// For each Graft flat index, the Keras flat index holding the same element.
-    private func kerasIndex(graftShape g: [Int]) -> (Int) -> Int {
-        switch self {
-        case .asIs:
-            return { $0 }
-        case .hwioToOihw:
-            let (o, i, kh, kw) = (g[0], g[1], g[2], g[3])
-            return { idx in
-                let x = idx % kw, y = (idx / kw) % kh, ci = (idx / (kw * kh)) % i, co = idx / (kw * kh * i)
-                return ((y * kw + x) * i + ci) * o + co
-            }
-        case .inOutToOutIn:
-            let (o, inF) = (g[0], g[1])
-            return { idx in (idx % inF) * o + idx / inF }
-        case let .flattenedDense(c, h, w):
-            let o = g[0], inF = g[1]
-            return { idx in
-                let col = idx % inF, row = idx / inF                     // Graft [row = out, col = c*H*W + y*W + x]
-                let ch = col / (h * w), y = (col / w) % h, x = col % w
-                return ((y * w + x) * c + ch) * o + row                  // Keras [(y*W + x)*C + ch, out]
-            }
-        }
-    }
-
+    /// Moves every element between the Keras index k and the Graft index g (forward: Keras -> Graft),
+    /// walking the Keras tensor in memory order.
     private func permute(_ t: Tensor, outShape: [Int], forward: Bool) -> Tensor {
         if self == .asIs { return t }
-        let graftShape = forward ? outShape : t.shape
-        let map = kerasIndex(graftShape: graftShape)
+        let g = forward ? outShape : t.shape           // Graft shape
         var out = Tensor(uninitializedShape: outShape)
-        let n = t.count
         out.withUnsafeMutableBufferPointer { dst in
             t.withUnsafeBufferPointer { src in
-                if forward { for gi in 0..<n { dst[gi] = src[map(gi)] } }
-                else { for gi in 0..<n { dst[map(gi)] = src[gi] } }
+                @inline(__always) func move(_ k: Int, _ gi: Int) {
+                    if forward { dst[gi] = src[k] } else { dst[k] = src[gi] }
+                }
+                var k = 0
+                switch self {
+                case .asIs:
+                    break
+                case .hwioToOihw:                          // Keras [kh, kw, i, o] -> Graft [o, i, kh, kw]
+                    let (o, i, kh, kw) = (g[0], g[1], g[2], g[3])
+                    for y in 0..<kh { for x in 0..<kw { for ci in 0..<i {
+                        let base = (ci * kh + y) * kw + x, step = i * kh * kw
+                        for co in 0..<o { move(k, co * step + base); k += 1 }
+                    } } }
+                case .inOutToOutIn:                        // Keras [in, out] -> Graft [out, in]
+                    let (o, inF) = (g[0], g[1])
+                    for r in 0..<inF { for co in 0..<o { move(k, co * inF + r); k += 1 } }
+                case let .flattenedDense(c, h, w):         // Keras [(y*W + x)*C + ch, out] -> Graft [out, ch*H*W + y*W + x]
+                    let (o, inF) = (g[0], g[1])
+                    for y in 0..<h { for x in 0..<w { for ch in 0..<c {
+                        let col = ch * h * w + y * w + x
+                        for co in 0..<o { move(k, co * inF + col); k += 1 }
+                    } } }
+                }
             }
         }
         return out

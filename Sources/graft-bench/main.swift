@@ -7,6 +7,7 @@ import TensorCore
 //   .build/release/graft-bench kernels [--threads 2] [--reps 15] [--warmup 3]
 //   .build/release/graft-bench peak [--threads 2]
 //   .build/release/graft-bench describe          # oneDNN implementation + layouts per layer and pass
+//   .build/release/graft-bench convnet vgg16|resnet50 [--batch 16] [--reps 3]   # all conv layers, per path
 //
 // `kernels` measures every configuration once per round, round-robin, for `reps` rounds, and reports
 // medians: noise from other processes on the machine then hits all rows alike, so the ratios to the
@@ -21,10 +22,11 @@ func option(_ name: String, _ def: Int) -> Int {
     return def
 }
 let threads = option("--threads", 2)
-let reps = option("--reps", 15)
+let reps = option("--reps", command == "convnet" ? 3 : 15)
 let warmup = option("--warmup", 3)
 Threads.count = threads
 BLASThreads.set(threads)
+let defaultThreading = DNNLConv.threading
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 func median(_ v: [Double]) -> Double {
@@ -131,16 +133,20 @@ func kernels() {
         let dw = Buffer(g.weightShape.reduce(1, *), seed: 16), db = Buffer(g.outChannels, seed: 17)
         keep += [x, w, b, y, dy, dx, dw, db]
         for pass in DNNLConv.Pass.allCases {
-            for path in ConvPath.allCases {
+            let variants: [(ConvPath, DNNLConv.Threading)] = [(.im2col, .batch), (.dnnl, .batch), (.dnnl, .openmp),
+                                                               (.auto, defaultThreading)]
+            for (path, threading) in variants {
                 let backend = CPUBackend(convPath: path)
-                let label = path == .auto ? "auto" : path == .dnnl ? "dnnl+reorders" : backend.pathName(g, pass, bias: true)
-                let run: () -> Void
+                let label = path == .auto ? "auto" : path == .dnnl ? "dnnl+reorders (\(threading.rawValue))"
+                    : backend.pathName(g, pass, bias: true)
+                let call: () -> Void
                 switch pass {
-                case .forward: run = { backend.conv2dForward(g, input: x.p, weight: w.p, bias: b.p, output: y.p) }
-                case .backwardData: run = { backend.conv2dBackwardData(g, dOutput: dy.p, weight: w.p, dInput: dx.p) }
+                case .forward: call = { backend.conv2dForward(g, input: x.p, weight: w.p, bias: b.p, output: y.p) }
+                case .backwardData: call = { backend.conv2dBackwardData(g, dOutput: dy.p, weight: w.p, dInput: dx.p) }
                 case .backwardWeights:
-                    run = { backend.conv2dBackwardWeights(g, input: x.p, dOutput: dy.p, dWeight: dw.p, dBias: db.p) }
+                    call = { backend.conv2dBackwardWeights(g, input: x.p, dOutput: dy.p, dWeight: dw.p, dBias: db.p) }
                 }
+                let run = { DNNLConv.threading = threading; call(); DNNLConv.threading = defaultThreading }
                 rows.append(Row(layer: name, pass: passName(pass), path: label, flops: g.flops, run: run))
                 if path == .auto { autoRows.append((rows.count - 1, backend, g, pass)) }
             }
@@ -155,7 +161,7 @@ func kernels() {
                 case .backwardWeights: buffers = [DNNLConv.argSrc: x.raw, DNNLConv.argDiffDst: dy.raw,
                                                   DNNLConv.argDiffWeights: dw.raw, DNNLConv.argDiffBias: db.raw]
                 }
-                var r = Row(layer: name, pass: passName(pass), path: "dnnl kernel only", flops: g.flops) {}
+                var r = Row(layer: name, pass: passName(pass), path: "dnnl kernel only (openmp)", flops: g.flops) {}
                 r.kernelOnly = { DNNLConv.timeKernelOnly(g, pass, buffers: buffers, warmup: 0, reps: 1).first ?? .nan }
                 rows.append(r)
             }
@@ -179,6 +185,7 @@ func kernels() {
     print("graft-bench kernels: threads=\(threads), reps=\(reps) (median), warmup=\(warmup), N=16, Float32")
     print("OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) thread(s) outside kernels; oneDNN 3x3 fwd: "
           + DNNLConv.describe(vgg, .forward, bias: true))
+    print("oneDNN threading for dnnl/auto rows: \(defaultThreading.rawValue) (GRAFT_DNNL_THREADING); ConvPath.auto: measured per geometry on first call")
     print("FMA canary (SIMD8 peak probe) before/after: \(f(canaryBefore))/\(f(canaryAfter)) GFLOP/s "
           + "(~230 on an idle 2-vCPU Zen4; lower = other load on the machine)")
     if let isa = ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] { print("DNNL_MAX_CPU_ISA=\(isa)") }
@@ -193,17 +200,107 @@ func kernels() {
     }
     // Training step (fwd + bwd-data + bwd-weights) per path.
     print("")
-    print("| layer | training step (fwd+bwd-data+bwd-weights) | im2col/sgemm ms | dnnl+reorders ms | auto ms |")
-    print("|---|---|---:|---:|---:|")
+    print("| layer | training step (fwd+bwd-data+bwd-weights) | im2col/sgemm ms | dnnl+reorders (batch) ms | dnnl+reorders (openmp) ms | auto ms |")
+    print("|---|---|---:|---:|---:|---:|")
     for (name, _) in layers {
         func step(_ prefix: String) -> Double {
             rows.filter { $0.layer == name && $0.path.hasPrefix(prefix) }.map { median($0.times) * 1e3 }.reduce(0, +)
         }
         let plain = rows.filter { $0.layer == name && ($0.path == "im2col" || $0.path == "sgemm") }
             .map { median($0.times) * 1e3 }.reduce(0, +)
-        print("| \(name) | | \(f(plain, 2)) | \(f(step("dnnl+"), 2)) | \(f(step("auto"), 2)) |")
+        print("| \(name) | | \(f(plain, 2)) | \(f(step("dnnl+reorders (batch"), 2)) | \(f(step("dnnl+reorders (openmp"), 2)) | \(f(step("auto"), 2)) |")
     }
     withExtendedLifetime(keep) {}
+}
+
+// MARK: - convnet: every convolution of VGG16 / ResNet50 (224², torchvision layout) per path
+
+/// (name, geometry, how many times it occurs in the network)
+func networkConvs(_ net: String, batch n: Int) -> [(String, Conv2DGeometry, Int)] {
+    func conv(_ c: Int, _ o: Int, _ hw: Int, k: Int, s: Int = 1, p: Int) -> Conv2DGeometry {
+        Conv2DGeometry(batch: n, inChannels: c, inHeight: hw, inWidth: hw, outChannels: o, kernelHeight: k,
+                       kernelWidth: k, strideH: s, strideW: s, padTop: p, padBottom: p, padLeft: p, padRight: p)
+    }
+    var list: [(String, Conv2DGeometry, Int)] = []
+    func add(_ name: String, _ g: Conv2DGeometry) {
+        if let i = list.firstIndex(where: { $0.1 == g }) { list[i].2 += 1 } else { list.append((name, g, 1)) }
+    }
+    if net == "vgg16" {
+        var c = 3, hw = 224
+        for (o, reps) in [(64, 2), (128, 2), (256, 3), (512, 3), (512, 3)] {
+            for _ in 0..<reps { add("3x3 \(c)-\(o) \(hw)²", conv(c, o, hw, k: 3, p: 1)); c = o }
+            hw /= 2
+        }
+    } else {  // resnet50 v1.5: stride on the 3x3
+        add("7x7/2 3-64 224²", conv(3, 64, 224, k: 7, s: 2, p: 3))
+        var c = 64, hw = 56
+        for (stage, (mid, blocks)) in [(64, 3), (128, 4), (256, 6), (512, 3)].enumerated() {
+            let out = mid * 4
+            for b in 0..<blocks {
+                let s = (b == 0 && stage > 0) ? 2 : 1
+                add("1x1 \(c)-\(mid) \(hw)²", conv(c, mid, hw, k: 1, p: 0))
+                add("3x3/\(s) \(mid)-\(mid) \(hw)²", conv(mid, mid, hw, k: 3, s: s, p: 1))
+                let ohw = hw / s
+                add("1x1 \(mid)-\(out) \(ohw)²", conv(mid, out, ohw, k: 1, p: 0))
+                if b == 0 { add("1x1/\(s) \(c)-\(out) \(hw)² (proj)", conv(c, out, hw, k: 1, s: s, p: 0)) }
+                c = out; hw = ohw
+            }
+        }
+    }
+    return list
+}
+
+func convnet(_ net: String) {
+    let batch = option("--batch", 16)
+    let convs = networkConvs(net, batch: batch)
+    let paths = ConvPath.allCases
+    // [path][pass] total ms over the network
+    var totals = [[Double]](repeating: [0, 0, 0], count: paths.count)
+    var totalFlops = 0.0
+    print("graft-bench convnet \(net): batch=\(batch), threads=\(threads), reps=\(reps) (median per layer), all conv layers")
+    print("FMA canary before: \(f(peakGFLOPs(threads: threads, iterations: 2_000_000))) GFLOP/s")
+    print("")
+    print("| layer | × | GFLOP | " + paths.map { p in DNNLConv.Pass.allCases.map { "\(p.rawValue) \(passName($0)) ms" }
+        .joined(separator: " | ") }.joined(separator: " | ") + " |")
+    print("|---|---:|---:|" + String(repeating: "---:|", count: paths.count * 3))
+    for (name, g, count) in convs {
+        let x = Buffer(g.inputShape.reduce(1, *), seed: 10), w = Buffer(g.weightShape.reduce(1, *), seed: 11)
+        let b = Buffer(g.outChannels, seed: 12), y = Buffer(g.outputShape.reduce(1, *), seed: 13)
+        let dy = Buffer(g.outputShape.reduce(1, *), seed: 14), dx = Buffer(g.inputShape.reduce(1, *), seed: 15)
+        let dw = Buffer(g.weightShape.reduce(1, *), seed: 16), db = Buffer(g.outChannels, seed: 17)
+        var cells: [String] = []
+        var ms = [[Double]](repeating: [], count: paths.count * 3)
+        let runs: [[() -> Void]] = paths.map { path in
+            let be = CPUBackend(convPath: path)
+            return [{ be.conv2dForward(g, input: x.p, weight: w.p, bias: b.p, output: y.p) },
+                    { be.conv2dBackwardData(g, dOutput: dy.p, weight: w.p, dInput: dx.p) },
+                    { be.conv2dBackwardWeights(g, input: x.p, dOutput: dy.p, dWeight: dw.p, dBias: db.p) }]
+        }
+        for r in runs.joined() { r() }  // warm-up, primitive creation, autotune
+        for _ in 0..<reps {
+            for (i, r) in runs.joined().enumerated() { let t0 = now(); r(); ms[i].append((now() - t0) * 1e3) }
+        }
+        for pi in paths.indices {
+            for pass in 0..<3 {
+                let m = median(ms[pi * 3 + pass])
+                totals[pi][pass] += m * Double(count)
+                cells.append(f(m, 1))
+            }
+        }
+        totalFlops += g.flops * Double(count)
+        print("| \(name) | \(count) | \(f(g.flops * 1e-9, 1)) | " + cells.joined(separator: " | ") + " |")
+        withExtendedLifetime([x, w, b, y, dy, dx, dw, db]) {}
+    }
+    print("| **total** | | \(f(totalFlops * 1e-9, 1)) | "
+          + totals.flatMap { $0.map { "**\(f($0, 0))**" } }.joined(separator: " | ") + " |")
+    print("")
+    for (pi, p) in paths.enumerated() {
+        let fwd = totals[pi][0], step = totals[pi].reduce(0, +)
+        // The first conv's backward-data is not needed in training; included here for simplicity.
+        print("\(pad(p.rawValue, 7)) conv forward \(f(fwd, 0)) ms (\(f(totalFlops / fwd * 1e-6)) GFLOP/s), "
+              + "conv training step \(f(step, 0)) ms (\(f(3 * totalFlops / step * 1e-6)) GFLOP/s), "
+              + "\(f(Double(batch) / fwd * 1e3)) img/s fwd, \(f(Double(batch) / step * 1e3)) img/s train (convs only)")
+    }
 }
 
 func describe() {
@@ -221,7 +318,11 @@ case "peak":
     let v = (0..<5).map { _ in peakGFLOPs(threads: threads) }
     print("FMA peak (SIMD8, 12 chains/thread), threads=\(threads): median \(f(median(v))) GFLOP/s, best \(f(v.max()!))")
 case "describe": describe()
+case "convnet":
+    let net = argv.count > 1 && !argv[1].hasPrefix("--") ? argv[1] : "vgg16"
+    guard net == "vgg16" || net == "resnet50" else { print("convnet vgg16|resnet50"); exit(2) }
+    convnet(net)
 default:
-    print("usage: graft-bench kernels|peak|describe [--threads N] [--reps R] [--warmup W]")
+    print("usage: graft-bench kernels|peak|describe|convnet [vgg16|resnet50] [--threads N] [--reps R] [--warmup W] [--batch B]")
     exit(2)
 }

@@ -40,12 +40,16 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
     let serial = try BatchLoader(dataset: dataset, preprocessing: p, augmentation: augmentation(), batchSize: 3,
                                  shuffle: true, seed: 11, workers: 1, prefetchBatches: 1)
     let cache = try DecodedImageCache(dataset: dataset)   // no size bound: the same pixels as decoding
-    let parallel = try BatchLoader(dataset: cache.dataset, preprocessing: p, augmentation: augmentation(),
-                                   cache: cache, batchSize: 3, shuffle: true, seed: 11, workers: 3)
+    let parallel = try BatchLoader(cache: cache, preprocessing: p, augmentation: augmentation(),
+                                   batchSize: 3, shuffle: true, seed: 11, workers: 3)
     for epoch in 0..<2 {
         let a = try collect(serial, epoch: epoch), b = try collect(parallel, epoch: epoch)
         #expect(a.map(\.indices) == b.map(\.indices))
         #expect(a.map(\.images.scalars) == b.map(\.images.scalars), "epoch \(epoch)")
+    }
+    // A cache of another sample list is refused rather than silently mismatched.
+    #expect(throws: ImageIOError.self) {
+        try BatchLoader(dataset: dataset.subset([0, 1]), preprocessing: p, cache: cache, batchSize: 2, shuffle: false)
     }
     // Another epoch augments differently; another batch size keeps each sample's augmentation.
     let e0 = try collect(serial, epoch: 0), e1 = try collect(serial, epoch: 1)

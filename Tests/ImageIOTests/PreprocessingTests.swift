@@ -72,3 +72,20 @@ import Testing
     #expect(throws: ImageIOError.self) { try Preprocessing(width: 0, height: 4).validate() }
     #expect(throws: ImageIOError.self) { try Preprocessing(width: 4, height: 4, pixelFormat: .rgba).validate() }
 }
+
+@Test func preprocessingDecodesWithDefaultsAndRejectsUnknownKeys() throws {
+    let json = #"{"width": 224, "height": 224, "resizeShorterSide": 256, "normalization": "caffe"}"#
+    let p = try JSONDecoder().decode(Preprocessing.self, from: Data(json.utf8))
+    #expect(p == Preprocessing(width: 224, height: 224, resizeShorterSide: 256, normalization: .caffe))
+    #expect(try JSONDecoder().decode(Preprocessing.self, from: JSONEncoder().encode(p)) == p)
+    #expect(throws: DecodingError.self) {
+        try JSONDecoder().decode(Preprocessing.self, from: Data(#"{"width": 4, "height": 4, "normalisation": "tf"}"#.utf8))
+    }
+    #expect(throws: DecodingError.self) { try JSONDecoder().decode(Preprocessing.self, from: Data(#"{"width": 4}"#.utf8)) }
+}
+
+@Test func integerCropCopiesTheRectangle() {
+    let image = TestImages.numbered(width: 6, height: 5)
+    let crop = image.cropped(x: 2, y: 1, width: 3, height: 2)
+    #expect(crop.pixels == [12, 13, 14, 22, 23, 24])
+}

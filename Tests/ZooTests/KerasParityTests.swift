@@ -52,18 +52,22 @@ func fill(_ model: ZooModel, _ kerasTensor: (KerasWeightRef) throws -> Tensor) t
 /// The fixture README's integer-hash weight formula, in Keras layout.
 func hashTensor(ordinal t: Int, kind: KerasWeightName, shape: [Int]) -> Tensor {
     let n = shape.reduce(1, *)
-    let kernelScale = (3.0 / Double(shape.dropLast().reduce(1, *))).squareRoot()
-    var out = [Float](repeating: 0, count: n)
     let salt = UInt64(t + 1) &* 40503 &+ 12345
-    for i in 0..<n {
-        let u = (UInt64(i) &* 2654435761 &+ salt) & 0xFFFF_FFFF
-        let h = Double(u) / 4294967296.0 - 0.5
-        switch kind {
-        case .kernel: out[i] = Float(kernelScale * h)
-        case .bias, .beta: out[i] = Float(0.1 * h)
-        case .gamma: out[i] = Float(1.0 + 0.4 * h)
-        case .movingMean: out[i] = Float(0.2 * h)
-        case .movingVariance: out[i] = Float(1.0 + 0.8 * (h + 0.5))
+    let (scale, offset): (Double, Double)
+    switch kind {
+    case .kernel: (scale, offset) = ((3.0 / Double(shape.dropLast().reduce(1, *))).squareRoot(), 0)
+    case .bias, .beta: (scale, offset) = (0.1, 0)
+    case .gamma: (scale, offset) = (0.4, 1)
+    case .movingMean: (scale, offset) = (0.2, 0)
+    case .movingVariance: (scale, offset) = (0.8, 1)
+    }
+    var out = [Float](repeating: 0, count: n)
+    out.withUnsafeMutableBufferPointer { p in
+        for i in 0..<n {
+            let u = (UInt64(i) &* 2654435761 &+ salt) & 0xFFFF_FFFF
+            let h = Double(u) / 4294967296.0 - 0.5
+            // README: moving_variance = 1 + 0.8 * (h + 0.5), kept in that order of operations.
+            p[i] = kind == .movingVariance ? Float(offset + scale * (h + 0.5)) : Float(offset + scale * h)
         }
     }
     return Tensor(shape: shape, scalars: out)
@@ -105,6 +109,7 @@ func smallModelsMatchKeras(fixture: String, model name: String, options: ZooOpti
     let (y, _) = forwardRecording(m, input)
     let ref = try #require(f["output"])
     #expect(y.shape == ref.shape)
+    print("parity \(fixture): max |Δp| = \(y.maxAbsDifference(ref))")
     #expect(y.maxAbsDifference(ref) < 1e-4, "\(fixture): max |Δp| = \(y.maxAbsDifference(ref))")
 }
 
@@ -131,6 +136,7 @@ func fullSizeModelsWithHashWeightsMatchKeras(fixture: String, model name: String
     #expect(filled.count == m.namedParameters().count)
     let (y, seen) = forwardRecording(m, nchw(try #require(f["input"])))
     let ref = try #require(f["output"])
+    print("parity \(fixture): max |Δp| = \(y.maxAbsDifference(ref))")
     #expect(y.maxAbsDifference(ref) < 1e-4, "\(fixture): max |Δp| = \(y.maxAbsDifference(ref))")
     for (key, probe) in f.tensors where key.hasPrefix("activations/") {
         let layer = String(key.dropFirst("activations/".count))
@@ -143,6 +149,7 @@ func fullSizeModelsWithHashWeightsMatchKeras(fixture: String, model name: String
             first = Tensor(shape: [1, ours.shape[1]], scalars: Array(ours.scalars.prefix(ours.shape[1])))
         }
         let expected = probe.rank == 4 ? nchw(probe) : probe
+        print("parity \(fixture) \(layer): relative error \(relativeError(first, expected))")
         #expect(relativeError(first, expected) < 1e-4, "\(fixture) \(layer): relative error \(relativeError(first, expected))")
     }
 }

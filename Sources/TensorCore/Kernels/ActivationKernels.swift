@@ -41,7 +41,7 @@ public enum ActivationKernels {
     /// dx = dy * f'(x). `x` may be nil when `f.derivativeFromOutput`; `dx` may alias `dy`.
     public static func backward(_ f: PointwiseActivation, x: UnsafePointer<Float>?, y: UnsafePointer<Float>,
                                 dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, count n: Int) {
-        precondition(x != nil || f.derivativeFromOutput, "ActivationKernels.backward(\(f)) needs the input")
+        check(x != nil || f.derivativeFromOutput, "ActivationKernels.backward(\(f)) needs the input")
         switch f {
         case .relu:
             parallelChunks(n, minChunk: grain) { r in for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 } }

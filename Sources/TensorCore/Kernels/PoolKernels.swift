@@ -10,6 +10,21 @@ public enum PoolKernels {
         return (max(start, 0), min(start + kernel, size))
     }
 
+    /// Clamped window bounds for every output row and column, computed once per call.
+    struct Windows {
+        let y0: UnsafeMutablePointer<Int>, y1: UnsafeMutablePointer<Int>
+        let x0: UnsafeMutablePointer<Int>, x1: UnsafeMutablePointer<Int>
+        init(_ g: Pool2DGeometry) {
+            let oh = g.outHeight, ow = g.outWidth
+            let buf = UnsafeMutablePointer<Int>.allocate(capacity: 2 * (oh + ow))
+            y0 = buf; y1 = buf + oh; x0 = buf + 2 * oh; x1 = buf + 2 * oh + ow
+            for o in 0..<oh { (y0[o], y1[o]) = span(o, stride: g.strideH, pad: g.padTop, kernel: g.kernelHeight, size: g.inHeight) }
+            for o in 0..<ow { (x0[o], x1[o]) = span(o, stride: g.strideW, pad: g.padLeft, kernel: g.kernelWidth, size: g.inWidth) }
+        }
+        func free() { y0.deallocate() }
+        @inline(__always) func cells(_ oy: Int, _ ox: Int) -> Int { max(0, y1[oy] - y0[oy]) * max(0, x1[ox] - x0[ox]) }
+    }
+
     static func forEachPlane(_ g: Pool2DGeometry, _ body: (Int) -> Void) {
         let planes = g.batch * g.channels
         let work = max(1, g.outHeight * g.outWidth * g.kernelHeight * g.kernelWidth + g.inHeight * g.inWidth)
@@ -34,16 +49,21 @@ public enum PoolKernels {
             }
             return
         }
+        let w = Windows(g)
+        defer { w.free() }
         forEachPlane(g) { p in
             let src = input + p * ih * iw, dst = output + p * oh * ow
             for oy in 0..<oh {
-                let (y0, y1) = span(oy, stride: g.strideH, pad: g.padTop, kernel: g.kernelHeight, size: ih)
+                let y0 = w.y0[oy], y1 = w.y1[oy]
                 for ox in 0..<ow {
-                    let (x0, x1) = span(ox, stride: g.strideW, pad: g.padLeft, kernel: g.kernelWidth, size: iw)
+                    let x0 = w.x0[ox], x1 = w.x1[ox]
                     var m = -Float.infinity
-                    for y in y0..<max(y0, y1) {
+                    var y = y0
+                    while y < y1 {
                         let row = src + y * iw
-                        for x in x0..<max(x0, x1) { m = max(m, row[x]) }
+                        var x = x0
+                        while x < x1 { m = max(m, row[x]); x += 1 }
+                        y += 1
                     }
                     dst[oy * ow + ox] = (y0 < y1 && x0 < x1) ? m : 0
                 }
@@ -72,18 +92,23 @@ public enum PoolKernels {
             }
             return
         }
+        let w = Windows(g)
+        defer { w.free() }
         forEachPlane(g) { p in
             let src = input + p * ih * iw, dst = dInput + p * ih * iw, dy = dOutput + p * oh * ow
             dst.initialize(repeating: 0, count: ih * iw)
             for oy in 0..<oh {
-                let (y0, y1) = span(oy, stride: g.strideH, pad: g.padTop, kernel: g.kernelHeight, size: ih)
+                let y0 = w.y0[oy], y1 = w.y1[oy]
                 for ox in 0..<ow {
-                    let (x0, x1) = span(ox, stride: g.strideW, pad: g.padLeft, kernel: g.kernelWidth, size: iw)
+                    let x0 = w.x0[ox], x1 = w.x1[ox]
                     guard y0 < y1 && x0 < x1 else { continue }
                     var best = y0 * iw + x0, m = src[best]
-                    for y in y0..<y1 {
-                        let row = y * iw
-                        for x in x0..<x1 where src[row + x] > m { m = src[row + x]; best = row + x }
+                    var y = y0
+                    while y < y1 {
+                        var i = y * iw + x0
+                        let end = y * iw + x1
+                        while i < end { if src[i] > m { m = src[i]; best = i }; i += 1 }
+                        y += 1
                     }
                     dst[best] += dy[oy * ow + ox]
                 }
@@ -93,17 +118,21 @@ public enum PoolKernels {
 
     public static func avgForward(_ g: Pool2DGeometry, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
         let ih = g.inHeight, iw = g.inWidth, oh = g.outHeight, ow = g.outWidth
+        let w = Windows(g)
+        defer { w.free() }
         forEachPlane(g) { p in
             let src = input + p * ih * iw, dst = output + p * oh * ow
             for oy in 0..<oh {
-                let (y0, y1) = span(oy, stride: g.strideH, pad: g.padTop, kernel: g.kernelHeight, size: ih)
+                let y0 = w.y0[oy], y1 = w.y1[oy]
                 for ox in 0..<ow {
-                    let (x0, x1) = span(ox, stride: g.strideW, pad: g.padLeft, kernel: g.kernelWidth, size: iw)
-                    let cells = max(0, y1 - y0) * max(0, x1 - x0)
+                    let x0 = w.x0[ox], x1 = w.x1[ox], cells = w.cells(oy, ox)
                     var s: Float = 0
-                    for y in y0..<max(y0, y1) {
+                    var y = y0
+                    while y < y1 {
                         let row = src + y * iw
-                        for x in x0..<max(x0, x1) { s += row[x] }
+                        var x = x0
+                        while x < x1 { s += row[x]; x += 1 }
+                        y += 1
                     }
                     dst[oy * ow + ox] = cells > 0 ? s / Float(cells) : 0
                 }
@@ -127,19 +156,23 @@ public enum PoolKernels {
             }
             return
         }
+        let w = Windows(g)
+        defer { w.free() }
         forEachPlane(g) { p in
             let dst = dInput + p * ih * iw, dy = dOutput + p * oh * ow
             dst.initialize(repeating: 0, count: ih * iw)
             for oy in 0..<oh {
-                let (y0, y1) = span(oy, stride: g.strideH, pad: g.padTop, kernel: g.kernelHeight, size: ih)
+                let y0 = w.y0[oy], y1 = w.y1[oy]
                 for ox in 0..<ow {
-                    let (x0, x1) = span(ox, stride: g.strideW, pad: g.padLeft, kernel: g.kernelWidth, size: iw)
-                    let cells = max(0, y1 - y0) * max(0, x1 - x0)
+                    let x0 = w.x0[ox], x1 = w.x1[ox], cells = w.cells(oy, ox)
                     guard cells > 0 else { continue }
                     let v = dy[oy * ow + ox] / Float(cells)
-                    for y in y0..<y1 {
+                    var y = y0
+                    while y < y1 {
                         let row = dst + y * iw
-                        for x in x0..<x1 { row[x] += v }
+                        var x = x0
+                        while x < x1 { row[x] += v; x += 1 }
+                        y += 1
                     }
                 }
             }

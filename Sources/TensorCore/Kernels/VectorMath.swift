@@ -7,8 +7,12 @@ public enum VectorMath {
 
     @inline(__always)
     public static func exp(_ v: V) -> V {
-        var x = v.clamped(lowerBound: V(repeating: -87.33), upperBound: V(repeating: 88.37))
-        let fx = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        let hi = V(repeating: 88.37), lo = V(repeating: -87.33)
+        var x = v.replacing(with: hi, where: v .> hi)
+        x.replace(with: lo, where: x .< lo)
+        // round(x·log2 e) by adding 1.5·2^23: the sum's low mantissa bits hold the integer
+        let t = x * 1.442_695_04 + 12_582_912
+        let fx = t - 12_582_912
         x = x - fx * 0.693_359_375 + fx * 2.121_944_4e-4
         var y = V(repeating: 1.987_569_15e-4)
         y = y * x + 1.398_199_950_7e-3
@@ -18,8 +22,7 @@ public enum VectorMath {
         y = y * x + 5.000_000_120_1e-1
         y = y * (x * x) + x + 1
         // 2^fx via the exponent bits (fx in [-126, 127] after the clamp)
-        // integer part via the 1.5·2^23 trick: the low mantissa bits of fx + 12582912 hold fx
-        let shifted = bits(fx + 12_582_912) &- 0x4B40_0000 &+ 127
+        let shifted = bits(t) &- 0x4B40_0000 &+ 127
         return y * float(shifted &<< 23)
     }
 

@@ -23,7 +23,8 @@ public struct ZooMatch: Sendable, CustomStringConvertible {
 
     public var description: String {
         var o: [String] = ["inputSize \(options.inputSize.map(String.init) ?? "?")"
-                           + (alsoFitsInputSizes.isEmpty ? "" : " (also \(alsoFitsInputSizes.map(String.init).joined(separator: ", ")))")]
+                           + (alsoFitsInputSizes.isEmpty ? "" : alsoFitsInputSizes.count > 4 ? " (the weights fit any tried size)"
+                              : " (also \(alsoFitsInputSizes.map(String.init).joined(separator: ", ")))")]
         if let c = options.inputChannels { o.append("inputChannels \(c)") }
         if options.widthMultiplier != 1 { o.append("widthMultiplier \(options.widthMultiplier)") }
         o.append(options.includeTop ? "classCount \(options.classCount.map(String.init) ?? "?")" : "includeTop false")

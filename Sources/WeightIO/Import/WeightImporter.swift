@@ -22,8 +22,9 @@ extension ZooModel {
         let mapping = try kerasWeightMap()
         var config: KerasModelConfig? = nil
         if file.format == .keras2FullModel, let json = file.modelConfigJSON {
-            config = try parseKerasModelConfig(json, file: file.path)
-            if options.checkArchitecture, let problem = architectureDisagreement(config!, skipHead: options.skipHead) {
+            config = options.checkArchitecture ? try parseKerasModelConfig(json, file: file.path)
+                                               : try? parseKerasModelConfig(json, file: file.path)
+            if options.checkArchitecture, let config, let problem = architectureDisagreement(config, skipHead: options.skipHead) {
                 throw WeightImportError(.architectureMismatch, file: file.path, model: architecture,
                                         detail: "the file's architecture does not match \(architecture): \(problem)")
             }
@@ -111,7 +112,14 @@ func planImport(_ file: WeightFile, into module: Module, mapping: KerasMapping, 
             continue
         }
         used.insert(index)
-        let source = sources[index]
+        var source = sources[index]
+        // Keras-1 Theano files with 'th' dim ordering store conv kernels OIHW; Keras 2 transposed them
+        // (3, 2, 0, 1) when the shape did not fit. Same here, before the spatial flip below.
+        if theano && ref.layout == .hwioToOihw && !source.graftLayout && source.value.shape != ref.kerasShape
+            && source.value.shape == ref.graftShape {
+            source.value = KerasLayout.hwioToOihw.toKeras(source.value)
+            report.warnings.append("\(source.fileName): OIHW ('th' ordering) kernel transposed to HWIO")
+        }
         let expected = source.graftLayout ? ref.graftShape : ref.kerasShape
         guard source.value.shape == expected,
               source.graftLayout || ref.layout.graftShape(forKeras: source.value.shape) == ref.graftShape else {

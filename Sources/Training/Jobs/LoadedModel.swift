@@ -1,0 +1,87 @@
+import Foundation
+import ImageIO
+import NN
+import TensorCore
+import WeightIO
+import Zoo
+
+/// A model for prediction, evaluation or export: from a Graft model file (`--model`), a shipped
+/// trunk (`--base vgg`), or a zoo name plus a weights file (`--base vgg16 --weights w.h5`).
+public struct LoadedModel {
+    public let model: ZooModel
+    public let options: ZooOptions
+    public let classNames: [String]
+    /// Applied to the outputs to get probabilities (nil: the output layer already has it fused).
+    public let outputActivation: Activation?
+    public let source: String
+
+    public struct Request {
+        public var model: String?
+        public var base: String?
+        public var weights: String?
+        public var classes: Int?
+        public var inputSize: Int?
+        public init(model: String? = nil, base: String? = nil, weights: String? = nil, classes: Int? = nil, inputSize: Int? = nil) {
+            self.model = model; self.base = base; self.weights = weights; self.classes = classes; self.inputSize = inputSize
+        }
+    }
+
+    public static func load(_ q: Request) throws -> LoadedModel {
+        if let path = q.model ?? q.base.flatMap({ ShippedModel.named($0) }).map(\.path), q.weights == nil {
+            guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): model file not found") }
+            let (model, meta) = try loadNativeModel(path: path)
+            if let c = q.classes, c != model.classCount {
+                throw JobError("\(path): the model has \(model.classCount) classes, --classes is \(c)")
+            }
+            let names = meta.classNames ?? (0..<model.classCount).map { "class\($0)" }
+            let act = meta.extra["loss"] == "sigmoid" ? Activation.sigmoid : .softmax
+            return LoadedModel(model: model, options: meta.options, classNames: names,
+                               outputActivation: model.outputIsLogits ? act : nil, source: path)
+        }
+        guard let base = q.base else { throw JobError("give --model FILE, or --base NAME (with --weights FILE)") }
+        guard let weights = q.weights else { throw JobError("--base \(base) needs --weights FILE (or use --model FILE)") }
+        guard FileManager.default.fileExists(atPath: weights) else { throw JobError("\(weights): weights file not found") }
+        if try detectWeightFileFormat(path: weights) == .graftNative {
+            return try load(Request(model: weights, classes: q.classes))
+        }
+        var o = ZooOptions(inputSize: q.inputSize, classCount: q.classes)
+        o.classifierActivation = .softmax
+        let (model, _) = try loadPretrained(base, options: o, weights: weights, importOptions: .strict)
+        return LoadedModel(model: model, options: o, classNames: (0..<model.classCount).map { "class\($0)" },
+                           outputActivation: model.outputIsLogits ? .softmax : nil, source: weights)
+    }
+
+    /// Probabilities [N, classes] for a batch of preprocessed images.
+    public func probabilities(_ images: Tensor) -> Tensor {
+        model.setTraining(false)
+        return withoutGradients {
+            let out = model(Var(images))
+            switch outputActivation {
+            case .softmax?: return softmax(out).value
+            case .sigmoid?: return sigmoid(out).value
+            default: return out.value
+            }
+        }
+    }
+
+    public func preprocessing(override: Recipe.PreprocessMode?) -> ImageIO.Preprocessing {
+        ModelSetup.imagePreprocessing(model, override: override)
+    }
+}
+
+extension ZooModel {
+    /// Output classes (0 without a top).
+    public var classCount: Int {
+        guard let name = headPath else { return 0 }
+        if let d = head[name] as? Dense { return d.outputSize }
+        if let d = head[name] as? ExtendedDense { return d.outputSize }
+        return 0
+    }
+
+    /// True when the output layer has no activation fused (Graft-trained models keep logits).
+    public var outputIsLogits: Bool {
+        guard let name = headPath else { return false }
+        let a = (head[name] as? Dense)?.fusedActivation ?? (head[name] as? ExtendedDense)?.fusedActivation
+        return a == nil || a == .linear
+    }
+}

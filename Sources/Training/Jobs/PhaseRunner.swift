@@ -1,0 +1,123 @@
+import Foundation
+import NN
+import TensorCore
+import Zoo
+
+/// Runs a job's training in up to two phases, fastai `fine_tune` style:
+/// 1. trunk frozen: the head trains on trunk features computed once (`FeatureCache`), when nothing
+///    random reaches the trunk (no augmentation, or `cache_features` with N augmented copies);
+/// 2. from the first `unfreeze_at` epoch (or from the start when phase 1 does not apply): the whole
+///    network on images, with the freeze plan applied before every epoch (frozen layers get no
+///    backward pass; frozen BatchNorm runs in inference mode).
+/// Each phase has its own optimizer and learning-rate schedule; every epoch ends with an atomic
+/// checkpoint of the whole model, so `--resume` continues either phase exactly.
+final class PhaseRunner {
+    let job: TrainJob
+    let model: ZooModel
+    let prepared: PreparedModel
+    let trainImages: ImageBatchSource
+    let valImages: ImageBatchSource?
+    let augmented: Bool
+    /// Augmented copies cached up front when `cache_features` is set with augmentation.
+    static let augmentedCopies = 4
+
+    init(job: TrainJob, model: ZooModel, prepared: PreparedModel, trainImages: ImageBatchSource,
+         valImages: ImageBatchSource?, augmented: Bool) {
+        self.job = job; self.model = model; self.prepared = prepared
+        self.trainImages = trainImages; self.valImages = valImages; self.augmented = augmented
+    }
+
+    var recipe: Recipe { job.recipe }
+
+    /// Epochs of phase 1 (0 when the head cannot train on cached features).
+    var cachedEpochs: Int {
+        let firstUnfreeze = recipe.unfreezeAt.map(\.epoch).min() ?? (recipe.epochs + 1)
+        guard recipe.freeze == .trunk, firstUnfreeze > 1, !augmented || recipe.cacheFeatures else { return 0 }
+        return min(recipe.epochs, firstUnfreeze - 1)
+    }
+
+    func run() throws -> MetricsLog {
+        let p1 = cachedEpochs, p2 = recipe.epochs - p1
+        var resumeState: RunCheckpoint? = nil
+        if job.resume {
+            let ckpt = try RunCheckpoint.read(job.outPath(RunCheckpoint.fileName))
+            try RunCheckpoint.load(ckpt.fullModel, into: model, file: job.outPath(RunCheckpoint.fileName))
+            resumeState = ckpt
+            job.say("resume  \(job.outPath(RunCheckpoint.fileName)): phase \(ckpt.phase), epoch \(ckpt.state.metadata.epoch) done")
+        }
+        var log = MetricsLog()
+        if p1 > 0 {
+            let restore = resumeState?.phase == 1 ? resumeState?.state : nil
+            let skip = resumeState?.phase == 2
+            if skip, let saved = resumeState?.state.metadata.extra["phase1_log"] {
+                log = try JSONCoding.decoder().decode(MetricsLog.self, from: Data(saved.utf8))
+            } else if !skip {
+                log = try runCachedHead(epochs: p1, restore: restore)
+            }
+        }
+        if p2 > 0 {
+            let restore = resumeState?.phase == 2 ? resumeState?.state : nil
+            let phase2 = try runFull(epochs: p2, offset: p1, previous: log, restore: restore)
+            for m in phase2.epochs { var e = m; e.epoch += p1; log.record(e) }
+        }
+        return log
+    }
+
+    private func makeTrainer(_ layer: any Layer, epochs: Int, stepsPerEpoch: Int) -> Trainer {
+        let t = Trainer(model: layer, optimizer: recipe.makeOptimizer(headPrefixes: model.headLayerNames),
+                        schedule: recipe.makeSchedule(stepsPerEpoch: max(1, stepsPerEpoch)),
+                        loss: recipe.makeLoss(), epochs: epochs, seed: recipe.seed)
+        t.progress = ProgressReporter(style: job.progressStyle)
+        return t
+    }
+
+    private func checkpoint(_ trainer: Trainer, phase: Int, extra: [String: String] = [:]) throws {
+        let full = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.0, $0.1.value) })
+        try RunCheckpoint(phase: phase, state: trainer.captureState(extra: extra), fullModel: full)
+            .write(to: job.outPath(RunCheckpoint.fileName))
+    }
+
+    private func runCachedHead(epochs: Int, restore: TrainingState?) throws -> MetricsLog {
+        model.freezeTrunk()
+        let copies = augmented ? min(Self.augmentedCopies, epochs) : 1
+        let t0 = Date()
+        let trainFeatures = try FeatureCache.compute(trunk: model.trunk, source: trainImages, copies: copies)
+        let valFeatures = try valImages.map { try FeatureCache.compute(trunk: model.trunk, source: $0, copies: 1) }
+        job.say("phase 1 head on cached trunk features \(trainFeatures.featureShape) (\(copies) cop\(copies == 1 ? "y" : "ies"), "
+                + "computed in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s), \(epochs) epochs")
+        let source = CachedFeatureSource(cache: trainFeatures, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
+        let val = valFeatures.map { CachedFeatureSource(cache: $0, batchSize: 256, shuffle: false, seed: 0) }
+        let trainer = makeTrainer(model.head, epochs: epochs, stepsPerEpoch: source.batchesPerEpoch)
+        if let restore { try trainer.restore(restore) }
+        trainer.hooks.epochEnd = { [self] t, _ in
+            try checkpoint(t, phase: 1)
+            try t.log.write(to: URL(fileURLWithPath: job.outPath("metrics.json")))
+        }
+        return try trainer.fit(source, validation: val)
+    }
+
+    private func runFull(epochs: Int, offset: Int, previous: MetricsLog, restore: TrainingState?) throws -> MetricsLog {
+        let shifted = recipe.unfreezeAt.map { Recipe.UnfreezeStep(epoch: max(1, $0.epoch - offset), layer: $0.layer) }
+        let paths = model.namedParameters().map(\.0)
+        let plan = try FreezePlan(paths: paths, headPrefixes: model.headLayerNames,
+                                  freeze: offset > 0 ? .trunk : recipe.freeze, unfreezeAt: shifted)
+        let trainer = makeTrainer(model, epochs: epochs, stepsPerEpoch: trainImages.batchesPerEpoch)
+        if let restore { try trainer.restore(restore) }
+        job.say("phase \(offset > 0 ? 2 : 1) \(epochs) epochs on images"
+                + (recipe.unfreezeAt.isEmpty ? "" : ", unfreezing \(recipe.unfreezeAt.map(\.description).joined(separator: ", "))"))
+        let previousJSON = String(decoding: (try? previous.jsonData()) ?? Data(), as: UTF8.self)
+        trainer.hooks.epochStart = { [self] _, e in
+            let n = plan.apply(to: model, epoch: e)
+            _ = n
+            if let error = trainImages.error { throw error }
+        }
+        trainer.hooks.epochEnd = { [self] t, _ in
+            if let error = trainImages.error { throw error }
+            try checkpoint(t, phase: 2, extra: ["phase1_log": previousJSON])
+            var combined = previous
+            for m in t.log.epochs { var e = m; e.epoch += offset; combined.record(e) }
+            try combined.write(to: URL(fileURLWithPath: job.outPath("metrics.json")))
+        }
+        return try trainer.fit(trainImages, validation: valImages)
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import ImageIO
+import TensorCore
+
+/// `finetune predict`: top-k classes per image, or one JSON array
+/// `[{"file", "probabilities": [all classes], "top": [{"class", "probability"}]}]`.
+public enum PredictJob {
+    public struct Prediction: Codable, Sendable {
+        public struct Top: Codable, Sendable { public var `class`: String; public var probability: Double }
+        public var file: String
+        public var probabilities: [Double]
+        public var top: [Top]
+    }
+
+    /// PNG files given directly or found (recursively, sorted) in given folders.
+    public static func imageFiles(_ paths: [String]) throws -> [URL] {
+        var files: [URL] = []
+        for p in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir) else { throw JobError("\(p): no such file or folder") }
+            if !isDir.boolValue { files.append(URL(fileURLWithPath: p)); continue }
+            let e = FileManager.default.enumerator(at: URL(fileURLWithPath: p), includingPropertiesForKeys: nil,
+                                                   options: [.skipsHiddenFiles])
+            var found: [URL] = []
+            while let u = e?.nextObject() as? URL {
+                if u.pathExtension.lowercased() == "png" { found.append(u) }
+            }
+            files += found.sorted { $0.path < $1.path }
+        }
+        if files.isEmpty { throw JobError("no PNG images in \(paths.joined(separator: " "))") }
+        return files
+    }
+
+    public static func run(_ loaded: LoadedModel, files: [URL], preprocess: Recipe.PreprocessMode?, top k: Int,
+                           batchSize: Int = 32) throws -> [Prediction] {
+        let p = loaded.preprocessing(override: preprocess)
+        var results: [Prediction] = []
+        var start = 0
+        while start < files.count {
+            let chunk = Array(files[start..<min(start + batchSize, files.count)])
+            var batch = Tensor(uninitializedShape: [chunk.count, p.channels, p.height, p.width])
+            let dst = batch.mutablePointer()
+            for (i, f) in chunk.enumerated() {
+                let image = try PNGDecoder.decode(file: f, as: p.pixelFormat)
+                p.apply(image, into: dst + i * p.sampleSize)
+            }
+            let probs = loaded.probabilities(batch)
+            let c = probs.shape[1]
+            for (i, f) in chunk.enumerated() {
+                let row = (0..<c).map { Double(probs[flat: i * c + $0]) }
+                let order = row.indices.sorted { row[$0] > row[$1] }.prefix(max(1, min(k, c)))
+                results.append(Prediction(file: f.path, probabilities: row,
+                                          top: order.map { .init(class: loaded.classNames[$0], probability: row[$0]) }))
+            }
+            start += batchSize
+        }
+        return results
+    }
+
+    public static func json(_ predictions: [Prediction]) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted]
+        return String(decoding: try e.encode(predictions), as: UTF8.self)
+    }
+
+    public static func text(_ predictions: [Prediction]) -> String {
+        predictions.map { p in
+            "\(p.file): " + p.top.map { "\($0.class) \(String(format: "%.4f", $0.probability))" }.joined(separator: ", ")
+        }.joined(separator: "\n")
+    }
+}

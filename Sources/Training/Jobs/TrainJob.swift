@@ -1,0 +1,119 @@
+import Foundation
+import ImageIO
+import NN
+import TensorCore
+import WeightIO
+import Zoo
+
+/// What a finished run reports.
+public struct TrainSummary: Sendable {
+    public var outputFolder: String
+    public var epochs: Int
+    public var validationAccuracy: Double?
+    public var seconds: Double
+    /// For `--extend`: accuracy on the old classes' validation images before and after.
+    public var oldClassAccuracyBefore: Double?
+    public var oldClassAccuracyAfter: Double?
+}
+
+/// One `finetune train` run: data, model, phases (head on cached features, then unfrozen layers),
+/// per-epoch checkpoints, and the output folder (model.h5, model-keras.h5, recipe.yaml,
+/// metrics.json, report.html). All input checks happen before any long work starts.
+public final class TrainJob {
+    public let recipe: Recipe
+    /// Continue the run whose output folder this is (its checkpoint.h5 and recipe.yaml).
+    public let resume: Bool
+    public var say: (String) -> Void = { print($0); fflush(nil) }
+    public var progressStyle: ProgressReporter.Style? = nil
+
+    public init(recipe: Recipe, resume: Bool = false) {
+        self.recipe = recipe
+        self.resume = resume
+    }
+
+    var outURL: URL { URL(fileURLWithPath: recipe.out) }
+    func outPath(_ name: String) -> String { outURL.appendingPathComponent(name).path }
+
+    @discardableResult
+    public func run() throws -> TrainSummary {
+        let started = Date()
+        if let t = recipe.threads { Threads.count = max(1, t) }
+        try prepareOutputFolder()
+        if !resume {
+            try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"), header: "Resolved recipe of this run")
+        }
+        let sayWarning: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
+        var data = try RunData.load(recipe.data, validationFraction: recipe.validationSplit, seed: recipe.seed, warn: sayWarning)
+        let prepared = try ModelSetup.prepare(recipe, dataClasses: data.train.classNames)
+        if prepared.classNames != data.train.classNames {   // extended head: old classes first
+            data = try RunData.load(recipe.data, validationFraction: recipe.validationSplit, seed: recipe.seed,
+                                    classNames: prepared.classNames, warn: { _ in })
+        }
+        let model = prepared.model
+        let inputShape = [1] + model.inputShape
+        do { _ = try model.outputShape(for: inputShape) } catch {
+            throw JobError("\(model.architecture) cannot take input \(inputShape): \(error)")
+        }
+        let skippedCount = data.train.skipped.count + (data.validation?.skipped.count ?? 0)
+        say("model   \(prepared.source); \(model.parameterCount) parameters")
+        say("data    \(recipe.data): \(data.train.classCount) classes (\(prepared.classNames.joined(separator: ", "))), \(data.splitDescription)"
+            + (skippedCount > 0 ? ", \(skippedCount) unreadable files skipped" : ""))
+
+        let preprocessing = ModelSetup.imagePreprocessing(model, override: recipe.preprocess)
+        let trainCache = try DecodedImageCache(dataset: data.train, pixelFormat: preprocessing.pixelFormat,
+                                               maxShorterSide: DecodedImageCache.defaultMaxShorterSide(for: preprocessing))
+        let valCache = try data.validation.map {
+            try DecodedImageCache(dataset: $0, pixelFormat: preprocessing.pixelFormat,
+                                  maxShorterSide: DecodedImageCache.defaultMaxShorterSide(for: preprocessing))
+        }
+        let augmentation = recipe.augmentation.imageConfig
+        let trainImages = ImageBatchSource(loader: try BatchLoader(
+            dataset: data.train, preprocessing: preprocessing, augmentation: augmentation.isIdentity ? nil : augmentation,
+            cache: trainCache, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed))
+        let valImages = try data.validation.map {
+            ImageBatchSource(loader: try BatchLoader(dataset: $0, preprocessing: preprocessing, cache: valCache,
+                                                     batchSize: max(recipe.batchSize, 64), shuffle: false))
+        }
+
+        let before = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: true) }
+        let runner = PhaseRunner(job: self, model: model, prepared: prepared, trainImages: trainImages, valImages: valImages,
+                                 augmented: !augmentation.isIdentity)
+        let log = try runner.run()
+
+        // Final evaluation and outputs.
+        let confusion = try valImages.map { try confusionMatrix(model, $0, classCount: prepared.classNames.count) }
+        let after = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: false) }
+        try writeOutputs(prepared, log: log, confusion: confusion)
+        let summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
+                                   validationAccuracy: confusion?.accuracy, seconds: Date().timeIntervalSince(started),
+                                   oldClassAccuracyBefore: before ?? nil, oldClassAccuracyAfter: after ?? nil)
+        report(summary, skipped: skippedCount)
+        return summary
+    }
+
+    private func prepareOutputFolder() throws {
+        let fm = FileManager.default
+        do { try fm.createDirectory(at: outURL, withIntermediateDirectories: true) } catch {
+            throw JobError("\(recipe.out): cannot create the output folder (\(error.localizedDescription))")
+        }
+        let probe = outPath(".write-test-\(getpid())")
+        guard fm.createFile(atPath: probe, contents: Data()) else { throw JobError("\(recipe.out): output folder is not writable") }
+        try? fm.removeItem(atPath: probe)
+        if resume {
+            guard fm.fileExists(atPath: outPath(RunCheckpoint.fileName)) else {
+                throw JobError("--resume \(recipe.out): no \(RunCheckpoint.fileName) there to resume from")
+            }
+        }
+    }
+
+    private func report(_ s: TrainSummary, skipped: Int) {
+        var line = "done    \(s.epochs) epochs in \(String(format: "%.1f", s.seconds)) s"
+        if let a = s.validationAccuracy { line += "; validation accuracy \(String(format: "%.4f", a))" }
+        if skipped > 0 { line += "; \(skipped) unreadable files skipped" }
+        say(line)
+        if let b = s.oldClassAccuracyBefore, let a = s.oldClassAccuracyAfter {
+            say("extend  old-class validation accuracy: before \(String(format: "%.4f", b)), after \(String(format: "%.4f", a))")
+        }
+        say("output  \(s.outputFolder)/ model.h5 model-keras.h5 recipe.yaml metrics.json report.html")
+    }
+}

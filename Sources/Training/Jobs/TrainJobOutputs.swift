@@ -1,0 +1,74 @@
+import Foundation
+import NN
+import TensorCore
+import WeightIO
+import Zoo
+
+extension TrainJob {
+    /// model.h5 (native, self-describing), model-keras.h5 (Keras 2 weights layout), recipe.yaml
+    /// (resolved), metrics.json and report.html; each written atomically.
+    func writeOutputs(_ prepared: PreparedModel, log: MetricsLog, confusion: ConfusionMatrix?) throws {
+        let model = prepared.model
+        var extra = ["loss": recipe.loss.rawValue, "trained_epochs": "\(log.epochs.count)"]
+        if let a = confusion?.accuracy { extra["validation_accuracy"] = String(format: "%.6f", a) }
+        try saveNativeModel(model, options: prepared.options, classNames: prepared.classNames, extra: extra,
+                            to: outPath("model.h5"))
+        do { try model.exportKeras2Weights(to: outPath("model-keras.h5")) } catch {
+            say("warning: no Keras export for \(model.architecture): \(error)")
+        }
+        try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"),
+                         header: "Resolved recipe of this run (graft \(WeightIO.graftVersion))")
+        try log.write(to: outURL.appendingPathComponent("metrics.json"))
+        try Report.write(to: outURL.appendingPathComponent("report.html"), title: "Graft: \(model.architecture) on \(recipe.data)",
+                         log: log, confusion: confusion, classNames: prepared.classNames,
+                         details: [("model", prepared.source), ("recipe", "recipe.yaml")])
+    }
+
+    /// Scores of `model` over every batch of `source`, in inference mode, with the labels.
+    func scores(_ model: ZooModel, _ source: ImageBatchSource) throws -> (scores: [Tensor], labels: [[Int]]) {
+        let wasTraining = model.isTraining
+        model.setTraining(false)
+        defer { model.setTraining(wasTraining) }
+        var out: [Tensor] = [], labels: [[Int]] = []
+        withoutGradients {
+            for b in source.batches(epoch: 0) {
+                out.append(model(Var(b.inputs)).value)
+                if case .classes(let l) = b.targets { labels.append(l) } else { labels.append([]) }
+            }
+        }
+        if let e = source.error { throw e }
+        return (out, labels)
+    }
+
+    func confusionMatrix(_ model: ZooModel, _ source: ImageBatchSource, classCount: Int) throws -> ConfusionMatrix {
+        let (s, l) = try scores(model, source)
+        var m = ConfusionMatrix(classCount: classCount)
+        for (t, labels) in zip(s, l) where !labels.isEmpty {
+            m = ConfusionMatrix(counts: add(m.counts, ConfusionMatrix(predicted: argmaxRows(t), actual: labels,
+                                                                        classCount: classCount).counts))
+        }
+        return m
+    }
+
+    private func add(_ a: [[Int]], _ b: [[Int]]) -> [[Int]] { zip(a, b).map { zip($0, $1).map(+) } }
+
+    /// Accuracy on the validation images of the first `oldClasses` classes; with `restrictToOld` the
+    /// argmax runs over the old outputs only (what the model scored before it was extended).
+    func oldClassAccuracy(_ model: ZooModel, _ source: ImageBatchSource?, oldClasses n: Int, restrictToOld: Bool) throws -> Double? {
+        guard let source else { return nil }
+        let (s, l) = try scores(model, source)
+        var hit = 0, total = 0
+        for (t, labels) in zip(s, l) {
+            let k = t.shape[1]
+            let p = t.pointer
+            for (row, label) in labels.enumerated() where label < n {
+                let width = restrictToOld ? n : k
+                var best = 0
+                for c in 1..<width where p[row * k + c] > p[row * k + best] { best = c }
+                total += 1
+                if best == label { hit += 1 }
+            }
+        }
+        return total > 0 ? Double(hit) / Double(total) : nil
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+
+extension TrainJob {
+    /// Builds a job from the command line: defaults < recipe file (or the shipped default recipe of
+    /// `--base vgg|resnet|lenet`) < flags. With `resumeFolder`, the run's own recipe.yaml is used.
+    public static func resolve(recipeFile: String?, overrides: RecipeOverrides, resumeFolder: String?,
+                               explicitData: Bool, explicitOut: Bool) throws -> TrainJob {
+        if let folder = resumeFolder {
+            let saved = URL(fileURLWithPath: folder).appendingPathComponent("recipe.yaml")
+            guard FileManager.default.fileExists(atPath: saved.path) else {
+                throw JobError("--resume \(folder): no recipe.yaml there (not a finetune output folder)")
+            }
+            var r = try Recipe.load(contentsOf: saved)
+            r.threads = overrides.threads ?? r.threads
+            r.out = folder
+            return TrainJob(recipe: r, resume: true)
+        }
+        var file = recipeFile.map { URL(fileURLWithPath: $0) }
+        if file == nil, let base = overrides.model, let shipped = ShippedModel.named(base) {
+            file = ShippedModel.repositoryRoot().appendingPathComponent("recipes").appendingPathComponent(shipped.defaultRecipe)
+        }
+        if let f = file, !FileManager.default.fileExists(atPath: f.path) { throw JobError("\(f.path): recipe file not found") }
+        var r = try Recipe.resolve(file: file, overrides: overrides)
+        if !explicitData, recipeFile == nil, let shipped = ShippedModel.named(r.model) { r.data = shipped.dataPath }
+        if !explicitOut, r.out == Recipe().out {
+            let f = DateFormatter()
+            f.dateFormat = "yyyyMMdd-HHmmss"
+            r.out = "runs/\(r.model)-\(f.string(from: Date()))"
+        }
+        return TrainJob(recipe: r)
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+import Training
+
+/// How a command names its model: a Graft model file, or a zoo name with a weights file.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "A Graft model file (model.h5 from a training run).") var model: String?
+    @Option(help: "Zoo name, or a shipped trunk (vgg, resnet, lenet).") var base: String?
+    @Option(help: "Weights file for --base (Keras 2/3, Caffe HDF5, Graft).") var weights: String?
+    @Option(help: "Class count of the weights' head.") var classes: Int?
+    @Option(name: .customLong("input-size")) var inputSize: Int?
+
+    func load() throws -> LoadedModel {
+        try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize))
+    }
+}
+
+extension Recipe.PreprocessMode: ExpressibleByArgument {}

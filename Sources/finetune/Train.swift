@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune a model on an image folder (the default command).",
+        discussion: """
+        Settings come from, in increasing precedence: built-in defaults, the recipe (--recipe, or the
+        shipped default recipe for --base vgg|resnet|lenet), then these flags. The resolved recipe is
+        written to the output folder. DIR holds class folders, or train/ and val/ (or test/) with class folders.
+        """)
+
+    @Option(help: "Model: a zoo name (`finetune zoo`) or a shipped trunk: vgg, resnet, lenet.") var base: String?
+    @Option(help: "Number of classes (default: one per class folder; must match the folders).") var classes: Int?
+    @Option(help: "Image folder (default for vgg/resnet: data/cifar10-3class; lenet: data/mnist5k).") var data: String?
+    @Option(help: "Pretrained weights: Keras 2/3 .h5, Caffe HDF5 or a Graft model (format detected from content); 'none' for random.") var weights: String?
+    @Option(help: "YAML recipe file.") var recipe: String?
+    @Option(help: "Output folder (default runs/<base>-<time>).") var out: String?
+    @Option(help: "Continue the run in this output folder from its checkpoint.") var resume: String?
+    @Option(help: "A trained Graft model whose classes are kept; the data's new classes are added.") var extend: String?
+    @Option var epochs: String?
+    @Option(name: .customLong("input-size")) var inputSize: String?
+    @Option(name: .customLong("batch-size")) var batchSize: String?
+    @Option var lr: String?
+    @Option(help: "sgd | adam | adamw") var optimizer: String?
+    @Option var momentum: String?
+    @Option(name: .customLong("weight-decay")) var weightDecay: String?
+    @Option var l1: String?
+    @Option(help: "constant | step | cosine | onecycle") var schedule: String?
+    @Option(help: "Warm-up epochs.") var warmup: String?
+    @Option(help: "trunk | none | upto:LAYER") var freeze: String?
+    @Option(name: .customLong("unfreeze-at"), help: "EPOCH:LAYER (repeatable): unfreeze LAYER and later layers before EPOCH, at lr x trunk_lr_scale.") var unfreezeAt: [String] = []
+    @Option(name: .customLong("trunk-lr-scale")) var trunkLRScale: String?
+    @Option var dropout: String?
+    @Option(name: .customLong("label-smoothing")) var labelSmoothing: String?
+    @Option(help: "softmax | sigmoid | euclidean") var loss: String?
+    @Option var seed: String?
+    @Option var threads: String?
+    @Option(help: "none | scale | caffe | torch | tf (default: the model's)") var preprocess: String?
+    @Option(help: "Width multiplier of a zoo model built from scratch (0.25, 0.5, 1).") var width: String?
+    @Flag(name: .customLong("cifar-stem"), help: "CIFAR stem for 32x32 input (3x3 stride-1 first conv, no stem pooling).") var cifarStem = false
+    @Flag(name: .customLong("cache-features"), help: "With augmentation: cache 4 augmented passes of trunk features.") var cacheFeatures = false
+    @Option(name: .customLong("set"), help: "Any recipe key: --set augmentation={flip: true, rotation: 10}") var assignments: [String] = []
+    @Flag(help: "Plain progress lines even on a terminal.") var plain = false
+
+    func overrides() throws -> RecipeOverrides {
+        var pairs: [(key: String, value: String)] = []
+        func add(_ key: String, _ v: String?) { if let v { pairs.append((key, v)) } }
+        add("model", base); add("classes", classes.map(String.init)); add("data", data); add("weights", weights)
+        add("out", out); add("extend", extend); add("epochs", epochs); add("input_size", inputSize)
+        add("batch_size", batchSize); add("lr", lr); add("optimizer", optimizer); add("momentum", momentum)
+        add("weight_decay", weightDecay); add("l1", l1); add("schedule", schedule); add("warmup", warmup)
+        add("freeze", freeze); add("trunk_lr_scale", trunkLRScale); add("dropout", dropout)
+        add("label_smoothing", labelSmoothing); add("loss", loss); add("seed", seed); add("threads", threads)
+        add("preprocess", preprocess); add("width", width)
+        if cifarStem { add("cifar_stem", "true") }
+        if cacheFeatures { add("cache_features", "true") }
+        for u in unfreezeAt { add("unfreeze_at", u) }
+        var o = try RecipeOverrides(pairs: pairs)
+        if !assignments.isEmpty { o = o.merged(with: try RecipeOverrides(assignments: assignments)) }
+        return o
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let job = try TrainJob.resolve(recipeFile: recipe, overrides: try overrides(), resumeFolder: resume,
+                                           explicitData: data != nil || assignments.contains { $0.hasPrefix("data=") },
+                                           explicitOut: out != nil)
+            if plain { job.progressStyle = .lines }
+            try job.run()
+        }
+    }
+}
