@@ -21,12 +21,21 @@ public struct Augmenter: Sendable {
 
     /// The augmented, normalised sample (C * H * W floats) written to `out`.
     public func apply(_ image: Image, rng: inout DataRNG, into out: UnsafeMutablePointer<Float>) {
+        apply(image, rng: &rng, into: out, scratch: AugmentScratch())
+    }
+
+    /// `apply` with caller-owned work memory (the loader keeps one per batch).
+    func apply(_ image: Image, rng: inout DataRNG, into out: UnsafeMutablePointer<Float>, scratch: AugmentScratch) {
         let p = preprocessing
         let plane = p.width * p.height
-        let pixels = UnsafeMutablePointer<Float>.allocate(capacity: p.sampleSize)
-        defer { pixels.deallocate() }
-        augmentPixels(image, rng: &rng, into: pixels)
-        p.normalization.apply(pixels, channels: p.channels, plane: plane, into: out)
+        if canFuse {
+            applyFused(image, rng: &rng, into: out, scratch: scratch)
+        } else {
+            let pixels = UnsafeMutablePointer<Float>.allocate(capacity: p.sampleSize)
+            defer { pixels.deallocate() }
+            augmentPixels(image, rng: &rng, into: pixels)
+            p.normalization.apply(pixels, channels: p.channels, plane: plane, into: out)
+        }
         if rng.chance(config.erasing) {
             PhotometricOps.erase(out, channels: p.channels, width: p.width, height: p.height,
                                  scale: config.erasingScale, ratio: config.erasingRatio,

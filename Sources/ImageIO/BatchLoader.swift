@@ -101,12 +101,13 @@ public final class BatchLoader: Sendable {
         let p = preprocessing
         var images = Tensor(uninitializedShape: [indices.count, p.channels, p.height, p.width])
         let out = images.mutablePointer()
+        let scratch = AugmentScratch()
         for (slot, index) in indices.enumerated() {
             let image = try self.image(at: index)
             let destination = out + slot * p.sampleSize
             if let augmenter {
                 var rng = DataRNG(seed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
-                augmenter.apply(image, rng: &rng, into: destination)
+                augmenter.apply(image, rng: &rng, into: destination, scratch: scratch)
             } else {
                 p.apply(image, into: destination)
             }

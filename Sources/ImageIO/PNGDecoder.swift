@@ -54,16 +54,36 @@ public enum PNGDecoder {
     /// `.rgb`/`.gray`; 16-bit samples are reduced with exact rounding, (v * 255 + 32767) / 65535.
     public static func decode(file: URL, as format: PixelFormat = .rgb,
                               options: PNGDecodeOptions = PNGDecodeOptions()) throws -> Image {
-        let samples = try readFile(file).withUnsafeBytes { bytes in
-            try decodeSamples(bytes: bytes, name: file.path, colorKeyToAlpha: options.honourColorKey, options: options)
+        try readFile(file).withUnsafeBytes { bytes in
+            try decode(bytes: bytes, name: file.path, as: format, options: options)
         }
-        return PixelConversion.image(from: samples, as: format, background: options.background)
     }
 
     /// Decodes PNG bytes held in memory; `name` is used in error messages.
     public static func decode(data: [UInt8], name: String, as format: PixelFormat = .rgb,
                               options: PNGDecodeOptions = PNGDecodeOptions()) throws -> Image {
-        let samples = try decodeSamples(data: data, name: name, colorKeyToAlpha: options.honourColorKey,
+        try data.withUnsafeBytes { bytes in
+            try decode(bytes: bytes, name: name, as: format, options: options)
+        }
+    }
+
+    /// Whether plain 8-bit PNGs take the libdeflate fast path in this process (see `FastPNG`).
+    public static var fastPathAvailable: Bool { FastPNG.isAvailable }
+
+    /// `FastPNG` for plain 8-bit files (no copy or conversion when the layout already matches
+    /// `format`), libpng + `PixelConversion` for everything else and for every error.
+    static func decode(bytes: UnsafeRawBufferPointer, name: String, as format: PixelFormat,
+                       options: PNGDecodeOptions) throws -> Image {
+        if let fast = FastPNG.decode(bytes, options: options) {
+            if fast.channels == format.channels {
+                return Image(width: fast.width, height: fast.height, channels: fast.channels, pixels: fast.pixels)
+            }
+            let samples = PNGSamples(width: fast.width, height: fast.height, channels: fast.channels, bitDepth: 8,
+                                     bytes: fast.pixels, sourceColorType: [0, 0, 4, 2, 6][fast.channels],
+                                     sourceBitDepth: 8, interlaced: false)
+            return PixelConversion.image(from: samples, as: format, background: options.background)
+        }
+        let samples = try decodeSamples(bytes: bytes, name: name, colorKeyToAlpha: options.honourColorKey,
                                         options: options)
         return PixelConversion.image(from: samples, as: format, background: options.background)
     }

@@ -115,7 +115,7 @@ enum Resampler {
 
     /// One source row (interleaved UInt8) filtered horizontally to `outWidth` interleaved floats.
     @inline(__always)
-    private static func horizontalPass(_ line: UnsafePointer<UInt8>, channels c: Int, axis: Axis,
+    static func horizontalPass(_ line: UnsafePointer<UInt8>, channels c: Int, axis: Axis,
                                        weights: UnsafePointer<Float>, outWidth: Int, into dst: UnsafeMutablePointer<Float>) {
         for x in 0..<outWidth {
             let n = axis.counts[x]

@@ -18,7 +18,7 @@ public enum DNNLConv {
         case openmp
         /// The batch is cut into slices of a few images, each run by a GCD worker as a single-threaded
         /// oneDNN call (dynamic load balance, no OpenMP barriers: robust when other processes share
-        /// the cores). Backward-weights uses one contiguous slice per worker and sums the partial dW.
+        /// the cores). Backward-weights sums the slices' partial dW afterwards.
         case batch
     }
     /// `GRAFT_DNNL_THREADING=openmp|batch` (default batch). Set once at start-up, like `Threads.count`.
@@ -55,23 +55,26 @@ public enum DNNLConv {
         primitive(g, pass, bias: bias)?.summary ?? "unsupported"
     }
 
-    /// Splits the batch for `Threading.batch`: (images per slice, number of slices); one slice when
-    /// OpenMP threading is used or there is one thread.
-    static func slices(_ g: Conv2DGeometry, contiguousPerWorker: Bool) -> (per: Int, count: Int) {
+    /// Splits the batch for `Threading.batch`: (images per slice, number of slices), aiming at
+    /// `slicesPerWorker` slices per worker for dynamic balance (at least one image per slice); one
+    /// slice when OpenMP threading is used or there is one thread.
+    static func slices(_ g: Conv2DGeometry, slicesPerWorker: Int = 4) -> (per: Int, count: Int) {
         let t = Threads.count
         guard threading == .batch, t > 1, g.batch > 1 else { return (g.batch, 1) }
-        // About 4 slices per worker for balance, but at least one image per slice.
-        let per = contiguousPerWorker ? (g.batch + t - 1) / t : max(1, g.batch / (4 * t))
+        let per = max(1, g.batch / (slicesPerWorker * t))
         return (per, (g.batch + per - 1) / per)
     }
 
-    /// Runs `body(primitive, firstImage)` for each slice; false when oneDNN has no primitive.
-    static func runSlices(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool, contiguousPerWorker: Bool = false,
-                          _ body: (DNNLConvPrimitive, Int, Int, Int) -> Void) -> Bool {
-        let (per, count) = slices(g, contiguousPerWorker: contiguousPerWorker)
+    /// Runs the pass slice by slice: `shared` arguments are the same for every slice (weights, bias);
+    /// `perSlice(slice, firstImage)` gives the rest. A shared input that oneDNN wants blocked is
+    /// reordered once per call, not once per slice. Returns false when oneDNN has no primitive.
+    static func runSlices(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool, slicesPerWorker: Int = 4,
+                          shared: [Int32: UnsafeMutableRawPointer],
+                          perSlice: (Int, Int) -> [Int32: UnsafeMutableRawPointer]) -> Bool {
+        let (per, count) = slices(g, slicesPerWorker: slicesPerWorker)
         if count == 1 {
             guard let p = primitive(g, pass, bias: bias) else { return false }
-            body(p, 0, 0, Threads.count)
+            p.execute(shared.merging(perSlice(0, 0)) { a, _ in a }, ompThreads: Threads.count)
             return true
         }
         var gFull = g; gFull.batch = per
@@ -79,7 +82,28 @@ public enum DNNLConv {
         var gTail = g; gTail.batch = tail
         guard let pFull = primitive(gFull, pass, bias: bias),
               let pTail = tail == per ? pFull : primitive(gTail, pass, bias: bias) else { return false }
-        parallelFor(count) { i in body(i == count - 1 ? pTail : pFull, i, i * per, 1) }
+        // Reorder shared blocked inputs once, when both slice primitives want the same layout.
+        var sharedArgs = shared
+        var preBlocked = Set<Int32>()
+        var borrowed: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
+        defer { for b in borrowed { ScratchPool.shared.release(b) } }
+        for (id, ptr) in shared {
+            guard let full = pFull.blockedLayout(id) else { continue }
+            if pTail !== pFull {
+                guard var tailMD = pTail.blockedLayout(id)?.md else { continue }
+                var fullMD = full.md
+                if dnnl_memory_desc_equal(&fullMD, &tailMD) == 0 { continue }
+            }
+            let buf = ScratchPool.shared.acquire(bytes: full.bytes)
+            borrowed.append(buf)
+            pFull.reorderInput(id, from: ptr, to: buf.pointer, ompThreads: Threads.count)
+            sharedArgs[id] = buf.pointer
+            preBlocked.insert(id)
+        }
+        parallelFor(count) { i in
+            let p = i == count - 1 ? pTail : pFull
+            p.execute(sharedArgs.merging(perSlice(i, i * per)) { a, _ in a }, ompThreads: 1, preBlocked: preBlocked)
+        }
         return true
     }
 
@@ -87,13 +111,11 @@ public enum DNNLConv {
     static func forward(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) -> Bool {
         let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
-        return runSlices(g, .forward, bias: bias != nil) { p, _, b0, omp in
-            var ptrs: [Int32: UnsafeMutableRawPointer] = [
-                DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input + b0 * inStride),
-                DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight),
-                DNNL_ARG_DST: UnsafeMutableRawPointer(output + b0 * outStride)]
-            if let bias { ptrs[DNNL_ARG_BIAS] = UnsafeMutableRawPointer(mutating: bias) }
-            p.execute(ptrs, ompThreads: omp)
+        var shared: [Int32: UnsafeMutableRawPointer] = [DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight)]
+        if let bias { shared[DNNL_ARG_BIAS] = UnsafeMutableRawPointer(mutating: bias) }
+        return runSlices(g, .forward, bias: bias != nil, shared: shared) { _, b0 in
+            [DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input + b0 * inStride),
+             DNNL_ARG_DST: UnsafeMutableRawPointer(output + b0 * outStride)]
         }
     }
 
@@ -101,10 +123,10 @@ public enum DNNLConv {
     static func backwardData(_ g: Conv2DGeometry, dOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                              dInput: UnsafeMutablePointer<Float>) -> Bool {
         let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
-        return runSlices(g, .backwardData, bias: false) { p, _, b0, omp in
-            p.execute([DNNL_ARG_DIFF_DST: UnsafeMutableRawPointer(mutating: dOutput + b0 * outStride),
-                       DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight),
-                       DNNL_ARG_DIFF_SRC: UnsafeMutableRawPointer(dInput + b0 * inStride)], ompThreads: omp)
+        return runSlices(g, .backwardData, bias: false,
+                         shared: [DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight)]) { _, b0 in
+            [DNNL_ARG_DIFF_DST: UnsafeMutableRawPointer(mutating: dOutput + b0 * outStride),
+             DNNL_ARG_DIFF_SRC: UnsafeMutableRawPointer(dInput + b0 * inStride)]
         }
     }
 
@@ -114,19 +136,22 @@ public enum DNNLConv {
         let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
         let wCount = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth
         let bCount = dBias == nil ? 0 : g.outChannels
-        let (_, count) = slices(g, contiguousPerWorker: true)
+        // One contiguous slice per worker: each slice writes a whole dW (partial sums, reorders), and
+        // more, smaller slices measured slower (1x1 256-64: ~70-83 ms vs ~50-64 ms).
+        let slicesPerWorker = 1
+        let (_, count) = slices(g, slicesPerWorker: slicesPerWorker)
         // Slice 0 writes dWeight/dBias; the others write pooled partials, summed afterwards.
         let partialScratch = count > 1 ? ScratchPool.shared.acquire(bytes: (count - 1) * (wCount + bCount) * 4) : nil
         defer { if let partialScratch { ScratchPool.shared.release(partialScratch) } }
         let partials = partialScratch?.pointer.bindMemory(to: Float.self, capacity: (count - 1) * (wCount + bCount))
-        let ok = runSlices(g, .backwardWeights, bias: dBias != nil, contiguousPerWorker: true) { p, i, b0, omp in
+        let ok = runSlices(g, .backwardWeights, bias: dBias != nil, slicesPerWorker: slicesPerWorker, shared: [:]) { i, b0 in
             let dw = i == 0 ? dWeight : partials! + (i - 1) * (wCount + bCount)
             var ptrs: [Int32: UnsafeMutableRawPointer] = [
                 DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input + b0 * inStride),
                 DNNL_ARG_DIFF_DST: UnsafeMutableRawPointer(mutating: dOutput + b0 * outStride),
                 DNNL_ARG_DIFF_WEIGHTS: UnsafeMutableRawPointer(dw)]
             if let dBias { ptrs[DNNL_ARG_DIFF_BIAS] = UnsafeMutableRawPointer(i == 0 ? dBias : dw + wCount) }
-            p.execute(ptrs, ompThreads: omp)
+            return ptrs
         }
         if ok, let partials {
             parallelChunks(wCount, minChunk: 1 << 14) { r in
@@ -397,11 +422,42 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         return s
     }
 
+    /// The blocked layout oneDNN wants for input `id`, or nil when it takes the plain layout.
+    func blockedLayout(_ id: Int32) -> (md: dnnl_memory_desc_t, bytes: Int)? {
+        guard let a = args.first(where: { $0.id == id }), let md = a.blockedMD else { return nil }
+        return (md, a.blockedBytes)
+    }
+
+    /// Converts input `id` from the plain layout at `from` into the blocked layout at `to`.
+    func reorderInput(_ id: Int32, from: UnsafeMutableRawPointer, to: UnsafeMutableRawPointer, ompThreads: Int) {
+        guard let a = args.first(where: { $0.id == id }), let bmd = a.blockedMD, let r = a.reorder, !a.isOutput else { return }
+        context.setOMPThreads?(Int32(ompThreads))
+        var made: [dnnl_memory_t] = []
+        defer { for m in made { dnnl_memory_destroy(m) } }
+        func memory(_ md: dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer) -> dnnl_memory_t {
+            var m = md
+            var mem: dnnl_memory_t?
+            let st = dnnl_memory_create(&mem, &m, context.engine, handle)
+            precondition(st == dnnl_success, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
+            made.append(mem!)
+            return mem!
+        }
+        let padBytes = scratchBytes - blockedBytes
+        let pad = padBytes > 0 ? ScratchPool.shared.acquire(bytes: padBytes) : nil
+        defer { if let pad { ScratchPool.shared.release(pad) } }
+        var ra = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: memory(a.plainMD, from)),
+                  dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: memory(bmd, to))]
+        if let smd = a.reorderScratchpadMD { ra.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory(smd, pad!.pointer))) }
+        let st = dnnl_primitive_execute(r, context.stream, Int32(ra.count), ra)
+        precondition(st == dnnl_success, "DNNLConv reorder failed: \(String(cString: dnnl_status2str(st)))")
+        dnnl_stream_wait(context.stream)
+    }
+
     /// Runs reorders in, the convolution, reorders out, on `ompThreads` OpenMP threads. With
     /// kernelReps > 0 (benchmarks) the convolution alone is additionally timed `kernelReps` times after
     /// `kernelWarmup` untimed runs.
     @discardableResult
-    func execute(_ pointers: [Int32: UnsafeMutableRawPointer], ompThreads: Int,
+    func execute(_ pointers: [Int32: UnsafeMutableRawPointer], ompThreads: Int, preBlocked: Set<Int32> = [],
                  kernelWarmup: Int = 0, kernelReps: Int = 0) -> [Double] {
         context.setOMPThreads?(Int32(ompThreads))
         let scratch = scratchBytes > 0 ? ScratchPool.shared.acquire(bytes: scratchBytes) : nil
@@ -422,6 +478,10 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         var reordersIn: [(dnnl_primitive_t, [dnnl_exec_arg_t])] = [], reordersOut = reordersIn
         for a in args {
             guard let p = pointers[a.id] else { preconditionFailure("DNNLConv: missing argument \(a.id)") }
+            if let bmd = a.blockedMD, preBlocked.contains(a.id) {
+                // Already in the blocked layout (e.g. weights reordered once for all batch slices).
+                convArgs.append(dnnl_exec_arg_t(arg: a.id, memory: memory(bmd, p))); continue
+            }
             let user = memory(a.plainMD, p)
             guard let bmd = a.blockedMD, let r = a.reorder else {
                 convArgs.append(dnnl_exec_arg_t(arg: a.id, memory: user)); continue

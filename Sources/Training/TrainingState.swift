@@ -91,3 +91,5 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+extension Dropout: RandomStateful {}

@@ -50,7 +50,7 @@ public struct ZooEntry: Sendable {
 public enum Zoo {
     public static let all: [ZooEntry] = {
         var entries: [ZooEntry] = [
-            ZooEntry(name: "lenet5", aliases: ["lenet", "lenet-5"],
+            ZooEntry(name: "lenet5", aliases: ["lenet-5"],
                      description: "LeNet-5: conv 6 and 16 maps 5x5, subsampling, dense 120-84; tanh/relu, avg/max pooling",
                      defaultInputSize: 32, defaultInputChannels: 1, defaultClassCount: 10,
                      preprocessing: .scale, spec: { try LeNet5.spec($0) }),

@@ -9,7 +9,7 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
 @Test func entriesResolveByNameAndAliasAndUnknownNamesListTheKnownOnes() throws {
     #expect(try Zoo.entry(named: "vgg16").name == "vgg16")
     #expect(try Zoo.entry(named: "ResNet-50").name == "resnet50")
-    #expect(try Zoo.entry(named: "lenet").name == "lenet5")
+    #expect(try Zoo.entry(named: "lenet-5").name == "lenet5")
     #expect(Set(Zoo.names) == ["lenet5", "alexnet", "alexnet-caffe", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn",
                                "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"])
     do {

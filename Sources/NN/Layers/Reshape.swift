@@ -30,6 +30,12 @@ public final class Dropout: Module, Layer {
 
     public func outputShape(for s: [Int]) throws -> [Int] { s }
 
+    /// The mask generator's state, saved with training checkpoints so a resumed run draws the same masks.
+    public var randomState: SeededRandom {
+        get { _rng }
+        set { _rng = newValue }
+    }
+
     public func callAsFunction(_ x: Var) -> Var {
         guard isTraining, rate > 0 else { return x }
         return dropout(x, rate: rate, rng: &_rng)

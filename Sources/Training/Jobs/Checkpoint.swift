@@ -17,8 +17,8 @@ struct RunCheckpoint {
 
     func write(to path: String) throws {
         var tensors: [(path: String, value: Tensor)] = []
-        for (k, v) in fullModel.sorted(by: { $0.key < $1.key }) { tensors.append(("model/" + k, v)) }
-        for (k, v) in state.optimizer.sorted(by: { $0.key < $1.key }) { tensors.append(("optimizer/" + k, v)) }
+        for (k, v) in fullModel.sorted(by: { $0.key < $1.key }) { tensors.append(("model:" + k, v)) }
+        for (k, v) in state.optimizer.sorted(by: { $0.key < $1.key }) { tensors.append(("optimizer:" + k, v)) }
         let meta = String(decoding: try state.metadataJSON(), as: UTF8.self)
         try writeNativeCheckpoint(path: path, parameters: tensors,
                                   attributes: ["checkpoint_metadata": meta, "checkpoint_phase": "\(phase)"])
@@ -32,8 +32,8 @@ struct RunCheckpoint {
         }
         var model: [String: Tensor] = [:], optimizer: [String: Tensor] = [:]
         for t in file.parameters {
-            if t.name.hasPrefix("model/") { model[String(t.name.dropFirst(6))] = t.value }
-            else if t.name.hasPrefix("optimizer/") { optimizer[String(t.name.dropFirst(10))] = t.value }
+            if t.name.hasPrefix("model:") { model[String(t.name.dropFirst(6))] = t.value }
+            else if t.name.hasPrefix("optimizer:") { optimizer[String(t.name.dropFirst(10))] = t.value }
         }
         let state = try TrainingState(tensors: [:], metadataJSON: Data(meta.utf8))
         return RunCheckpoint(phase: phase, state: TrainingState(metadata: state.metadata, model: model, optimizer: optimizer),

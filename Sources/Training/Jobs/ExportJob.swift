@@ -16,15 +16,18 @@ public enum ExportJob {
     }
 
     public static func zooTable() -> String {
-        var lines = ["name            params (default)  input     head         preprocessing  description"]
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s.padding(toLength: n, withPad: " ", startingAt: 0) }
+        var lines = [pad("name", 14) + pad("parameters", 12) + pad("input", 11) + pad("head", 12) + pad("preprocess", 11) + "description"]
         for e in Zoo.all {
-            let name = (e.name + (e.aliases.isEmpty ? "" : " (\(e.aliases.joined(separator: ",")))")).padding(toLength: 15, withPad: " ", startingAt: 0)
-            let params = String(e.defaultParameterCount).padding(toLength: 17, withPad: " ", startingAt: 0)
-            let input = "\(e.defaultInputSize)x\(e.defaultInputSize)x\(e.defaultInputChannels)".padding(toLength: 9, withPad: " ", startingAt: 0)
-            lines.append("\(name) \(params) \(input) \(e.headPath.padding(toLength: 12, withPad: " ", startingAt: 0)) \(e.preprocessing.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)) \(e.description)")
+            let aliases = e.aliases.filter { $0.lowercased() != e.name.lowercased() }
+            lines.append(pad(e.name, 14) + pad(String(e.defaultParameterCount), 12)
+                         + pad("\(e.defaultInputSize)x\(e.defaultInputSize)x\(e.defaultInputChannels)", 11)
+                         + pad(e.headPath, 12) + pad(e.preprocessing.rawValue, 11) + e.description
+                         + (aliases.isEmpty ? "" : " (also: \(aliases.joined(separator: ", ")))"))
         }
         lines.append("")
-        lines.append("shipped trunks (pretrained/, trained by Graft): " + ShippedModel.all.map { "\($0.alias) = \($0.file)" }.joined(separator: ", "))
+        lines.append("Parameter counts are at the default input size with 1000 classes (LeNet: 10), BatchNorm statistics included, as Keras counts.")
+        lines.append("Shipped trunks (pretrained/, trained by Graft): " + ShippedModel.all.map { "--base \($0.alias) = \($0.file)" }.joined(separator: ", "))
         return lines.joined(separator: "\n")
     }
 

@@ -10,7 +10,11 @@ import Zoo
 public struct FeatureCache: Sendable {
     /// One [N, features...] tensor per cached copy.
     public let copies: [Tensor]
-    public let targets: Targets
+    /// The targets of each copy, row for row. A shuffling source orders every copy (epoch) differently,
+    /// so each copy keeps its own.
+    public let copyTargets: [Targets]
+    /// The first copy's targets.
+    public var targets: Targets { copyTargets.first ?? .classes([]) }
 
     /// Runs `trunk` in inference mode over every batch of `source` for `copies` epochs' worth of data.
     public static func compute(trunk: any Layer, source: any BatchSource, copies: Int,
@@ -19,7 +23,7 @@ public struct FeatureCache: Sendable {
         trunk.setTraining(false)
         defer { trunk.setTraining(wasTraining) }
         var tensors: [Tensor] = []
-        var firstTargets: Targets?
+        var targets: [Targets] = []
         for copy in 0..<max(1, copies) {
             var chunks: [Tensor] = []
             var labels: [Int] = []
@@ -38,9 +42,9 @@ public struct FeatureCache: Sendable {
                 if let e = (source as? ImageBatchSource)?.error { throw e }
             }
             tensors.append(concatenateRows(chunks))
-            if firstTargets == nil { firstTargets = multi.isEmpty ? .classes(labels) : .multiHot(concatenateRows(multi)) }
+            targets.append(multi.isEmpty ? .classes(labels) : .multiHot(concatenateRows(multi)))
         }
-        return FeatureCache(copies: tensors, targets: firstTargets ?? .classes([]))
+        return FeatureCache(copies: tensors, copyTargets: targets)
     }
 
     /// Stacks [n_i, ...] tensors along the first axis.
@@ -75,7 +79,7 @@ public struct CachedFeatureSource: BatchSource, Sendable {
     public var batchesPerEpoch: Int { sources(copy: 0).batchesPerEpoch }
 
     private func sources(copy: Int) -> InMemoryBatchSource {
-        InMemoryBatchSource(inputs: cache.copies[copy], targets: cache.targets, batchSize: batchSize,
+        InMemoryBatchSource(inputs: cache.copies[copy], targets: cache.copyTargets[copy], batchSize: batchSize,
                             shuffle: shuffle, seed: seed)
     }
 

@@ -88,7 +88,12 @@ final class PhaseRunner {
         let source = CachedFeatureSource(cache: trainFeatures, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
         let val = valFeatures.map { CachedFeatureSource(cache: $0, batchSize: 256, shuffle: false, seed: 0) }
         let trainer = makeTrainer(model.head, epochs: epochs, stepsPerEpoch: source.batchesPerEpoch)
-        if let restore { try trainer.restore(restore) }
+        if var restore {
+            // The checkpoint holds the whole model (already loaded); this trainer owns only the head.
+            let headPaths = Set(model.head.namedParameters().map(\.0))
+            restore.model = restore.model.filter { headPaths.contains($0.key) }
+            try trainer.restore(restore)
+        }
         trainer.hooks.epochEnd = { [self] t, _ in
             try checkpoint(t, phase: 1)
             try t.log.write(to: URL(fileURLWithPath: job.outPath("metrics.json")))

@@ -39,9 +39,6 @@ public final class TrainJob {
         let started = Date()
         if let t = recipe.threads { Threads.count = max(1, t) }
         try prepareOutputFolder()
-        if !resume {
-            try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"), header: "Resolved recipe of this run")
-        }
         let sayWarning: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
         var data = try RunData.load(recipe.data, validationFraction: recipe.validationSplit, seed: recipe.seed, warn: sayWarning)
         let prepared = try ModelSetup.prepare(recipe, dataClasses: data.train.classNames)
@@ -75,6 +72,11 @@ public final class TrainJob {
                                                      batchSize: max(recipe.batchSize, 64), shuffle: false))
         }
 
+        // Written once every input check has passed (a run refused at the start leaves an existing
+        // output folder's recipe.yaml alone) and before the first checkpoint, which `--resume` pairs with it.
+        if !resume {
+            try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"), header: "Resolved recipe of this run")
+        }
         let before = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: true) }
         let runner = PhaseRunner(job: self, model: model, prepared: prepared, trainImages: trainImages, valImages: valImages,
                                  augmented: !augmentation.isIdentity)

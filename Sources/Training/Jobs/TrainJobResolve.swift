@@ -1,4 +1,5 @@
 import Foundation
+import WeightIO
 
 extension TrainJob {
     /// Builds a job from the command line: defaults < recipe file (or the shipped default recipe of
@@ -22,6 +23,12 @@ extension TrainJob {
         if let f = file, !FileManager.default.fileExists(atPath: f.path) { throw JobError("\(f.path): recipe file not found") }
         var r = try Recipe.resolve(file: file, overrides: overrides)
         if !explicitData, recipeFile == nil, let shipped = ShippedModel.named(r.model) { r.data = shipped.dataPath }
+        // `--extend FILE` continues FILE's architecture whatever `model` says: record that one (it also
+        // names the default output folder). A missing or unreadable FILE is reported when the run starts.
+        if let path = r.extend, FileManager.default.fileExists(atPath: path),
+           let meta = try? readNativeModelMetadata(readWeightFile(path: path)) {
+            r.model = meta.architecture
+        }
         if !explicitOut, r.out == Recipe().out {
             let f = DateFormatter()
             f.dateFormat = "yyyyMMdd-HHmmss"

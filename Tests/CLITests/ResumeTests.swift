@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+import WeightIO
+
+/// A run interrupted after an epoch and continued with `finetune --resume OUT` ends bit-identical
+/// to the same run done in one go: every parameter of model.h5, and the metrics of every epoch.
+/// The runs use one fixed convolution path (`CLI.fixedConvPath`): with the default auto-tuning the
+/// numerics depend on call order and timing, which is not what these tests are about.
+@Suite struct ResumeTests {
+    /// Images per class: enough that a full-phase epoch takes a noticeable time (about a second in
+    /// debug), so the test sees the first checkpoints long before the run would end.
+    static let trainPerClass = 20
+
+    @Test func fullPhaseRunKilledAfterAnEpochResumesBitExactly() throws {
+        let tmp = try TempDir()
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"], train: Self.trainPerClass, val: 3)
+        let extra = ["--freeze", "none", "--optimizer", "adam", "--lr", "0.003"]
+        let outA = tmp.path("straight")
+        try CLI.succeed(environment: CLI.fixedConvPath, CLI.lenet(data: data, out: outA, epochs: 3, extra: extra))
+
+        // Kill the run with SIGKILL as soon as its first epoch is on disk; if the machine is so idle
+        // that the whole run ends first, try again on a fresh folder.
+        var outB: URL? = nil
+        for attempt in 1...4 {
+            let candidate = tmp.path("killed-\(attempt)")
+            if try Interrupt.kill(CLI.lenet(data: data, out: candidate, epochs: 3, extra: extra), out: candidate, afterEpochs: 1) {
+                outB = candidate
+                break
+            }
+        }
+        let killed = try #require(outB, "the run always finished before it could be killed")
+        #expect(FileManager.default.fileExists(atPath: killed.appendingPathComponent("checkpoint.h5").path))
+        #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("model.h5").path),
+                "a killed run has no final model")
+
+        let resumed = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", killed.path, "--plain"])
+        #expect(resumed.stdout.contains("resume  "), "\(resumed)")
+        #expect(resumed.stdout.contains("done    3 epochs"), "\(resumed)")
+        try Compare.runs(outA, killed)
+    }
+
+    /// Trunk frozen, no augmentation: epochs 1-2 train the head on cached trunk features, epochs 3-4
+    /// train the whole network (`--unfreeze-at 3:all`). Interrupted (a) inside the cached phase by a
+    /// failed write right after the first checkpoint, (b) by SIGKILL once phase 1 has ended.
+    @Test func cachedHeadPhaseAndFullPhaseResumeBitExactly() throws {
+        let tmp = try TempDir()
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"], train: Self.trainPerClass, val: 3)
+        let extra = ["--freeze", "trunk", "--unfreeze-at", "3:all", "--optimizer", "adam", "--lr", "0.003"]
+        let outA = tmp.path("straight")
+        let straight = try CLI.succeed(environment: CLI.fixedConvPath, CLI.lenet(data: data, out: outA, epochs: 4, extra: extra))
+        #expect(straight.stdout.contains("cached trunk features"), "phase 1 should run on cached features: \(straight)")
+        #expect(straight.stdout.contains("phase 2"), "\(straight)")
+
+        // (a) metrics.json is a non-empty folder, so the run fails right after writing the epoch-1 checkpoint.
+        let outB = tmp.path("crashed")
+        let blocker = outB.appendingPathComponent("metrics.json")
+        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: blocker.appendingPathComponent("keep").path, contents: Data())
+        let crashed = try CLI.run(CLI.lenet(data: data, out: outB, epochs: 4, extra: extra), environment: CLI.fixedConvPath)
+        #expect(crashed.status != 0, "\(crashed)")
+        #expect(crashed.stderrLines.last?.hasPrefix("error:") == true && crashed.stderr.contains("metrics.json"), "\(crashed)")
+        let checkpoint = try readNativeCheckpoint(path: outB.appendingPathComponent("checkpoint.h5").path)
+        #expect(checkpoint.attributes["checkpoint_phase"] == "1")
+        try FileManager.default.removeItem(at: blocker)
+        let resumedB = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", outB.path, "--plain"])
+        #expect(resumedB.stdout.contains("phase 1, epoch 1 done"), "\(resumedB)")
+        try Compare.runs(outA, outB)
+
+        // (b) killed once metrics.json lists 2 epochs (phase 1 complete): resumes at the phase boundary or in phase 2.
+        var outC: URL? = nil
+        for attempt in 1...4 {
+            let candidate = tmp.path("killed-\(attempt)")
+            if try Interrupt.kill(CLI.lenet(data: data, out: candidate, epochs: 4, extra: extra), out: candidate, afterEpochs: 2) {
+                outC = candidate
+                break
+            }
+        }
+        let killed = try #require(outC, "the run always finished before it could be killed")
+        let resumedC = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", killed.path, "--plain"])
+        #expect(resumedC.stdout.contains("resume  "), "\(resumedC)")
+        try Compare.runs(outA, killed)
+    }
+}
+
+enum Interrupt {
+    /// Starts `finetune ARGS`, polls OUT/metrics.json and sends SIGKILL as soon as it lists
+    /// `afterEpochs` epochs. Returns true when the process died by the signal (false: it ended first).
+    static func kill(_ args: [String], out: URL, afterEpochs: Int, timeout: TimeInterval = 300) throws -> Bool {
+        let run = try CLI.Running(args, environment: CLI.fixedConvPath)
+        let metrics = out.appendingPathComponent("metrics.json")
+        let deadline = Date().addingTimeInterval(timeout)
+        while run.process.isRunning {
+            if let object = (try? Data(contentsOf: metrics))?.jsonObject as? [String: Any],
+               let epochs = object["epochs"] as? [Any], epochs.count >= afterEpochs {
+                run.kill()
+                break
+            }
+            if Date() > deadline {
+                run.kill()
+                Issue.record("finetune did not finish \(afterEpochs) epoch(s) in \(Int(timeout)) s")
+                break
+            }
+            usleep(2_000)
+        }
+        let r = run.wait()
+        if !r.terminatedBySignal && r.status != 0 { Issue.record("interrupted run failed on its own: \(r)") }
+        return r.terminatedBySignal
+    }
+}
+
+enum Compare {
+    /// model.h5 parameters bit for bit, class names, and metrics.json without the timings.
+    static func runs(_ a: URL, _ b: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let ma = try readNativeCheckpoint(path: a.appendingPathComponent("model.h5").path)
+        let mb = try readNativeCheckpoint(path: b.appendingPathComponent("model.h5").path)
+        #expect(ma.parameters.map(\.name) == mb.parameters.map(\.name), sourceLocation: sourceLocation)
+        #expect(!ma.parameters.isEmpty, sourceLocation: sourceLocation)
+        for (x, y) in zip(ma.parameters, mb.parameters) {
+            #expect(x.value.shape == y.value.shape, "\(x.name)", sourceLocation: sourceLocation)
+            let bx = x.value.scalars.map(\.bitPattern), by = y.value.scalars.map(\.bitPattern)
+            let differing = zip(bx, by).filter { $0 != $1 }.count
+            #expect(bx == by, "\(x.name): \(differing) of \(bx.count) values differ", sourceLocation: sourceLocation)
+        }
+        #expect(ma.attributes["class_names"] == mb.attributes["class_names"], sourceLocation: sourceLocation)
+        func epochs(_ dir: URL) throws -> [[String: Double]] {
+            let object = try Data(contentsOf: dir.appendingPathComponent("metrics.json")).jsonObject as? [String: Any]
+            let rows = (object?["epochs"] as? [[String: Any]]) ?? []
+            return rows.map { row in
+                var r: [String: Double] = [:]
+                for (k, v) in row where k != "seconds" { r[k] = (v as? NSNumber)?.doubleValue }
+                return r
+            }
+        }
+        let ea = try epochs(a), eb = try epochs(b)
+        #expect(!ea.isEmpty, sourceLocation: sourceLocation)
+        #expect(ea == eb, "metrics.json differs:\n\(ea)\n\(eb)", sourceLocation: sourceLocation)
+    }
+}
