@@ -36,7 +36,7 @@ let package = Package(
         .executableTarget(name: "finetune", dependencies: [
             "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
-        .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "NN"], swiftSettings: fastSwift),
+        .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "NN", "ImageIO"], swiftSettings: fastSwift),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),

@@ -67,22 +67,9 @@ public enum PNGDecoder {
         }
     }
 
-    /// Whether plain 8-bit PNGs take the libdeflate fast path in this process (see `FastPNG`).
-    public static var fastPathAvailable: Bool { FastPNG.isAvailable }
-
-    /// `FastPNG` for plain 8-bit files (no copy or conversion when the layout already matches
-    /// `format`), libpng + `PixelConversion` for everything else and for every error.
+    /// libpng decodes (never a hand-written parser); `PixelConversion` brings the samples to `format`.
     static func decode(bytes: UnsafeRawBufferPointer, name: String, as format: PixelFormat,
                        options: PNGDecodeOptions) throws -> Image {
-        if let fast = FastPNG.decode(bytes, options: options) {
-            if fast.channels == format.channels {
-                return Image(width: fast.width, height: fast.height, channels: fast.channels, pixels: fast.pixels)
-            }
-            let samples = PNGSamples(width: fast.width, height: fast.height, channels: fast.channels, bitDepth: 8,
-                                     bytes: fast.pixels, sourceColorType: [0, 0, 4, 2, 6][fast.channels],
-                                     sourceBitDepth: 8, interlaced: false)
-            return PixelConversion.image(from: samples, as: format, background: options.background)
-        }
         let samples = try decodeSamples(bytes: bytes, name: name, colorKeyToAlpha: options.honourColorKey,
                                         options: options)
         return PixelConversion.image(from: samples, as: format, background: options.background)

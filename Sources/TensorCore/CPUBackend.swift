@@ -8,16 +8,19 @@ public enum ConvPath: String, Sendable, CaseIterable {
     /// oneDNN with `tag=any` blocked layouts, reordering from/to NCHW at every call, threaded as
     /// `DNNLConv.threading` says (falls back to im2col where oneDNN has no primitive).
     case dnnl
-    /// Per (geometry, pass, bias): the first call times both oneDNN (+reorders) and im2col/sgemm on the
-    /// real arguments (3 interleaved runs each, best of 3). The measured-typical winner is the prior
-    /// (oneDNN for non-pointwise forward and backward-data; im2col for backward-weights; plain sgemm for
-    /// pointwise 1x1); the other path must be at least 10% faster to replace it, so a noisy shared
-    /// machine rarely flips a choice. The winner depends on the CPU (AVX2 Zen3 vs AVX-512 Zen4).
+    /// Per (geometry, pass, bias), learned online (`ConvAutotune`): the first 8 calls alternate between
+    /// oneDNN (+reorders) and im2col/sgemm, then the faster by median is kept, with a 10% bias towards
+    /// the prior (oneDNN for non-pointwise forward and backward-data; im2col for backward-weights;
+    /// plain sgemm for pointwise 1x1). The winner depends on the CPU (AVX2 Zen3 vs AVX-512 Zen4).
     case auto
+    /// The default: the measured-fastest path per pass as a fixed rule (`ConvAutotune.prior`), so every
+    /// run computes bit-identically (a resumed run must end with the same weights as an uninterrupted
+    /// one, which online timing cannot promise).
+    case rule
 
-    /// `GRAFT_CONV=im2col|dnnl|auto` (default auto).
+    /// `GRAFT_CONV=im2col|dnnl|auto|rule` (default rule).
     public static var fromEnvironment: ConvPath {
-        ProcessInfo.processInfo.environment["GRAFT_CONV"].flatMap { ConvPath(rawValue: $0.lowercased()) } ?? .auto
+        ProcessInfo.processInfo.environment["GRAFT_CONV"].flatMap { ConvPath(rawValue: $0.lowercased()) } ?? .rule
     }
 }
 
@@ -43,19 +46,21 @@ public struct CPUBackend: Backend {
         switch convPath {
         case .im2col: return plain
         case .dnnl: return DNNLConv.supports(g, pass, bias: bias) ? "dnnl" : plain
+        case .rule: return ConvAutotune.prior(g, pass) && DNNLConv.supports(g, pass, bias: bias) ? "dnnl" : plain
         case .auto:
-            guard let useDNNL = ConvAutotune.shared.choice(.init(g: g, pass: pass, bias: bias)) else { return "auto(untuned)" }
+            guard let useDNNL = ConvAutotune.shared.choice(.init(g: g, pass: pass, bias: bias)) else { return "auto(tuning)" }
             return useDNNL ? "dnnl" : plain
         }
     }
 
-    /// Runs one pass through the configured path. `dnnl` returns false when oneDNN has no primitive.
-    /// Both closures overwrite the whole output, so whichever runs last leaves a valid result.
+    /// Runs one pass through the configured path. `dnnl` returns false when oneDNN has no primitive
+    /// (then im2col runs). Both closures overwrite the whole output.
     @inline(__always)
     func dispatch(_ g: Conv2DGeometry, _ pass: DNNLConv.Pass, bias: Bool, dnnl: () -> Bool, im2col: () -> Void) {
         switch convPath {
         case .im2col: im2col()
         case .dnnl: if !dnnl() { im2col() }
+        case .rule: if !(ConvAutotune.prior(g, pass) && dnnl()) { im2col() }
         case .auto:
             let key = ConvAutotune.Key(g: g, pass: pass, bias: bias)
             if let useDNNL = ConvAutotune.shared.choice(key) {
@@ -90,61 +95,78 @@ public struct CPUBackend: Backend {
     }
 }
 
-/// Per-geometry choice between oneDNN and im2col for `ConvPath.auto`, measured on first use.
+/// Per-geometry choice between oneDNN and im2col for `ConvPath.auto`, learned online: the first calls
+/// of a (geometry, pass, bias) alternate between the two paths (each call runs exactly one, so tuning
+/// costs nothing extra), the first call of each is a warm-up, and after `samples` timed calls per path
+/// the medians decide. The prior (`prior`) keeps its place unless the other path is 10% faster.
+/// Medians over calls spread in time resist the bursts of load on a shared machine far better than
+/// back-to-back best-of-N timing did (that flipped VGG backward-data to im2col in one run).
 public final class ConvAutotune: @unchecked Sendable {
     public static let shared = ConvAutotune()
     public struct Key: Hashable, Sendable {
         public let g: Conv2DGeometry, pass: DNNLConv.Pass, bias: Bool
         public init(g: Conv2DGeometry, pass: DNNLConv.Pass, bias: Bool) { self.g = g; self.pass = pass; self.bias = bias }
     }
-    /// Best-of-2 seconds per path as measured (dnnl is +infinity when unsupported).
+    /// Median seconds per path as measured (dnnl is +infinity when unsupported) and the decision.
     public struct Measurement: Sendable { public let dnnl: Double, im2col: Double, useDNNL: Bool }
 
+    struct State { var calls = 0; var dnnl: [Double] = []; var im2col: [Double] = []; var dnnlSupported = true }
+
+    /// Timed calls per path before deciding.
+    public let samples = 3
     private let lock = NSLock()
     private var results: [Key: Measurement] = [:]
+    private var states: [Key: State] = [:]
+
+    /// The path measured typically fastest, used before and as a tie-breaker of the measurements:
+    /// oneDNN for non-pointwise forward and backward-data; im2col for backward-weights; plain sgemm
+    /// for pointwise 1x1.
+    public static func prior(_ g: Conv2DGeometry, _ pass: DNNLConv.Pass) -> Bool {
+        !Im2colConv.isPointwise(g) && pass != .backwardWeights
+    }
 
     func choice(_ key: Key) -> Bool? {
         lock.lock(); defer { lock.unlock() }
         return results[key]?.useDNNL
     }
 
-    /// All measurements so far (for benchmarks and logs).
+    /// All decisions so far (for benchmarks and logs).
     public var measurements: [Key: Measurement] { lock.lock(); defer { lock.unlock() }; return results }
 
-    /// Forgets every choice (the next call of each geometry measures again).
-    public func reset() { lock.lock(); results.removeAll(); lock.unlock() }
+    /// Forgets every choice (the next calls of each geometry measure again).
+    public func reset() { lock.lock(); results.removeAll(); states.removeAll(); lock.unlock() }
 
-    /// The path chosen without measurements (the typical winner in `graft-bench kernels`).
-    public static func prior(_ g: Conv2DGeometry, _ pass: DNNLConv.Pass) -> Bool {
-        !Im2colConv.isPointwise(g) && pass != .backwardWeights
-    }
-
+    /// One call while undecided: runs one path (alternating), records its time, decides when enough.
     func tune(_ key: Key, dnnl: () -> Bool, im2col: () -> Void) {
-        func time(_ body: () -> Void) -> Double {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            body()
-            return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        lock.lock()
+        var st = states[key] ?? State()
+        let call = st.calls
+        st.calls += 1
+        states[key] = st
+        lock.unlock()
+        let tryDNNL = st.dnnlSupported && call % 2 == 0
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var ran = false
+        if tryDNNL { ran = dnnl() }
+        if !ran { im2col() }
+        let t = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        lock.lock()
+        defer { lock.unlock() }
+        guard results[key] == nil, var s = states[key] else { return }
+        if tryDNNL && !ran { s.dnnlSupported = false }
+        if call >= 2 && ran == tryDNNL {  // calls 0 and 1 are the warm-ups of each path
+            if tryDNNL { s.dnnl.append(t) } else { s.im2col.append(t) }
         }
-        var tDNNL = Double.infinity, tIm2col = Double.infinity
-        var supported = true
-        // Round 0 builds the oneDNN primitive and fills the scratch pool; rounds 1-3 are timed.
-        for round in 0..<4 {
-            if supported {
-                var ok = true
-                let t = time { ok = dnnl() }
-                supported = ok
-                if ok && round > 0 { tDNNL = min(tDNNL, t) }
-            }
-            let t = time(im2col)
-            if round > 0 { tIm2col = min(tIm2col, t) }
-            if !supported && round > 0 { break }
+        func median(_ v: [Double]) -> Double { v.isEmpty ? .infinity : v.sorted()[v.count / 2] }
+        if !s.dnnlSupported {
+            results[key] = Measurement(dnnl: .infinity, im2col: median(s.im2col), useDNNL: false)
+        } else if s.dnnl.count >= samples && s.im2col.count >= samples {
+            let d = median(s.dnnl), i = median(s.im2col)
+            let margin = 1.1
+            let useDNNL = ConvAutotune.prior(key.g, key.pass) ? d <= i * margin : d * margin < i
+            results[key] = Measurement(dnnl: d, im2col: i, useDNNL: useDNNL)
         }
-        // Bias the comparison towards the prior: the other path must win by 10%.
-        let margin = 1.1
-        let useDNNL = ConvAutotune.prior(key.g, key.pass) ? tDNNL <= tIm2col * margin : tDNNL * margin < tIm2col
-        let m = Measurement(dnnl: tDNNL, im2col: tIm2col, useDNNL: useDNNL)
-        // The last run was im2col, so the output is already valid whichever path wins.
-        lock.lock(); results[key] = m; lock.unlock()
+        states[key] = s
     }
 }
 

@@ -438,7 +438,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
             var m = md
             var mem: dnnl_memory_t?
             let st = dnnl_memory_create(&mem, &m, context.engine, handle)
-            precondition(st == dnnl_success, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
+            check(st == dnnl_success, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
             made.append(mem!)
             return mem!
         }
@@ -449,7 +449,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
                   dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: memory(bmd, to))]
         if let smd = a.reorderScratchpadMD { ra.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory(smd, pad!.pointer))) }
         let st = dnnl_primitive_execute(r, context.stream, Int32(ra.count), ra)
-        precondition(st == dnnl_success, "DNNLConv reorder failed: \(String(cString: dnnl_status2str(st)))")
+        check(st == dnnl_success, "DNNLConv reorder failed: \(String(cString: dnnl_status2str(st)))")
         dnnl_stream_wait(context.stream)
     }
 
@@ -468,7 +468,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
             var m = md
             var mem: dnnl_memory_t?
             let st = dnnl_memory_create(&mem, &m, context.engine, handle)
-            precondition(st == dnnl_success, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
+            check(st == dnnl_success, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
             made.append(mem!)
             return mem!
         }
@@ -498,7 +498,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         if let smd = convScratchpadMD { convArgs.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory(smd, pad!))) }
         func run(_ prim: dnnl_primitive_t, _ args: [dnnl_exec_arg_t]) {
             let st = dnnl_primitive_execute(prim, context.stream, Int32(args.count), args)
-            precondition(st == dnnl_success, "DNNLConv execute failed: \(String(cString: dnnl_status2str(st)))")
+            check(st == dnnl_success, "DNNLConv execute failed: \(String(cString: dnnl_status2str(st)))")
         }
         for (r, ra) in reordersIn { run(r, ra) }
         run(prim, convArgs)

@@ -171,6 +171,8 @@ func kernels() {
     let canaryBefore = peakGFLOPs(threads: threads, iterations: 2_000_000)
     // Warm-up (builds primitives, fills the scratch pool), then round-robin timed rounds.
     for _ in 0..<max(1, warmup) { for r in rows { if let k = r.kernelOnly { _ = k() } else { r.run() } } }
+    // Auto rows: keep calling until ConvAutotune has decided (8 calls alternating the two paths).
+    for (i, _, _, _) in autoRows { for _ in 0..<(2 + 2 * ConvAutotune.shared.samples) { rows[i].run() } }
     for (i, be, g, pass) in autoRows { rows[i].path = "auto→" + be.pathName(g, pass, bias: pass != .backwardData) }
     for _ in 0..<reps {
         for i in rows.indices {
@@ -185,7 +187,7 @@ func kernels() {
     print("graft-bench kernels: threads=\(threads), reps=\(reps) (median), warmup=\(warmup), N=16, Float32")
     print("OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) thread(s) outside kernels; oneDNN 3x3 fwd: "
           + DNNLConv.describe(vgg, .forward, bias: true))
-    print("oneDNN threading for dnnl/auto rows: \(defaultThreading.rawValue) (GRAFT_DNNL_THREADING); ConvPath.auto: measured per geometry on first call")
+    print("oneDNN threading for dnnl/auto rows: \(defaultThreading.rawValue) (GRAFT_DNNL_THREADING); auto: per-geometry choice learned over its first 8 calls")
     print("FMA canary (SIMD8 peak probe) before/after: \(f(canaryBefore))/\(f(canaryAfter)) GFLOP/s "
           + "(~230 on an idle 2-vCPU Zen4; lower = other load on the machine)")
     if let isa = ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] { print("DNNL_MAX_CPU_ISA=\(isa)") }
@@ -276,7 +278,10 @@ func convnet(_ net: String) {
                     { be.conv2dBackwardData(g, dOutput: dy.p, weight: w.p, dInput: dx.p) },
                     { be.conv2dBackwardWeights(g, input: x.p, dOutput: dy.p, dWeight: dw.p, dBias: db.p) }]
         }
-        for r in runs.joined() { r() }  // warm-up, primitive creation, autotune
+        for r in runs.joined() { r() }  // warm-up, primitive creation
+        if let autoIndex = paths.firstIndex(of: .auto) {  // let ConvAutotune decide (8 calls per pass)
+            for _ in 0..<(1 + 2 * ConvAutotune.shared.samples) { for r in runs[autoIndex] { r() } }
+        }
         for _ in 0..<reps {
             for (i, r) in runs.joined().enumerated() { let t0 = now(); r(); ms[i].append((now() - t0) * 1e3) }
         }
@@ -318,11 +323,12 @@ case "peak":
     let v = (0..<5).map { _ in peakGFLOPs(threads: threads) }
     print("FMA peak (SIMD8, 12 chains/thread), threads=\(threads): median \(f(median(v))) GFLOP/s, best \(f(v.max()!))")
 case "describe": describe()
+case "loader": loaderBenchmark(Array(argv.dropFirst()))   // LoaderBench.swift (image loader vs Pillow)
 case "convnet":
     let net = argv.count > 1 && !argv[1].hasPrefix("--") ? argv[1] : "vgg16"
     guard net == "vgg16" || net == "resnet50" else { print("convnet vgg16|resnet50"); exit(2) }
     convnet(net)
 default:
-    print("usage: graft-bench kernels|peak|describe|convnet [vgg16|resnet50] [--threads N] [--reps R] [--warmup W] [--batch B]")
+    print("usage: graft-bench kernels|peak|describe|convnet [vgg16|resnet50]|loader [--threads N] [--reps R] [--warmup W] [--batch B]")
     exit(2)
 }

@@ -170,7 +170,7 @@ let convCases: [ConvCase] = [
         #expect(abs(db.reduce(0.0) { $0 + Double($1) } - dySum) < 1e-3, "sum dBias = sum dy")
     }
 
-    /// Auto mode measures both paths on the first call and then sticks to one; every call is correct.
+    /// Auto mode alternates between the paths while it measures, then sticks to one; every call is correct.
     @Test func autotunePicksAPathAndStaysCorrect() {
         let g = Conv2DGeometry(batch: 2, inChannels: 8, inHeight: 9, inWidth: 9, outChannels: 8, kernelHeight: 3,
                                kernelWidth: 3, strideH: 2, strideW: 2, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
@@ -178,7 +178,8 @@ let convCases: [ConvCase] = [
         let x = randomArray(g.inputShape.reduce(1, *), &rng), w = randomArray(g.weightShape.reduce(1, *), &rng)
         let ref = naiveConvForward(g, x, w, nil)
         let be = CPUBackend(convPath: .auto)
-        for _ in 0..<2 {
+        #expect(be.pathName(g, .forward) == "auto(tuning)")
+        for _ in 0..<(2 + 2 * ConvAutotune.shared.samples) {
             var y = [Float](repeating: .nan, count: ref.count)
             x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in y.withUnsafeMutableBufferPointer { yp in
                 be.conv2dForward(g, input: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, output: yp.baseAddress!)
@@ -211,6 +212,37 @@ let convCases: [ConvCase] = [
         for i in 0..<6 {
             #expect(relError(Array(UnsafeBufferPointer(start: outs + i * ref.count, count: ref.count)), ref) < 1e-5)
         }
+    }
+
+    /// im2col in tiles of output rows (tiny tile budget so every case is cut into several tiles).
+    @Test(arguments: convCases.filter { !Im2colConv.isPointwise($0.g) })
+    func tiledIm2colMatchesNaive(_ c: ConvCase) {
+        let g = c.g
+        var rng = SeededRandom(seed: 21)
+        let x = randomArray(g.inputShape.reduce(1, *), &rng), w = randomArray(g.weightShape.reduce(1, *), &rng)
+        let dy = randomArray(g.outputShape.reduce(1, *), &rng)
+        var y = [Float](repeating: .nan, count: dy.count), dx = [Float](repeating: .nan, count: x.count)
+        var dw = [Float](repeating: .nan, count: w.count)
+        let be = CPUBackend(convPath: .im2col), budget = 64  // bytes: one output row per tile
+        #expect(Im2colConv.rowTile(g, k: g.weightShape[1...].reduce(1, *), bytes: budget, minColumns: 0) == 1)
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in dy.withUnsafeBufferPointer { dyp in
+            y.withUnsafeMutableBufferPointer { yp in
+                Im2colConv.forward(g, input: xp.baseAddress!, weight: wp.baseAddress!, bias: nil, output: yp.baseAddress!,
+                                   gemm: be, tileBytes: budget)
+            }
+            dx.withUnsafeMutableBufferPointer { dxp in
+                Im2colConv.backwardData(g, dOutput: dyp.baseAddress!, weight: wp.baseAddress!, dInput: dxp.baseAddress!,
+                                        gemm: be, tileBytes: budget)
+            }
+            dw.withUnsafeMutableBufferPointer { dwp in
+                Im2colConv.backwardWeights(g, input: xp.baseAddress!, dOutput: dyp.baseAddress!, dWeight: dwp.baseAddress!,
+                                           dBias: nil, gemm: be, tileBytes: budget)
+            }
+        } } }
+        let ref = naiveConvBackward(g, x, w, dy)
+        #expect(relError(y, naiveConvForward(g, x, w, nil)) < 1e-5, "tiled forward \(c.name)")
+        #expect(relError(dx, ref.dx) < 1e-5, "tiled backwardData \(c.name)")
+        #expect(relError(dw, ref.dw) < 1e-5, "tiled backwardWeights \(c.name)")
     }
 
     /// Repeated calls reuse cached primitives and pooled buffers; results must not depend on history.
