@@ -27,9 +27,15 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(name: .customLong("save-json"), help: "Also write the report as JSON to this file.") var saveJSON: String?
     @Flag(help: .hidden) var child = false
+    @Flag(help: "Print where Graft's inference time goes by layer kind (resnet50-infer or vgg16-infer), then exit.") var profile = false
 
     func run() throws {
         try runReportingErrors {
+            if profile {
+                guard let w = BenchWorkload(rawValue: workload), w.isInference else { throw ValidationError("--profile takes --workload resnet50-infer or vgg16-infer") }
+                print(try BenchJob.profileInference(w, threads: threads, iterations: iterations ?? 3, warmup: warmup))
+                return
+            }
             if child {
                 guard let w = BenchWorkload(rawValue: workload) else { throw ValidationError("unknown workload \(workload)") }
                 let m = try BenchJob.runGraft(w, threads: threads, iterations: iterations ?? 3, warmup: warmup)

@@ -10,16 +10,7 @@ public func batchNormTraining(_ x: Var, gamma: Var, beta: Var, epsilon: Float) -
     var mean = Tensor(uninitializedShape: [c]), variance = Tensor(uninitializedShape: [c])
     BatchNormKernels.meanVariance(x.value.pointer, batch: n, channels: c, spatial: s,
                                   mean: mean.mutablePointer(), variance: variance.mutablePointer())
-    var invStd = Tensor(uninitializedShape: [c]), scale = Tensor(uninitializedShape: [c]), shift = Tensor(uninitializedShape: [c])
-    do {
-        let m = mean.pointer, v = variance.pointer, gp = gamma.value.pointer, bp = beta.value.pointer
-        let ip = invStd.mutablePointer(), sp = scale.mutablePointer(), tp = shift.mutablePointer()
-        for i in 0..<c {
-            ip[i] = 1 / (v[i] + epsilon).squareRoot()
-            sp[i] = gp[i] * ip[i]
-            tp[i] = bp[i] - m[i] * sp[i]
-        }
-    }
+    let (invStd, scale, shift) = foldedAffine(mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, epsilon: epsilon)
     var y = Tensor(uninitializedShape: x.shape)
     BatchNormKernels.scaleShift(x: x.value.pointer, y: y.mutablePointer(), batch: n, channels: c, spatial: s,
                                 scale: scale.pointer, shift: shift.pointer)
@@ -49,16 +40,7 @@ public func batchNormInference(_ x: Var, gamma: Var, beta: Var, mean: Tensor, va
     let (n, c, s) = channelLayout(x.shape, op: "batchNorm")
     check(gamma.shape == [c] && beta.shape == [c] && mean.shape == [c] && variance.shape == [c],
           "batchNorm: gamma \(gamma.shape), beta \(beta.shape), mean \(mean.shape), variance \(variance.shape) for \(c) channels")
-    var invStd = Tensor(uninitializedShape: [c]), scale = Tensor(uninitializedShape: [c]), shift = Tensor(uninitializedShape: [c])
-    do {
-        let m = mean.pointer, v = variance.pointer, gp = gamma.value.pointer, bp = beta.value.pointer
-        let ip = invStd.mutablePointer(), sp = scale.mutablePointer(), tp = shift.mutablePointer()
-        for i in 0..<c {
-            ip[i] = 1 / (v[i] + epsilon).squareRoot()
-            sp[i] = gp[i] * ip[i]
-            tp[i] = bp[i] - m[i] * sp[i]
-        }
-    }
+    let (invStd, scale, shift) = foldedAffine(mean: mean, variance: variance, gamma: gamma.value, beta: beta.value, epsilon: epsilon)
     var y = Tensor(uninitializedShape: x.shape)
     BatchNormKernels.scaleShift(x: x.value.pointer, y: y.mutablePointer(), batch: n, channels: c, spatial: s,
                                 scale: scale.pointer, shift: shift.pointer)
@@ -98,4 +80,20 @@ public func localResponseNorm(_ x: Var, size: Int, alpha: Float, beta: Float, k:
                             size: size, alpha: alpha, beta: beta, k: k)
         return [dx]
     }
+}
+
+/// Per-channel 1/sqrt(var + eps), scale = gamma * invStd and shift = beta - mean * scale: batch
+/// normalisation folded into one multiply-add per element.
+func foldedAffine(mean: Tensor, variance: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float)
+    -> (invStd: Tensor, scale: Tensor, shift: Tensor) {
+    let c = mean.count
+    var invStd = Tensor(uninitializedShape: [c]), scale = Tensor(uninitializedShape: [c]), shift = Tensor(uninitializedShape: [c])
+    let m = mean.pointer, v = variance.pointer, gp = gamma.pointer, bp = beta.pointer
+    let ip = invStd.mutablePointer(), sp = scale.mutablePointer(), tp = shift.mutablePointer()
+    for i in 0..<c {
+        ip[i] = 1 / (v[i] + epsilon).squareRoot()
+        sp[i] = gp[i] * ip[i]
+        tp[i] = bp[i] - m[i] * sp[i]
+    }
+    return (invStd, scale, shift)
 }
