@@ -60,9 +60,9 @@ extension BenchJob {
         var s = "\(name) inference batch \(workload.batch), \(threads) threads: median seconds per layer kind over \(iterations) passes\n"
         for (k, v) in samples.sorted(by: { benchMedian($0.value) > benchMedian($1.value) }) where k != "total" {
             let m = benchMedian(v)
-            s += String(format: "  %-14@ %7.3f s  %5.1f%%\n", k, m, 100 * m / total)
+            s += "  " + k.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%7.3f s  %5.1f%%\n", m, 100 * m / total)
         }
-        s += String(format: "  %-14@ %7.3f s\n", "total", total)
+        s += "  " + "total".padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%7.3f s\n", total)
         return s
     }
 }

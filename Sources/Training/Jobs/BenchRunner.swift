@@ -58,6 +58,16 @@ public struct BenchRow: Codable, Sendable {
         guard let g = rate["graft"], let p = bestPeer else { return nil }
         return g / p.rate
     }
+    /// Graft's run divided by the best peer run of the same round, per round: the load of a shared
+    /// machine changes between rounds, and within one round the runs are minutes apart at most.
+    public var roundRatios: [Double] {
+        guard let g = runs["graft"] else { return [] }
+        return g.indices.compactMap { r in
+            let best = runs.filter { $0.key != "graft" && r < $0.value.count }.map { $0.value[r] }.max()
+            return best.map { g[r] / $0 }
+        }
+    }
+
     public var graftGFLOPs: Double? {
         guard let f = gflopPerStep, let s = graftSeconds, s > 0 else { return nil }
         return f / s
@@ -252,6 +262,9 @@ extension BenchJob {
         for row in r.rows {
             let runs = row.runs.sorted { $0.key < $1.key }.map { k, v in "\(k) [" + v.map { String(format: "%.2f", $0) }.joined(separator: ", ") + "]" }
             s += "- \(row.workload): runs (img/s) " + runs.joined(separator: "; ")
+            if !row.roundRatios.isEmpty {
+                s += "; Graft / best peer per round [" + row.roundRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + "]"
+            }
             if !row.totalSeconds.isEmpty {
                 s += "; whole job seconds " + row.totalSeconds.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f", $0.key, $0.value) }.joined(separator: ", ")
             }
