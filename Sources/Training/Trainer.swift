@@ -109,6 +109,9 @@ public final class Trainer {
         model.setTraining(true)
         progress?.startEpoch(e, of: epochs, batches: data.batchesPerEpoch)
         var lossSum = 0.0, seen = 0, correct = 0.0, scored = 0, b = 0
+        // Reflected once per epoch (the structure is fixed within an epoch; which parameters train
+        // is read from each Parameter at the step, so unfreezing between epochs still works).
+        let parameters = model.namedParameters()
         for batch in data.batches(epoch: e) {
             b += 1
             model.zeroGrad()
@@ -121,7 +124,7 @@ public final class Trainer {
             }
             l.backward()
             let lr = schedule(step, totalSteps)
-            optimizer.step(model.namedParameters(), lr: lr)
+            optimizer.step(parameters, lr: lr)
             step += 1
             lastLR = lr
             lossSum += Double(value) * Double(batch.count)
