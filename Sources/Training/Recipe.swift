@@ -55,7 +55,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Input preprocessing; nil means the zoo entry's (Keras "caffe", torchvision "torch", ...).
     public var preprocess: PreprocessMode?
     /// With a frozen trunk, compute trunk features once and train the head on the cache.
-    public var cacheFeatures = false
+    public var cacheFeatures = CacheCopies(0)
     /// A trained Graft model (.h5) whose classifier rows are kept for classes with the same name,
     /// so new classes are added without forgetting the old ones; nil means a fresh head.
     public var extend: String?
@@ -244,4 +244,28 @@ func decodeParsed<T>(_ decoder: Decoder, _ parse: (String) throws -> T) throws -
     do { return try parse(s) } catch let e as RecipeValueError {
         throw DecodingError.dataCorruptedError(in: c, debugDescription: e.description)
     }
+}
+
+/// `cache_features`: how many passes of trunk features the frozen-trunk phase caches up front.
+/// 0 = off; without augmentation one pass is exact and is always used; with augmentation N copies
+/// are cached and epoch e trains on copy (e - 1) % N. YAML accepts a count or `true` (= 4) / `false`.
+public struct CacheCopies: Codable, Sendable, Equatable, CustomStringConvertible {
+    public var count: Int
+    public init(_ count: Int) { self.count = max(0, count) }
+    public static let defaultWhenOn = 4
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let on = try? c.decode(Bool.self) { count = on ? Self.defaultWhenOn : 0; return }
+        let n = try c.decode(Int.self)
+        guard n >= 0 else { throw DecodingError.dataCorruptedError(in: c, debugDescription: "expected a count >= 0, got \(n)") }
+        count = n
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(count)
+    }
+
+    public var description: String { "\(count)" }
 }

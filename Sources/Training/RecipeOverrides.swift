@@ -34,7 +34,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
     public var out: String?
     public var augmentation: Recipe.Augmentation?
     public var preprocess: Recipe.PreprocessMode?
-    public var cacheFeatures: Bool?
+    public var cacheFeatures: CacheCopies?
     public var extend: String?
     public var head: Recipe.Head?
     public var validationSplit: Double?

@@ -40,7 +40,7 @@ struct Train: ParsableCommand {
     @Option(help: "none | scale | caffe | torch | tf (default: the model's)") var preprocess: String?
     @Option(help: "Width multiplier of a zoo model built from scratch (0.25, 0.5, 1).") var width: String?
     @Flag(name: .customLong("cifar-stem"), help: "CIFAR stem for 32x32 input (3x3 stride-1 first conv, no stem pooling).") var cifarStem = false
-    @Flag(name: .customLong("cache-features"), help: "With augmentation: cache 4 augmented passes of trunk features.") var cacheFeatures = false
+    @Option(name: .customLong("cache-features"), help: "With augmentation: cache N augmented passes of trunk features for the frozen-trunk phase (0 = off).") var cacheFeatures: Int?
     @Option(name: .customLong("set"), help: "Any recipe key: --set augmentation={flip: true, rotation: 10}") var assignments: [String] = []
     @Flag(help: "Plain progress lines even on a terminal.") var plain = false
 
@@ -55,7 +55,7 @@ struct Train: ParsableCommand {
         add("label_smoothing", labelSmoothing); add("loss", loss); add("seed", seed); add("threads", threads)
         add("preprocess", preprocess); add("width", width)
         if cifarStem { add("cifar_stem", "true") }
-        if cacheFeatures { add("cache_features", "true") }
+        add("cache_features", cacheFeatures.map(String.init))
         for u in unfreezeAt { add("unfreeze_at", u) }
         var o = try RecipeOverrides(pairs: pairs)
         if !assignments.isEmpty { o = o.merged(with: try RecipeOverrides(assignments: assignments)) }

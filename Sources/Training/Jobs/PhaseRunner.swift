@@ -18,8 +18,6 @@ final class PhaseRunner {
     let trainImages: ImageBatchSource
     let valImages: ImageBatchSource?
     let augmented: Bool
-    /// Augmented copies cached up front when `cache_features` is set with augmentation.
-    static let augmentedCopies = 4
 
     init(job: TrainJob, model: ZooModel, prepared: PreparedModel, trainImages: ImageBatchSource,
          valImages: ImageBatchSource?, augmented: Bool) {
@@ -32,7 +30,7 @@ final class PhaseRunner {
     /// Epochs of phase 1 (0 when the head cannot train on cached features).
     var cachedEpochs: Int {
         let firstUnfreeze = recipe.unfreezeAt.map(\.epoch).min() ?? (recipe.epochs + 1)
-        guard recipe.freeze == .trunk, firstUnfreeze > 1, !augmented || recipe.cacheFeatures else { return 0 }
+        guard recipe.freeze == .trunk, firstUnfreeze > 1, !augmented || recipe.cacheFeatures.count > 0 else { return 0 }
         return min(recipe.epochs, firstUnfreeze - 1)
     }
 
@@ -79,7 +77,7 @@ final class PhaseRunner {
 
     private func runCachedHead(epochs: Int, restore: TrainingState?) throws -> MetricsLog {
         model.freezeTrunk()
-        let copies = augmented ? min(Self.augmentedCopies, epochs) : 1
+        let copies = augmented ? min(recipe.cacheFeatures.count, epochs) : 1
         let t0 = Date()
         let trainFeatures = try FeatureCache.compute(trunk: model.trunk, source: trainImages, copies: copies)
         let valFeatures = try valImages.map { try FeatureCache.compute(trunk: model.trunk, source: $0, copies: 1) }

@@ -22,7 +22,11 @@ extension TrainJob {
         }
         if let f = file, !FileManager.default.fileExists(atPath: f.path) { throw JobError("\(f.path): recipe file not found") }
         var r = try Recipe.resolve(file: file, overrides: overrides)
-        if !explicitData, recipeFile == nil, let shipped = ShippedModel.named(r.model) { r.data = shipped.dataPath }
+        let dataUnset = r.data == Recipe().data
+        if !explicitData, recipeFile == nil || dataUnset, let shipped = ShippedModel.named(r.model) { r.data = shipped.dataPath }
+        else if !explicitData, dataUnset {
+            throw JobError("no data folder: give --data DIR (or `data:` in the recipe); only --base vgg, resnet and lenet have a shipped default")
+        }
         // `--extend FILE` continues FILE's architecture whatever `model` says: record that one (it also
         // names the default output folder). A missing or unreadable FILE is reported when the run starts.
         if let path = r.extend, FileManager.default.fileExists(atPath: path),
