@@ -29,6 +29,12 @@ import Testing
         return line
     }
 
+    @Test func aZooModelWithoutDataFolderIsRefused() throws {
+        let tmp = try TempDir()
+        let out = tmp.path("run")
+        try Self.fails(["--base", "lenet5", "--weights", "none", "--out", out.path], naming: ["--data"], out: out)
+    }
+
     @Test func recipeWithATypoKeyNamesTheKeyAndItsLine() throws {
         let tmp = try TempDir()
         let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1"], train: 2, val: 1)
