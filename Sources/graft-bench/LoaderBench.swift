@@ -162,8 +162,8 @@ enum LoaderBench {
     }
 
     /// Single-threaded per-stage times (ms per image, median over epochs) for finding hot spots.
-    static func profile(_ ds: ImageFolderDataset, epochs: Int) {
-        let augmenter = try! Augmenter(config: augmentation, preprocessing: preprocessing)
+    static func profile(_ ds: ImageFolderDataset, epochs: Int) throws {
+        let augmenter = try Augmenter(config: augmentation, preprocessing: preprocessing)
         let out = UnsafeMutablePointer<Float>.allocate(capacity: preprocessing.sampleSize)
         defer { out.deallocate() }
         var read: [Double] = [], samples: [Double] = [], convert: [Double] = [], augment: [Double] = [], whole: [Double] = []
@@ -171,16 +171,16 @@ enum LoaderBench {
             var tr = 0.0, ts = 0.0, tc = 0.0, ta = 0.0, tw = 0.0
             for (i, s) in ds.samples.enumerated() {
                 let t0 = seconds()
-                let bytes = try! Data(contentsOf: s.file)
+                let bytes = try Data(contentsOf: s.file)
                 let t1 = seconds()
-                let decoded = try! PNGDecoder.decodeSamples(file: s.file, colorKeyToAlpha: true)
+                let decoded = try PNGDecoder.decodeSamples(file: s.file, colorKeyToAlpha: true)
                 let t2 = seconds()
                 let image = decoded.image(as: .rgb)
                 let t3 = seconds()
                 var rng = DataRNG(seed: 0, stream: UInt64(epoch), UInt64(i))
                 augmenter.apply(image, rng: &rng, into: out)
                 let t4 = seconds()
-                let again = try! PNGDecoder.decode(file: s.file, as: .rgb)
+                let again = try PNGDecoder.decode(file: s.file, as: .rgb)
                 augmenter.apply(again, rng: &rng, into: out)
                 let t5 = seconds()
                 tr += t1 - t0; ts += t2 - t1; tc += t3 - t2; ta += t4 - t3; tw += t5 - t4
@@ -196,12 +196,9 @@ enum LoaderBench {
               + "=> \(fmt(1000 / median(whole))) img/s/thread")
     }
 
-    /// PNGDecoder.decode (fast path where it applies) against libpng samples + conversion, for every
-    /// PNG under `dir`, in every pixel format: same pixels, or an error on both sides.
-
     /// A hash of Augmenter outputs over the dataset for several configurations; compare the line
     /// printed with GRAFT_AUGMENT_FUSED=0 and without (the fused path must be bit-identical).
-    static func checkAugment(_ ds: ImageFolderDataset) {
+    static func checkAugment(_ ds: ImageFolderDataset) throws {
         var configs: [(String, AugmentationConfig, Preprocessing)] = [("bench", augmentation, preprocessing)]
         var v = augmentation; v.verticalFlip = 0.5; v.horizontalFlip = 0.3
         configs.append(("vflip", v, preprocessing))
@@ -215,9 +212,9 @@ enum LoaderBench {
         var small = preprocessing; small.width = 32; small.height = 40; small.resizeShorterSide = 48
         configs.append(("center-small", noCrop, small))
         var line = "check-augment:"
-        let images = ds.samples.prefix(120).map { try! PNGDecoder.decode(file: $0.file) }
+        let images = try ds.samples.prefix(120).map { try PNGDecoder.decode(file: $0.file) }
         for (name, config, pre) in configs {
-            let augmenter = try! Augmenter(config: config, preprocessing: pre)
+            let augmenter = try Augmenter(config: config, preprocessing: pre)
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
             for (i, image) in images.enumerated() {
                 for e in 0..<3 {
@@ -303,8 +300,13 @@ enum LoaderBench {
             exit(1)
         }
 
-        if o.profile { profile(ds, epochs: o.epochs); return }
-        if o.checkAugment { checkAugment(ds); return }
+        do {
+            if o.profile { try profile(ds, epochs: o.epochs); return }
+            if o.checkAugment { try checkAugment(ds); return }
+        } catch {
+            print("graft-bench loader: \(error)")
+            exit(1)
+        }
         let loadBefore = loadAverage()
         print("graft-bench loader: \(ds.count) images from \(root.standardizedFileURL.path) (train+val), "
               + "\(ds.classCount) classes")

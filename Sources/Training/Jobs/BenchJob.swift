@@ -262,34 +262,12 @@ public enum BenchJob {
         return "\(name), \(ProcessInfo.processInfo.activeProcessorCount) logical CPUs"
     }
 
-    /// 12 independent SIMD8 FMA chains (needs -target-cpu haswell to become vfmadd ymm): 16 FLOP per
-    /// FMA x 12 per iteration. Same probe as graft-bench's `peak`.
-    @inline(never)
-    static func fmaChains(_ iterations: Int, _ seed: Float) -> Float {
-        let m = SIMD8<Float>(repeating: 0.999_999), a = SIMD8<Float>(repeating: 1e-7)
-        var r0 = SIMD8<Float>(repeating: seed), r1 = r0 + 1, r2 = r0 + 2, r3 = r0 + 3, r4 = r0 + 4, r5 = r0 + 5
-        var r6 = r0 + 6, r7 = r0 + 7, r8 = r0 + 8, r9 = r0 + 9, r10 = r0 + 10, r11 = r0 + 11
-        for _ in 0..<iterations {
-            r0 = r0.addingProduct(m, a); r1 = r1.addingProduct(m, a); r2 = r2.addingProduct(m, a)
-            r3 = r3.addingProduct(m, a); r4 = r4.addingProduct(m, a); r5 = r5.addingProduct(m, a)
-            r6 = r6.addingProduct(m, a); r7 = r7.addingProduct(m, a); r8 = r8.addingProduct(m, a)
-            r9 = r9.addingProduct(m, a); r10 = r10.addingProduct(m, a); r11 = r11.addingProduct(m, a)
-        }
-        return (r0 + r1 + r2 + r3 + r4 + r5 + r6 + r7 + r8 + r9 + r10 + r11).sum()
-    }
-
     /// Measured FMA peak of `threads` threads, GFLOP/s: the best of `repeats` probes of ~0.1-0.3 s each
     /// (a peak is a ceiling: on a shared machine the least-disturbed probe is the closest to it).
     public static func fmaPeakGFLOPs(threads: Int, repeats: Int = 7, iterations: Int = 8_000_000) -> Double {
         Threads.count = max(1, threads)
-        let sink = UnsafeMutablePointer<Float>.allocate(capacity: threads)
-        defer { sink.deallocate() }
-        _ = fmaChains(iterations / 10, 1)
-        let v: [Double] = (0..<max(1, repeats)).map { _ in
-            let t0 = now()
-            parallelFor(threads) { t in sink[t] = fmaChains(iterations, Float(t)) }
-            return Double(threads) * Double(iterations) * 12 * 16 / (now() - t0) * 1e-9
-        }
+        _ = FMAProbe.gflops(threads: threads, iterations: iterations / 10)
+        let v: [Double] = (0..<max(1, repeats)).map { _ in FMAProbe.gflops(threads: threads, iterations: iterations) }
         return v.max() ?? .nan
     }
 }
