@@ -432,16 +432,9 @@ final class DNNLConvPrimitive: @unchecked Sendable {
     func reorderInput(_ id: Int32, from: UnsafeMutableRawPointer, to: UnsafeMutableRawPointer, ompThreads: Int) {
         guard let a = args.first(where: { $0.id == id }), let bmd = a.blockedMD, let r = a.reorder, !a.isOutput else { return }
         context.setOMPThreads?(Int32(ompThreads))
-        var made: [dnnl_memory_t] = []
-        defer { for m in made { dnnl_memory_destroy(m) } }
-        func memory(_ md: dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer) -> dnnl_memory_t {
-            var m = md
-            var mem: dnnl_memory_t?
-            let st = dnnl_memory_create(&mem, &m, context.engine, handle)
-            check(st == dnnl_success, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
-            made.append(mem!)
-            return mem!
-        }
+        let handles = DNNLMemoryHandles(engine: context.engine)
+        defer { withExtendedLifetime(handles) {} }   // the memories must outlive every execute below
+        func memory(_ md: dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer) -> dnnl_memory_t { handles.wrap(md, handle) }
         let padBytes = scratchBytes - blockedBytes
         let pad = padBytes > 0 ? ScratchPool.shared.acquire(bytes: padBytes) : nil
         defer { if let pad { ScratchPool.shared.release(pad) } }
@@ -462,16 +455,9 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         context.setOMPThreads?(Int32(ompThreads))
         let scratch = scratchBytes > 0 ? ScratchPool.shared.acquire(bytes: scratchBytes) : nil
         defer { if let scratch { ScratchPool.shared.release(scratch) } }
-        var made: [dnnl_memory_t] = []
-        defer { for m in made { dnnl_memory_destroy(m) } }
-        func memory(_ md: dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer) -> dnnl_memory_t {
-            var m = md
-            var mem: dnnl_memory_t?
-            let st = dnnl_memory_create(&mem, &m, context.engine, handle)
-            check(st == dnnl_success, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
-            made.append(mem!)
-            return mem!
-        }
+        let handles = DNNLMemoryHandles(engine: context.engine)
+        defer { withExtendedLifetime(handles) {} }   // the memories must outlive every execute below
+        func memory(_ md: dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer) -> dnnl_memory_t { handles.wrap(md, handle) }
         let pad = scratch.map { $0.pointer + blockedBytes }
         var offset = 0
         var convArgs: [dnnl_exec_arg_t] = []
@@ -516,5 +502,23 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         for (r, ra) in reordersOut { run(r, ra) }
         dnnl_stream_wait(context.stream)
         return times
+    }
+}
+
+/// oneDNN memory objects over caller-owned buffers for one call; destroyed when the call's owner goes.
+final class DNNLMemoryHandles {
+    private let engine: dnnl_engine_t
+    private var made: [dnnl_memory_t] = []
+
+    init(engine: dnnl_engine_t) { self.engine = engine }
+    deinit { for m in made { dnnl_memory_destroy(m) } }
+
+    func wrap(_ md: dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer) -> dnnl_memory_t {
+        var m = md
+        var mem: dnnl_memory_t?
+        let st = dnnl_memory_create(&mem, &m, engine, handle)
+        check(st == dnnl_success && mem != nil, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
+        made.append(mem!)
+        return mem!
     }
 }
