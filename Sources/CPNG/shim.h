@@ -12,9 +12,15 @@
  * datasets. The classic API gives the stored samples unchanged; libpng still does all the
  * decoding (filters, inflate, Adam7, palette expansion, CRC checks).
  *
+ * Two phases, so the caller can allocate the final pixel buffer once the size is known and
+ * libpng writes straight into it (no intermediate copy): cpng_begin reads the header and sets
+ * the transforms, cpng_finish decodes the rows into caller memory. After a successful
+ * cpng_begin the caller must call cpng_finish or cpng_abort (both free libpng's structs).
+ *
  * libpng reports errors by calling an error function that must not return. Ours copies the
- * message and longjmps back into cpng_decode_memory, which then frees everything and returns
- * an error. Everything that must survive the longjmp lives in caller-owned memory (the
+ * message and longjmps back into the phase function that called setjmp (each phase sets its
+ * own jump target, so a longjmp never crosses a Swift frame), which then frees everything and
+ * returns an error. Everything that must survive the longjmp lives in caller-owned memory (the
  * cpng_decoded struct), never in non-volatile locals of the function that called setjmp.
  */
 
@@ -32,7 +38,7 @@ typedef struct {
        Palette tRNS always becomes alpha. */
     int color_key_to_alpha;
 
-    /* Output. pixels is malloc'd (free with cpng_free_pixels); rows are packed, no padding. */
+    /* Output of cpng_begin; rows are packed, no padding. */
     unsigned int width;
     unsigned int height;
     int channels;            /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (after the transforms) */
@@ -40,12 +46,15 @@ typedef struct {
     int source_color_type;   /* PNG colour type in IHDR (0, 2, 3, 4, 6) */
     int source_bit_depth;    /* bit depth in IHDR (1, 2, 4, 8, 16) */
     int interlaced;          /* 1 for Adam7 */
-    unsigned char *pixels;
-    size_t pixel_bytes;
+    size_t row_bytes;
+    size_t pixel_bytes;      /* height * row_bytes: what cpng_finish writes */
     char message[CPNG_MESSAGE_SIZE];   /* set when cpng_decode_memory returns 0 */
     char last_warning[CPNG_MESSAGE_SIZE];
 
-    /* Internal: row pointers, kept here so the error path can free them after a longjmp. */
+    /* Internal: libpng's structs between the phases, and the row pointers, kept here so the
+       error path can free them after a longjmp. */
+    png_structp png;
+    png_infop info;
     unsigned char **rows;
 } cpng_decoded;
 
@@ -79,16 +88,23 @@ static inline void cpng__read_memory(png_structp png, png_bytep out, size_t leng
     d->offset += length;
 }
 
-static inline void cpng_free_pixels(cpng_decoded *d) {
-    free(d->pixels);
-    d->pixels = NULL;
-    d->pixel_bytes = 0;
+/* Frees libpng's structs and the row pointers; safe to call twice. */
+static inline void cpng_abort(cpng_decoded *d) {
+    free(d->rows);
+    d->rows = NULL;
+    if (d->png) png_destroy_read_struct(&d->png, d->info ? &d->info : NULL, NULL);
+    d->png = NULL;
+    d->info = NULL;
 }
 
-/* Returns 1 on success (d->pixels set), 0 on error (d->message set, nothing to free). */
-static inline int cpng_decode_memory(cpng_decoded *d) {
-    d->pixels = NULL;
+/* Phase 1. Returns 1 when the header was read (width, height, channels, bit_depth, row_bytes,
+   pixel_bytes set; call cpng_finish or cpng_abort next), 0 on error (d->message set, nothing
+   to free). */
+static inline int cpng_begin(cpng_decoded *d) {
+    d->png = NULL;
+    d->info = NULL;
     d->rows = NULL;
+    d->row_bytes = 0;
     d->pixel_bytes = 0;
     d->offset = 0;
     d->message[0] = 0;
@@ -105,30 +121,37 @@ static inline int cpng_decode_memory(cpng_decoded *d) {
         return 0;
     }
 
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d, cpng__on_error, cpng__on_warning);
-    if (!png) {
+    d->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, d, cpng__on_error, cpng__on_warning);
+    if (!d->png) {
         snprintf(d->message, CPNG_MESSAGE_SIZE, "libpng: cannot create read struct (out of memory?)");
         return 0;
     }
-    png_infop info = png_create_info_struct(png);
-    if (!info) {
-        png_destroy_read_struct(&png, NULL, NULL);
+    d->info = png_create_info_struct(d->png);
+    if (!d->info) {
+        cpng_abort(d);
         snprintf(d->message, CPNG_MESSAGE_SIZE, "libpng: cannot create info struct (out of memory?)");
         return 0;
     }
-    /* png and info are not modified after setjmp, so they are valid on the error path. */
-    if (setjmp(png_jmpbuf(png))) {
-        free(d->rows);
-        d->rows = NULL;
-        free(d->pixels);
-        d->pixels = NULL;
-        d->pixel_bytes = 0;
-        png_destroy_read_struct(&png, &info, NULL);
+    if (setjmp(png_jmpbuf(d->png))) {
+        cpng_abort(d);
         return 0;
     }
+    png_structp png = d->png;
+    png_infop info = d->info;
 
     png_set_read_fn(png, d, cpng__read_memory);
     png_set_user_limits(png, d->max_width, d->max_height);
+#ifdef PNG_HANDLE_AS_UNKNOWN_SUPPORTED
+    /* No colour management here, so skip iCCP: libpng would inflate and validate every embedded
+       profile (many photo datasets carry one per file). The chunk's CRC is still checked. */
+    static const png_byte skip_chunks[] = { 'i', 'C', 'C', 'P', '\0' };
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skip_chunks, 1);
+#endif
+#if defined(PNG_SET_OPTION_SUPPORTED) && defined(PNG_IGNORE_ADLER32)
+    /* The image data stays protected by every IDAT chunk's CRC-32 (checked, errors fatal); the
+       zlib Adler-32 over the same bytes is redundant work. */
+    png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+#endif
     png_read_info(png, info);
 
     d->source_color_type = png_get_color_type(png, info);
@@ -157,23 +180,34 @@ static inline int cpng_decode_memory(cpng_decoded *d) {
     if (row_bytes != packed || (d->bit_depth != 8 && d->bit_depth != 16)) {
         png_error(png, "unexpected row layout after transforms");
     }
-    /* Checked before allocating, so a small file claiming a huge image cannot exhaust memory. */
+    /* Checked before the caller allocates, so a small file claiming a huge image cannot exhaust memory. */
     if (d->height != 0 && row_bytes > d->max_decoded_bytes / d->height) {
         png_error(png, "decoded image would exceed the memory limit");
     }
+    d->row_bytes = row_bytes;
     d->pixel_bytes = row_bytes * d->height;
-    d->pixels = (unsigned char *)malloc(d->pixel_bytes ? d->pixel_bytes : 1);
-    d->rows = (unsigned char **)malloc(sizeof(unsigned char *) * (d->height ? d->height : 1));
-    if (!d->pixels || !d->rows) png_error(png, "out of memory");
-    for (unsigned int y = 0; y < d->height; y++) d->rows[y] = d->pixels + (size_t)y * row_bytes;
+    return 1;
+}
 
-    png_read_image(png, d->rows);
+/* Phase 2: decodes the rows into `pixels` (d->pixel_bytes bytes, caller-owned) and frees libpng's
+   structs. Returns 1 on success, 0 on error (d->message set; `pixels` partly written). */
+static inline int cpng_finish(cpng_decoded *d, unsigned char *pixels) {
+    if (!d->png) {
+        snprintf(d->message, CPNG_MESSAGE_SIZE, "libpng: decoder not started");
+        return 0;
+    }
+    if (setjmp(png_jmpbuf(d->png))) {
+        cpng_abort(d);
+        return 0;
+    }
+    d->rows = (unsigned char **)malloc(sizeof(unsigned char *) * (d->height ? d->height : 1));
+    if (!d->rows) png_error(d->png, "out of memory");
+    for (unsigned int y = 0; y < d->height; y++) d->rows[y] = pixels + (size_t)y * d->row_bytes;
+
+    png_read_image(d->png, d->rows);
     /* Strict: also reads the chunks after the image data up to IEND (a file cut after its
        image data fails here, as in libpng's own low-level reader). */
-    png_read_end(png, NULL);
-
-    free(d->rows);
-    d->rows = NULL;
-    png_destroy_read_struct(&png, &info, NULL);
+    png_read_end(d->png, NULL);
+    cpng_abort(d);
     return 1;
 }

@@ -110,7 +110,7 @@ public struct Augmenter: Sendable {
         }
         if c.contrast > 0 {
             let f = Float(rng.uniform(max(0, 1 - c.contrast), 1 + c.contrast))
-            PhotometricOps.contrast(out, channels: channels, plane: plane, factor: f)
+            PhotometricOps.contrast(out, channels: channels, width: p.width, plane: plane, factor: f)
         }
         if c.saturation > 0 {
             let f = Float(rng.uniform(max(0, 1 - c.saturation), 1 + c.saturation))

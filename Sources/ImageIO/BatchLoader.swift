@@ -34,6 +34,8 @@ public final class BatchLoader: Sendable {
     /// Most batches decoded ahead of the consumer (bounds memory: prefetch x batch tensor).
     public let prefetchBatches: Int
     public let decodeOptions: PNGDecodeOptions
+    /// Batch tensors reused once the consumer has dropped them (see `BatchBufferPool`).
+    let buffers: BatchBufferPool
 
     /// - Parameters:
     ///   - cache: decoded images of `dataset` (`DecodedImageCache`); nil decodes files every epoch.
@@ -58,6 +60,8 @@ public final class BatchLoader: Sendable {
         self.workers = max(1, workers)
         self.prefetchBatches = max(prefetchBatches ?? 2 * max(1, workers), 1)
         self.decodeOptions = decodeOptions ?? PNGDecodeOptions(background: preprocessing.background)
+        // In flight at once: the batches being built or waiting (prefetch) plus the consumer's.
+        self.buffers = BatchBufferPool(limit: self.prefetchBatches + 2)
     }
 
     /// A loader over a decoded cache (its dataset is `cache.dataset`, which excludes files that failed
@@ -89,7 +93,8 @@ public final class BatchLoader: Sendable {
 
     /// Builds one batch synchronously on the calling thread (what each worker runs).
     public func loadBatch(epoch: Int, batch: Int) throws -> Batch {
-        try loadBatch(epoch: epoch, indices: batchIndices(order: order(epoch: epoch), batch: batch))
+        try loadBatch(epoch: epoch, indices: batchIndices(order: order(epoch: epoch), batch: batch),
+                      scratch: LoaderScratch())
     }
 
     func batchIndices(order: [Int], batch: Int) -> [Int] {
@@ -97,17 +102,18 @@ public final class BatchLoader: Sendable {
         return Array(order[lo..<min(lo + batchSize, order.count)])
     }
 
-    func loadBatch(epoch: Int, indices: [Int]) throws -> Batch {
+    /// `scratch` belongs to the calling thread.
+    func loadBatch(epoch: Int, indices: [Int], scratch: LoaderScratch) throws -> Batch {
         let p = preprocessing
-        var images = Tensor(uninitializedShape: [indices.count, p.channels, p.height, p.width])
-        let out = images.mutablePointer()
-        let scratch = AugmentScratch()
+        let storage = buffers.take(count: indices.count * p.sampleSize)
+        let images = Tensor(shape: [indices.count, p.channels, p.height, p.width], storage: storage)
+        let out = storage.pointer   // unique: the pool hands out only storages nobody else holds
         for (slot, index) in indices.enumerated() {
-            let image = try self.image(at: index)
+            let image = try self.image(at: index, scratch: scratch.decode)
             let destination = out + slot * p.sampleSize
             if let augmenter {
                 var rng = DataRNG(seed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
-                augmenter.apply(image, rng: &rng, into: destination, scratch: scratch)
+                augmenter.apply(image, rng: &rng, into: destination, scratch: scratch.augment)
             } else {
                 p.apply(image, into: destination)
             }
@@ -127,8 +133,13 @@ public final class BatchLoader: Sendable {
 
     /// The decoded image of sample `index` (from the cache when there is one).
     public func image(at index: Int) throws -> Image {
+        try image(at: index, scratch: PNGDecodeScratch())
+    }
+
+    func image(at index: Int, scratch: PNGDecodeScratch) throws -> Image {
         if let cache { return cache.images[index] }
-        return try PNGDecoder.decode(file: dataset.samples[index].file, as: preprocessing.pixelFormat, options: decodeOptions)
+        return try PNGDecoder.decode(file: dataset.samples[index].file, as: preprocessing.pixelFormat,
+                                     options: decodeOptions, scratch: scratch)
     }
 }
 
@@ -177,6 +188,7 @@ private final class PrefetchState: @unchecked Sendable {
     }
 
     func work() {
+        let scratch = LoaderScratch()   // this thread's decode and augmentation buffers
         while true {
             condition.lock()
             while !cancelled && nextToStart < total && nextToStart >= nextToHandOut + loader.prefetchBatches {
@@ -188,7 +200,7 @@ private final class PrefetchState: @unchecked Sendable {
             condition.unlock()
 
             let indices = loader.batchIndices(order: order, batch: batch)
-            let result = Result { try loader.loadBatch(epoch: epoch, indices: indices) }
+            let result = Result { try loader.loadBatch(epoch: epoch, indices: indices, scratch: scratch) }
 
             condition.lock()
             ready[batch] = result

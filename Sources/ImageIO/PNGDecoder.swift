@@ -54,34 +54,53 @@ public enum PNGDecoder {
     /// `.rgb`/`.gray`; 16-bit samples are reduced with exact rounding, (v * 255 + 32767) / 65535.
     public static func decode(file: URL, as format: PixelFormat = .rgb,
                               options: PNGDecodeOptions = PNGDecodeOptions()) throws -> Image {
-        try readFile(file).withUnsafeBytes { bytes in
-            try decode(bytes: bytes, name: file.path, as: format, options: options)
-        }
+        try decode(file: file, as: format, options: options, scratch: PNGDecodeScratch())
+    }
+
+    /// `decode(file:)` with caller-owned buffers (the loader keeps one per worker thread).
+    static func decode(file: URL, as format: PixelFormat, options: PNGDecodeOptions,
+                       scratch: PNGDecodeScratch) throws -> Image {
+        let bytes = try scratch.read(file)
+        return try decode(bytes: bytes, name: file.path, as: format, options: options, scratch: scratch)
     }
 
     /// Decodes PNG bytes held in memory; `name` is used in error messages.
     public static func decode(data: [UInt8], name: String, as format: PixelFormat = .rgb,
                               options: PNGDecodeOptions = PNGDecodeOptions()) throws -> Image {
         try data.withUnsafeBytes { bytes in
-            try decode(bytes: bytes, name: name, as: format, options: options)
+            try decode(bytes: bytes, name: name, as: format, options: options, scratch: PNGDecodeScratch())
         }
     }
 
-    /// libpng decodes (never a hand-written parser); `PixelConversion` brings the samples to `format`.
+    /// libpng decodes (never a hand-written parser). When its output already is `format` (8-bit
+    /// gray/RGB/RGBA) it writes straight into the image's pixels; otherwise into scratch memory
+    /// that `PixelConversion` brings to `format`.
     static func decode(bytes: UnsafeRawBufferPointer, name: String, as format: PixelFormat,
-                       options: PNGDecodeOptions) throws -> Image {
-        let samples = try decodeSamples(bytes: bytes, name: name, colorKeyToAlpha: options.honourColorKey,
-                                        options: options)
-        return PixelConversion.image(from: samples, as: format, background: options.background)
+                       options: PNGDecodeOptions, scratch: PNGDecodeScratch) throws -> Image {
+        try withHeader(bytes: bytes, name: name, colorKeyToAlpha: options.honourColorKey, options: options) { d in
+            let width = Int(d.width), height = Int(d.height), channels = Int(d.channels), depth = Int(d.bit_depth)
+            if depth == 8 && channels == format.channels {
+                let pixels = try [UInt8](unsafeUninitializedCapacity: d.pixel_bytes) { buffer, count in
+                    count = 0
+                    try finish(&d, into: buffer.baseAddress, name: name)
+                    count = d.pixel_bytes
+                }
+                return Image(width: width, height: height, channels: channels, pixels: pixels)
+            }
+            let samples = scratch.samples(d.pixel_bytes)
+            try finish(&d, into: samples, name: name)
+            return PixelConversion.image(samples: UnsafePointer(samples), width: width, height: height,
+                                         channels: channels, bitDepth: depth, as: format, background: options.background)
+        }
     }
 
     /// Raw samples of a PNG file (see `PNGSamples`). A tRNS colour key becomes alpha only when
     /// `colorKeyToAlpha` is set; palette tRNS always does.
     public static func decodeSamples(file: URL, colorKeyToAlpha: Bool = false,
                                      options: PNGDecodeOptions = PNGDecodeOptions()) throws -> PNGSamples {
-        try readFile(file).withUnsafeBytes { bytes in
-            try decodeSamples(bytes: bytes, name: file.path, colorKeyToAlpha: colorKeyToAlpha, options: options)
-        }
+        let scratch = PNGDecodeScratch()
+        let bytes = try scratch.read(file)
+        return try decodeSamples(bytes: bytes, name: file.path, colorKeyToAlpha: colorKeyToAlpha, options: options)
     }
 
     public static func decodeSamples(data: [UInt8], name: String, colorKeyToAlpha: Bool = false,
@@ -93,6 +112,24 @@ public enum PNGDecoder {
 
     static func decodeSamples(bytes: UnsafeRawBufferPointer, name: String, colorKeyToAlpha: Bool,
                               options: PNGDecodeOptions) throws -> PNGSamples {
+        try withHeader(bytes: bytes, name: name, colorKeyToAlpha: colorKeyToAlpha, options: options) { d in
+            let pixels = try [UInt8](unsafeUninitializedCapacity: d.pixel_bytes) { buffer, count in
+                count = 0
+                try finish(&d, into: buffer.baseAddress, name: name)
+                count = d.pixel_bytes
+            }
+            return PNGSamples(width: Int(d.width), height: Int(d.height), channels: Int(d.channels),
+                              bitDepth: Int(d.bit_depth), bytes: pixels,
+                              sourceColorType: Int(d.source_color_type), sourceBitDepth: Int(d.source_bit_depth),
+                              interlaced: d.interlaced != 0)
+        }
+    }
+
+    /// Reads the header (phase 1), then runs `body`, which must call `finish` (phase 2); libpng's
+    /// structs are freed on every path.
+    private static func withHeader<T>(bytes: UnsafeRawBufferPointer, name: String, colorKeyToAlpha: Bool,
+                                      options: PNGDecodeOptions,
+                                      _ body: (inout cpng_decoded) throws -> T) throws -> T {
         var d = cpng_decoded()
         d.size = bytes.count
         d.max_width = UInt32(clamping: options.maxWidth)
@@ -101,35 +138,25 @@ public enum PNGDecoder {
         d.color_key_to_alpha = colorKeyToAlpha ? 1 : 0
         // An empty buffer may have a nil base address; the C side checks `size` before reading.
         var empty: UInt8 = 0
-        let ok = withUnsafePointer(to: &empty) { fallback -> Int32 in
+        return try withUnsafePointer(to: &empty) { fallback in
             d.data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback
-            return cpng_decode_memory(&d)
+            guard cpng_begin(&d) == 1 else { throw error(&d, name: name) }
+            defer { cpng_abort(&d) }
+            return try body(&d)
         }
-        guard ok == 1 else {
-            let message = withUnsafeBytes(of: &d.message) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            throw ImageIOError.invalidPNG(path: name, reason: message.isEmpty ? "libpng error" : message)
-        }
-        defer { cpng_free_pixels(&d) }
-        let pixels = [UInt8](UnsafeBufferPointer(start: d.pixels, count: d.pixel_bytes))
-        return PNGSamples(width: Int(d.width), height: Int(d.height), channels: Int(d.channels),
-                          bitDepth: Int(d.bit_depth), bytes: pixels,
-                          sourceColorType: Int(d.source_color_type), sourceBitDepth: Int(d.source_bit_depth),
-                          interlaced: d.interlaced != 0)
     }
 
-    /// Reads a whole file, turning Foundation's errors into one-line `ImageIOError`s.
-    static func readFile(_ file: URL) throws -> Data {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory) else {
-            throw ImageIOError.unreadableFile(path: file.path, reason: "no such file")
+    /// Phase 2: libpng decodes every row into `pixels` (`d.pixel_bytes` bytes).
+    private static func finish(_ d: inout cpng_decoded, into pixels: UnsafeMutablePointer<UInt8>?, name: String) throws {
+        var one: UInt8 = 0   // a 0-byte image may come with a nil buffer
+        let ok = withUnsafeMutablePointer(to: &one) { cpng_finish(&d, pixels ?? $0) }
+        guard ok == 1 else { throw error(&d, name: name) }
+    }
+
+    private static func error(_ d: inout cpng_decoded, name: String) -> ImageIOError {
+        let message = withUnsafeBytes(of: &d.message) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
-        if isDirectory.boolValue { throw ImageIOError.unreadableFile(path: file.path, reason: "is a directory") }
-        do {
-            return try Data(contentsOf: file)
-        } catch {
-            throw ImageIOError.unreadableFile(path: file.path, reason: "\((error as NSError).localizedDescription)")
-        }
+        return ImageIOError.invalidPNG(path: name, reason: message.isEmpty ? "libpng error" : message)
     }
 }

@@ -8,16 +8,66 @@ enum PhotometricOps {
     }
 
     /// Blend with the mean gray level of the whole image (torchvision adjust_contrast).
-    static func contrast(_ p: UnsafeMutablePointer<Float>, channels: Int, plane: Int, factor: Float) {
-        var sum: Double = 0
-        if channels == 3 {
-            for i in 0..<plane { sum += Double(0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i]) }
-        } else {
-            for i in 0..<plane { sum += Double(p[i]) }
+    static func contrast(_ p: UnsafeMutablePointer<Float>, channels: Int, width: Int, plane: Int, factor: Float) {
+        var gray = GraySum()
+        let rowLength = max(width, 1)
+        var i = 0
+        while i < plane {   // row by row, as the fused path sums
+            let n = min(rowLength, plane - i)
+            if channels == 3 {
+                gray.add(red: p + i, green: p + plane + i, blue: p + 2 * plane + i, count: n)
+            } else {
+                gray.add(p + i, count: n)
+            }
+            i += n
         }
-        let mean = Float(sum / Double(max(plane, 1)))
+        let mean = Float(gray.total / Double(max(plane, 1)))
         let offset = mean * (1 - factor)
         for i in 0..<(channels * plane) { p[i] = min(max(p[i] * factor + offset, 0), 255) }
+    }
+
+    /// The sum of gray values (0.299 R + 0.587 G + 0.114 B in Float, or the value of a gray image)
+    /// that contrast blends with, in a fixed order that both the step-by-step and the fused path use.
+    /// Pixel x of a row goes to lane x % 8 (eight independent sums instead of one long chain of
+    /// dependent adds), the lanes are added in a fixed order at the end.
+    struct GraySum {
+        private var lanes = SIMD8<Double>(repeating: 0)
+
+        mutating func add(red r: UnsafePointer<Float>, green g: UnsafePointer<Float>, blue b: UnsafePointer<Float>,
+                          count: Int) {
+            var x = 0
+            while x + 8 <= count {
+                let v = 0.299 * load(r + x) + 0.587 * load(g + x) + 0.114 * load(b + x)
+                lanes += SIMD8<Double>(v)
+                x += 8
+            }
+            while x < count {
+                lanes[x & 7] += Double(0.299 * r[x] + 0.587 * g[x] + 0.114 * b[x])
+                x += 1
+            }
+        }
+
+        mutating func add(_ v: UnsafePointer<Float>, count: Int) {
+            var x = 0
+            while x + 8 <= count {
+                lanes += SIMD8<Double>(load(v + x))
+                x += 8
+            }
+            while x < count {
+                lanes[x & 7] += Double(v[x])
+                x += 1
+            }
+        }
+
+        var total: Double {
+            var sum: Double = 0
+            for i in 0..<8 { sum += lanes[i] }
+            return sum
+        }
+
+        @inline(__always) private func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+            UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+        }
     }
 
     /// Blend each pixel with its own gray value (torchvision adjust_saturation); no-op for gray.

@@ -7,21 +7,32 @@
 /// - gray -> RGB: the value is copied to the three channels.
 enum PixelConversion {
     static func image(from s: PNGSamples, as format: PixelFormat, background: RGBColor) -> Image {
-        let count = s.width * s.height
-        var out = [UInt8](repeating: 0, count: count * format.channels)
         s.bytes.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress, count > 0 else { return }
-                if s.bitDepth == 16 {
-                    convert(Sixteen(base: srcBase), channels: s.channels, count: count,
+            var zero: UInt8 = 0   // an empty image may come with a nil base address
+            return withUnsafePointer(to: &zero) { fallback in
+                image(samples: src.baseAddress ?? fallback, width: s.width, height: s.height, channels: s.channels,
+                      bitDepth: s.bitDepth, as: format, background: background)
+            }
+        }
+    }
+
+    /// `samples`: packed rows of `channels` samples of `bitDepth` (8, or 16 big-endian) bits each.
+    static func image(samples: UnsafePointer<UInt8>, width: Int, height: Int, channels: Int, bitDepth: Int,
+                      as format: PixelFormat, background: RGBColor) -> Image {
+        let count = width * height
+        let out = [UInt8](unsafeUninitializedCapacity: count * format.channels) { dst, initialized in
+            if let dstBase = dst.baseAddress, count > 0 {
+                if bitDepth == 16 {
+                    convert(Sixteen(base: samples), channels: channels, count: count,
                             format: format, background: background, into: dstBase)
                 } else {
-                    convert(Eight(base: srcBase), channels: s.channels, count: count,
+                    convert(Eight(base: samples), channels: channels, count: count,
                             format: format, background: background, into: dstBase)
                 }
             }
+            initialized = count * format.channels
         }
-        return Image(width: s.width, height: s.height, channels: format.channels, pixels: out)
+        return Image(width: width, height: height, channels: format.channels, pixels: out)
     }
 
     /// Reads sample `i` (in samples, not bytes) at the source depth and reduces values to 8 bits.

@@ -64,10 +64,25 @@ enum Resampler {
     /// 0...255 into `out` (image.channels * height * width floats).
     static func resamplePlanar(_ image: Image, box: CropBox, width: Int, height: Int, antialias: Bool,
                                into out: UnsafeMutablePointer<Float>) {
+        _ = resample(image, box: box, width: width, height: height, antialias: antialias,
+                     planeOf: Array(0..<image.channels), scratch: AugmentScratch(), into: out)
+    }
+
+    /// The one resampling kernel (plain resizing and the fused augmentation share it, so both give
+    /// the same bits): a horizontal pass over the source rows some output row reads, into planar
+    /// float rows, then a vertical pass per output row and channel, written to plane
+    /// `planeOf[channel]` of `out`, mirrored as asked, with `brightness` (v * f clamped to 0...255)
+    /// applied. Returns the sum of the gray values contrast uses (`PhotometricOps.GraySum` order)
+    /// when `sumGray`, else 0.
+    static func resample(_ image: Image, box: CropBox, width: Int, height: Int, antialias: Bool,
+                         hflip: Bool = false, vflip: Bool = false, brightness: Float? = nil, sumGray: Bool = false,
+                         planeOf: [Int], scratch: AugmentScratch, into out: UnsafeMutablePointer<Float>) -> Double {
         let c = image.channels
-        guard width > 0, height > 0 else { return }
+        guard width > 0, height > 0 else { return 0 }
+        let plane = width * height
         guard image.width > 0, image.height > 0 else {   // nothing to sample: black
-            out.initialize(repeating: 0, count: c * width * height); return
+            out.initialize(repeating: 0, count: c * plane)
+            return 0
         }
         let xs = Axis(inSize: image.width, outSize: width, start: box.x, length: box.width, antialias: antialias)
         let ys = Axis(inSize: image.height, outSize: height, start: box.y, length: box.height, antialias: antialias)
@@ -75,66 +90,117 @@ enum Resampler {
         let rowLo = ys.starts.min() ?? 0
         let rowHi = zip(ys.starts, ys.counts).map { $0 + $1 }.max() ?? 0
         let rows = max(0, rowHi - rowLo)
-        // Horizontal pass: rows x width x c, kept interleaved so the inner loop reads contiguously.
-        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rows * width * c))
-        defer { tmp.deallocate() }
+        let tmpPlane = rows * width   // tmp: c planes of rows x width floats
+        let tmp = scratch.floats(max(1, c * tmpPlane))
         image.pixels.withUnsafeBufferPointer { pixelBuffer in
             guard let src = pixelBuffer.baseAddress else { return }
+            let end = src + pixelBuffer.count
             xs.weights.withUnsafeBufferPointer { wx in
-                for r in 0..<rows {
-                    horizontalPass(src + (rowLo + r) * image.width * c, channels: c, axis: xs,
-                                   weights: wx.baseAddress!, outWidth: width, into: tmp + r * width * c)
-                }
-            }
-        }
-        // Vertical pass: each output row is a weighted sum of whole (contiguous) tmp rows, then it is
-        // de-interleaved into the planes.
-        let plane = width * height, rowLength = width * c
-        let rowAcc = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rowLength))
-        defer { rowAcc.deallocate() }
-        ys.weights.withUnsafeBufferPointer { wy in
-            for y in 0..<height {
-                let s = ys.starts[y] - rowLo, n = ys.counts[y]
-                let w = wy.baseAddress! + y * ys.taps
-                rowAcc.initialize(repeating: 0, count: rowLength)
-                for k in 0..<n {
-                    let line = tmp + (s + k) * rowLength, wk = w[k]
-                    for i in 0..<rowLength { rowAcc[i] += wk * line[i] }
-                }
-                let dst = out + y * width
-                if c == 1 {
-                    dst.update(from: rowAcc, count: width)
-                } else {
-                    for x in 0..<width {
-                        for ch in 0..<c { dst[ch * plane + x] = rowAcc[x * c + ch] }
+                xs.starts.withUnsafeBufferPointer { starts in
+                    xs.counts.withUnsafeBufferPointer { counts in
+                        for r in 0..<rows {
+                            horizontalRow(src + (rowLo + r) * image.width * c, end: end, channels: c,
+                                          starts: starts.baseAddress!, counts: counts.baseAddress!,
+                                          weights: wx.baseAddress!, taps: xs.taps, outWidth: width,
+                                          into: tmp + r * width, planeStride: tmpPlane)
+                        }
                     }
                 }
             }
         }
-    }
-
-    /// One source row (interleaved UInt8) filtered horizontally to `outWidth` interleaved floats.
-    @inline(__always)
-    static func horizontalPass(_ line: UnsafePointer<UInt8>, channels c: Int, axis: Axis,
-                                       weights: UnsafePointer<Float>, outWidth: Int, into dst: UnsafeMutablePointer<Float>) {
-        for x in 0..<outWidth {
-            let n = axis.counts[x]
-            let w = weights + x * axis.taps
-            var p = line + axis.starts[x] * c
-            if c == 3 {
-                // RGB: the three channels share each tap's weight; one pass over the taps.
-                var r: Float = 0, g: Float = 0, b: Float = 0
-                for k in 0..<n {
-                    r += w[k] * Float(p[0]); g += w[k] * Float(p[1]); b += w[k] * Float(p[2]); p += 3
-                }
-                dst[x * 3] = r; dst[x * 3 + 1] = g; dst[x * 3 + 2] = b
-            } else {
-                for ch in 0..<c {
-                    var acc: Float = 0
-                    for k in 0..<n { acc += w[k] * Float(p[k * c + ch]) }
-                    dst[x * c + ch] = acc
+        var gray = PhotometricOps.GraySum()
+        ys.weights.withUnsafeBufferPointer { wy in
+            ys.starts.withUnsafeBufferPointer { starts in
+                ys.counts.withUnsafeBufferPointer { counts in
+                    // Output rows in the order the flipped image is laid out, so the gray sum runs in
+                    // the same order as PhotometricOps.contrast does on the flipped planes.
+                    for row in 0..<height {
+                        let y = vflip ? height - 1 - row : row
+                        let first = (starts[y] - rowLo) * width, n = counts[y]
+                        let w = wy.baseAddress! + y * ys.taps
+                        for ch in 0..<c {
+                            verticalRow(tmp + ch * tmpPlane + first, stride: width, weights: w, taps: n, width: width,
+                                        brightness: brightness, hflip: hflip, into: out + planeOf[ch] * plane + row * width)
+                        }
+                        guard sumGray else { continue }
+                        let base = row * width
+                        if c == 3 {   // source channels r, g, b (planeOf may swap the planes)
+                            gray.add(red: out + planeOf[0] * plane + base, green: out + planeOf[1] * plane + base,
+                                     blue: out + planeOf[2] * plane + base, count: width)
+                        } else {
+                            gray.add(out + planeOf[0] * plane + base, count: width)
+                        }
+                    }
                 }
             }
+        }
+        return sumGray ? gray.total : 0
+    }
+
+    /// One source row (interleaved UInt8) filtered horizontally to `outWidth` floats per channel,
+    /// channel ch at `dst + ch * planeStride`. Each output sums w[k] * pixel[k] from 0 upwards.
+    @inline(__always)
+    static func horizontalRow(_ line: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>, channels c: Int,
+                              starts: UnsafePointer<Int>, counts: UnsafePointer<Int>, weights: UnsafePointer<Float>,
+                              taps: Int, outWidth: Int, into dst: UnsafeMutablePointer<Float>, planeStride: Int) {
+        if c == 1 {
+            for x in 0..<outWidth {
+                let n = counts[x], w = weights + x * taps, p = line + starts[x]
+                var acc: Float = 0
+                for k in 0..<n { acc += w[k] * Float(p[k]) }
+                dst[x] = acc
+            }
+            return
+        }
+        // 2-4 channels: one 4-lane vector per tap (lanes past `c` hold a neighbour's bytes, unused).
+        let d1 = dst + planeStride, d2 = d1 + planeStride, d3 = d2 + planeStride
+        for x in 0..<outWidth {
+            let n = counts[x], w = weights + x * taps, p = line + starts[x] * c
+            var acc = SIMD4<Float>(repeating: 0)
+            if p + (n - 1) * c + 4 <= end {
+                for k in 0..<n {
+                    let v = UnsafeRawPointer(p + k * c).loadUnaligned(as: SIMD4<UInt8>.self)
+                    acc += w[k] * SIMD4<Float>(v)
+                }
+            } else {   // the image's last pixel: no 4-byte load past the end
+                for k in 0..<n {
+                    var v = SIMD4<Float>(repeating: 0)
+                    for ch in 0..<c { v[ch] = Float(p[k * c + ch]) }
+                    acc += w[k] * v
+                }
+            }
+            dst[x] = acc[0]; d1[x] = acc[1]
+            if c > 2 { d2[x] = acc[2] }
+            if c > 3 { d3[x] = acc[3] }
+        }
+    }
+
+    /// One output row of one channel: sum over taps k of w[k] * (source row k), the rows `stride`
+    /// floats apart, then the brightness clamp, stored left to right or mirrored.
+    @inline(__always)
+    static func verticalRow(_ l0: UnsafePointer<Float>, stride: Int, weights w: UnsafePointer<Float>, taps n: Int,
+                            width: Int, brightness: Float?, hflip: Bool, into dst: UnsafeMutablePointer<Float>) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+        var x = 0
+        while x + 8 <= width {
+            var v = V(repeating: 0)
+            for k in 0..<n { v += w[k] * load(l0 + k * stride + x) }
+            if let f = brightness { v = (v * f).clamped(lowerBound: V(repeating: 0), upperBound: V(repeating: 255)) }
+            if hflip {
+                let r = V(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0])
+                UnsafeMutableRawPointer(dst + (width - 8 - x)).storeBytes(of: r, as: V.self)
+            } else {
+                UnsafeMutableRawPointer(dst + x).storeBytes(of: v, as: V.self)
+            }
+            x += 8
+        }
+        while x < width {
+            var v: Float = 0
+            for k in 0..<n { v += w[k] * l0[k * stride + x] }
+            if let f = brightness { v = min(max(v * f, 0), 255) }
+            dst[hflip ? width - 1 - x : x] = v
+            x += 1
         }
     }
 
