@@ -25,13 +25,13 @@ final class AugmentScratch {
 }
 
 /// The fused training transform for the usual recipe - crop + resize, flips, brightness, contrast,
-/// normalisation - in two passes over the output instead of six, written straight into the batch.
+/// normalisation - computed row by row and written straight into the batch, each value once.
 ///
 /// It does the same float operations in the same order as the step-by-step path (`augmentPixels`
 /// then `NormalizationMode.apply`), so the result is bit-identical: the flips become the order the
-/// vertical resampling pass writes in, brightness (and the gray sum contrast needs, accumulated in
-/// the same pixel order) is applied as each output row is de-interleaved, and contrast is fused
-/// with the normalisation. The random draws happen in the same order too.
+/// vertical resampling pass writes in, the gray sum contrast needs is accumulated in the same pixel
+/// order (`PhotometricOps.GraySum`), and contrast is fused with the normalisation
+/// (`Resampler.resample`). The random draws happen in the same order too.
 /// `GRAFT_AUGMENT_FUSED=0` turns it off (for comparisons).
 extension Augmenter {
     static let fusedEnabled = ProcessInfo.processInfo.environment["GRAFT_AUGMENT_FUSED"] != "0"
@@ -57,26 +57,20 @@ extension Augmenter {
         let contrast: Float? = c.contrast > 0
             ? Float(rng.uniform(max(0, 1 - c.contrast), 1 + c.contrast)) : nil
 
-        let channels = p.channels, plane = p.width * p.height
+        let channels = p.channels
         let norm = p.normalization
-        // Source channel ch is written to output plane planeOf[ch] (BGR for caffe).
+        // Source channel ch is written to output plane planeOf[ch] (BGR for caffe), normalised with
+        // that output channel's constants.
         var planeOf = [Int](repeating: 0, count: channels)
-        for o in 0..<channels { planeOf[norm.sourceChannel(o, channels: channels)] = o }
-        let graySum = Resampler.resample(source, box: box, width: p.width, height: p.height,
-                                              antialias: p.antialias, hflip: hflip, vflip: vflip,
-                                              brightness: brightness, sumGray: contrast != nil,
-                                              planeOf: planeOf, scratch: scratch, into: out)
-        // Contrast (blend with the mean gray of the whole image) fused with the normalisation.
+        var scale = [Float](repeating: 1, count: channels), offset = [Float](repeating: 0, count: channels)
         for o in 0..<channels {
-            let (scale, offset) = norm.affine(outputChannel: o, channels: channels)
-            let q = out + o * plane
-            if let f = contrast {
-                let mean = Float(graySum / Double(max(plane, 1)))
-                let shift = mean * (1 - f)
-                for i in 0..<plane { q[i] = min(max(q[i] * f + shift, 0), 255) * scale + offset }
-            } else {
-                for i in 0..<plane { q[i] = q[i] * scale + offset }
-            }
+            let ch = norm.sourceChannel(o, channels: channels)
+            planeOf[ch] = o
+            (scale[ch], offset[ch]) = norm.affine(outputChannel: o, channels: channels)
         }
+        Resampler.resample(source, box: box, width: p.width, height: p.height, antialias: p.antialias,
+                           hflip: hflip, vflip: vflip,
+                           finish: .init(brightness: brightness, contrast: contrast, scale: scale, offset: offset),
+                           planeOf: planeOf, scratch: scratch, into: out)
     }
 }

@@ -64,25 +64,44 @@ enum Resampler {
     /// 0...255 into `out` (image.channels * height * width floats).
     static func resamplePlanar(_ image: Image, box: CropBox, width: Int, height: Int, antialias: Bool,
                                into out: UnsafeMutablePointer<Float>) {
-        _ = resample(image, box: box, width: width, height: height, antialias: antialias,
-                     planeOf: Array(0..<image.channels), scratch: AugmentScratch(), into: out)
+        resample(image, box: box, width: width, height: height, antialias: antialias,
+                 planeOf: Array(0..<image.channels), scratch: AugmentScratch(), into: out)
+    }
+
+    /// Per-pixel steps applied after resampling, in this order, each exactly as the step-by-step
+    /// path does it (`PhotometricOps`, `NormalizationMode.apply`).
+    struct Finish {
+        /// v * f, clamped to 0...255.
+        var brightness: Float?
+        /// Blend with the image's mean gray (`PhotometricOps.contrast`), clamped to 0...255.
+        var contrast: Float?
+        /// v * scale[ch] + offset[ch] for source channel ch (the normalisation); nil: none.
+        var scale: [Float]?
+        var offset: [Float]?
+        init(brightness: Float? = nil, contrast: Float? = nil, scale: [Float]? = nil, offset: [Float]? = nil) {
+            self.brightness = brightness; self.contrast = contrast; self.scale = scale; self.offset = offset
+        }
     }
 
     /// The one resampling kernel (plain resizing and the fused augmentation share it, so both give
     /// the same bits): a horizontal pass over the source rows some output row reads, into planar
-    /// float rows, then a vertical pass per output row and channel, written to plane
-    /// `planeOf[channel]` of `out`, mirrored as asked, with `brightness` (v * f clamped to 0...255)
-    /// applied. Returns the sum of the gray values contrast uses (`PhotometricOps.GraySum` order)
-    /// when `sumGray`, else 0.
+    /// float rows, then a vertical pass per output row and channel, mirrored as asked, finished
+    /// (`finish`) and written to plane `planeOf[channel]` of `out`.
+    /// With contrast, the rows are computed twice: once for the mean gray, once to finish and store.
+    /// Recomputing from the small horizontal-pass buffer is cheaper than reading the 600 KB output
+    /// back, and each output value is written once.
     static func resample(_ image: Image, box: CropBox, width: Int, height: Int, antialias: Bool,
-                         hflip: Bool = false, vflip: Bool = false, brightness: Float? = nil, sumGray: Bool = false,
-                         planeOf: [Int], scratch: AugmentScratch, into out: UnsafeMutablePointer<Float>) -> Double {
+                         hflip: Bool = false, vflip: Bool = false, finish: Finish = Finish(),
+                         planeOf: [Int], scratch: AugmentScratch, into out: UnsafeMutablePointer<Float>) {
         let c = image.channels
-        guard width > 0, height > 0 else { return 0 }
+        guard width > 0, height > 0 else { return }
         let plane = width * height
-        guard image.width > 0, image.height > 0 else {   // nothing to sample: black
-            out.initialize(repeating: 0, count: c * plane)
-            return 0
+        guard image.width > 0, image.height > 0 else {   // nothing to sample: black, then finished
+            let rows = scratch.floats(c * width)
+            rows.initialize(repeating: 0, count: c * width)
+            finishRow(rows, channels: c, width: width, finish: finish, shift: finish.contrast.map { _ in 0 },
+                      planeOf: planeOf, plane: plane, rows: 0..<height, into: out)
+            return
         }
         let xs = Axis(inSize: image.width, outSize: width, start: box.x, length: box.width, antialias: antialias)
         let ys = Axis(inSize: image.height, outSize: height, start: box.y, length: box.height, antialias: antialias)
@@ -90,8 +109,9 @@ enum Resampler {
         let rowLo = ys.starts.min() ?? 0
         let rowHi = zip(ys.starts, ys.counts).map { $0 + $1 }.max() ?? 0
         let rows = max(0, rowHi - rowLo)
-        let tmpPlane = rows * width   // tmp: c planes of rows x width floats
-        let tmp = scratch.floats(max(1, c * tmpPlane))
+        let tmpPlane = rows * width   // tmp: c planes of rows x width floats, then one output row per channel
+        let tmp = scratch.floats(max(1, c * tmpPlane) + c * width)
+        let rowBuffer = tmp + max(1, c * tmpPlane)
         image.pixels.withUnsafeBufferPointer { pixelBuffer in
             guard let src = pixelBuffer.baseAddress else { return }
             let end = src + pixelBuffer.count
@@ -108,33 +128,69 @@ enum Resampler {
                 }
             }
         }
-        var gray = PhotometricOps.GraySum()
         ys.weights.withUnsafeBufferPointer { wy in
             ys.starts.withUnsafeBufferPointer { starts in
                 ys.counts.withUnsafeBufferPointer { counts in
-                    // Output rows in the order the flipped image is laid out, so the gray sum runs in
-                    // the same order as PhotometricOps.contrast does on the flipped planes.
-                    for row in 0..<height {
+                    // Output row `row` (after the flips) into rowBuffer, brightness applied.
+                    func compute(_ row: Int) {
                         let y = vflip ? height - 1 - row : row
                         let first = (starts[y] - rowLo) * width, n = counts[y]
                         let w = wy.baseAddress! + y * ys.taps
                         for ch in 0..<c {
                             verticalRow(tmp + ch * tmpPlane + first, stride: width, weights: w, taps: n, width: width,
-                                        brightness: brightness, hflip: hflip, into: out + planeOf[ch] * plane + row * width)
+                                        brightness: finish.brightness, hflip: hflip, into: rowBuffer + ch * width)
                         }
-                        guard sumGray else { continue }
-                        let base = row * width
-                        if c == 3 {   // source channels r, g, b (planeOf may swap the planes)
-                            gray.add(red: out + planeOf[0] * plane + base, green: out + planeOf[1] * plane + base,
-                                     blue: out + planeOf[2] * plane + base, count: width)
-                        } else {
-                            gray.add(out + planeOf[0] * plane + base, count: width)
+                    }
+                    var shift: Float?
+                    if let f = finish.contrast {
+                        // Rows in the order of the flipped image, as PhotometricOps.contrast sums them.
+                        var gray = PhotometricOps.GraySum()
+                        for row in 0..<height {
+                            compute(row)
+                            if c == 3 {
+                                gray.add(red: rowBuffer, green: rowBuffer + width, blue: rowBuffer + 2 * width, count: width)
+                            } else {
+                                gray.add(rowBuffer, count: width)
+                            }
                         }
+                        let mean = Float(gray.total / Double(max(plane, 1)))
+                        shift = mean * (1 - f)
+                    }
+                    for row in 0..<height {
+                        compute(row)
+                        finishRow(rowBuffer, channels: c, width: width, finish: finish, shift: shift, planeOf: planeOf,
+                                  plane: plane, rows: row..<(row + 1), into: out)
                     }
                 }
             }
         }
-        return sumGray ? gray.total : 0
+    }
+
+    /// Contrast (with `shift` = mean * (1 - f)) and normalisation of one computed row per channel,
+    /// stored into output rows `rows` of each plane.
+    @inline(__always)
+    static func finishRow(_ buffer: UnsafeMutablePointer<Float>, channels c: Int, width: Int, finish: Finish,
+                          shift: Float?, planeOf: [Int], plane: Int, rows: Range<Int>,
+                          into out: UnsafeMutablePointer<Float>) {
+        for ch in 0..<c {
+            let b = buffer + ch * width
+            let scale = finish.scale?[ch] ?? 1, offset = finish.offset?[ch] ?? 0
+            let normalise = finish.scale != nil
+            for row in rows {
+                let d = out + planeOf[ch] * plane + row * width
+                if let f = finish.contrast, let shift {
+                    if normalise {
+                        for i in 0..<width { d[i] = min(max(b[i] * f + shift, 0), 255) * scale + offset }
+                    } else {
+                        for i in 0..<width { d[i] = min(max(b[i] * f + shift, 0), 255) }
+                    }
+                } else if normalise {
+                    for i in 0..<width { d[i] = b[i] * scale + offset }
+                } else {
+                    d.update(from: b, count: width)
+                }
+            }
+        }
     }
 
     /// One source row (interleaved UInt8) filtered horizontally to `outWidth` floats per channel,
@@ -153,15 +209,22 @@ enum Resampler {
             return
         }
         // 2-4 channels: one 4-lane vector per tap (lanes past `c` hold a neighbour's bytes, unused).
+        // Weights past an output's count are 0, and acc + 0 * v == acc, so the common 3-tap case
+        // (enlarging) runs all taps unrolled with the same result.
+        @inline(__always) func pixel(_ p: UnsafePointer<UInt8>) -> SIMD4<Float> {
+            SIMD4<Float>(UnsafeRawPointer(p).loadUnaligned(as: SIMD4<UInt8>.self))
+        }
         let d1 = dst + planeStride, d2 = d1 + planeStride, d3 = d2 + planeStride
         for x in 0..<outWidth {
-            let n = counts[x], w = weights + x * taps, p = line + starts[x] * c
+            let n = counts[x], w = weights + x &* taps, p = line + starts[x] &* c
             var acc = SIMD4<Float>(repeating: 0)
-            if p + (n - 1) * c + 4 <= end {
-                for k in 0..<n {
-                    let v = UnsafeRawPointer(p + k * c).loadUnaligned(as: SIMD4<UInt8>.self)
-                    acc += w[k] * SIMD4<Float>(v)
-                }
+            if taps == 3 && p + (2 &* c &+ 4) <= end {
+                let t0: SIMD4<Float> = w[0] * pixel(p)
+                let t1: SIMD4<Float> = w[1] * pixel(p + c)
+                let t2: SIMD4<Float> = w[2] * pixel(p + 2 &* c)
+                acc = t0 + t1 + t2
+            } else if p + ((n - 1) &* c &+ 4) <= end {
+                for k in 0..<n { acc += w[k] * pixel(p + k &* c) }
             } else {   // the image's last pixel: no 4-byte load past the end
                 for k in 0..<n {
                     var v = SIMD4<Float>(repeating: 0)
@@ -176,31 +239,50 @@ enum Resampler {
     }
 
     /// One output row of one channel: sum over taps k of w[k] * (source row k), the rows `stride`
-    /// floats apart, then the brightness clamp, stored left to right or mirrored.
+    /// floats apart, stored left to right or mirrored, then the brightness clamp.
     @inline(__always)
     static func verticalRow(_ l0: UnsafePointer<Float>, stride: Int, weights w: UnsafePointer<Float>, taps n: Int,
                             width: Int, brightness: Float?, hflip: Bool, into dst: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-        var x = 0
-        while x + 8 <= width {
-            var v = V(repeating: 0)
-            for k in 0..<n { v += w[k] * load(l0 + k * stride + x) }
-            if let f = brightness { v = (v * f).clamped(lowerBound: V(repeating: 0), upperBound: V(repeating: 255)) }
+        @inline(__always) func store(_ v: V, _ x: Int) {
             if hflip {
                 let r = V(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0])
                 UnsafeMutableRawPointer(dst + (width - 8 - x)).storeBytes(of: r, as: V.self)
             } else {
                 UnsafeMutableRawPointer(dst + x).storeBytes(of: v, as: V.self)
             }
+        }
+        var x = 0
+        // 0 + a == a for the non-negative terms here, so starting from the first product is exact.
+        if n == 2 {
+            let w0 = w[0], w1 = w[1], l1 = l0 + stride
+            while x + 8 <= width {
+                store(w0 * load(l0 + x) + w1 * load(l1 + x), x)
+                x += 8
+            }
+        } else if n == 3 {
+            let w0 = w[0], w1 = w[1], w2 = w[2], l1 = l0 + stride, l2 = l1 + stride
+            while x + 8 <= width {
+                store(w0 * load(l0 + x) + w1 * load(l1 + x) + w2 * load(l2 + x), x)
+                x += 8
+            }
+        }
+        while x + 8 <= width {
+            var v = V(repeating: 0)
+            for k in 0..<n { v += w[k] * load(l0 + k * stride + x) }
+            store(v, x)
             x += 8
         }
         while x < width {
             var v: Float = 0
             for k in 0..<n { v += w[k] * l0[k * stride + x] }
-            if let f = brightness { v = min(max(v * f, 0), 255) }
             dst[hflip ? width - 1 - x : x] = v
             x += 1
+        }
+        // A separate pass: the scalar min/max vectorises, SIMD clamped(...) compiled to calls.
+        if let f = brightness {
+            for i in 0..<width { dst[i] = min(max(dst[i] * f, 0), 255) }
         }
     }
 
