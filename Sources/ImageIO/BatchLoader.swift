@@ -60,8 +60,9 @@ public final class BatchLoader: Sendable {
         self.workers = max(1, workers)
         self.prefetchBatches = max(prefetchBatches ?? 2 * max(1, workers), 1)
         self.decodeOptions = decodeOptions ?? PNGDecodeOptions(background: preprocessing.background)
-        // In flight at once: the batches being built or waiting (prefetch) plus the consumer's.
-        self.buffers = BatchBufferPool(limit: self.prefetchBatches + 2)
+        // In flight at once: the batches being built or waiting (prefetch) plus the consumer's, and
+        // one slot for the smaller last batch so that it does not evict a full-size one.
+        self.buffers = BatchBufferPool(limit: self.prefetchBatches + 3)
     }
 
     /// A loader over a decoded cache (its dataset is `cache.dataset`, which excludes files that failed
@@ -91,7 +92,7 @@ public final class BatchLoader: Sendable {
         EpochBatches(loader: self, epoch: epoch, order: order(epoch: epoch))
     }
 
-    /// Builds one batch synchronously on the calling thread (what each worker runs).
+    /// Builds one batch synchronously on the calling thread (the same samples the workers build).
     public func loadBatch(epoch: Int, batch: Int) throws -> Batch {
         try loadBatch(epoch: epoch, indices: batchIndices(order: order(epoch: epoch), batch: batch),
                       scratch: LoaderScratch())
@@ -104,20 +105,30 @@ public final class BatchLoader: Sendable {
 
     /// `scratch` belongs to the calling thread.
     func loadBatch(epoch: Int, indices: [Int], scratch: LoaderScratch) throws -> Batch {
-        let p = preprocessing
-        let storage = buffers.take(count: indices.count * p.sampleSize)
-        let images = Tensor(shape: [indices.count, p.channels, p.height, p.width], storage: storage)
-        let out = storage.pointer   // unique: the pool hands out only storages nobody else holds
+        let storage = buffers.take(count: indices.count * preprocessing.sampleSize)
         for (slot, index) in indices.enumerated() {
-            let image = try self.image(at: index, scratch: scratch.decode)
-            let destination = out + slot * p.sampleSize
-            if let augmenter {
-                var rng = DataRNG(seed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
-                augmenter.apply(image, rng: &rng, into: destination, scratch: scratch.augment)
-            } else {
-                p.apply(image, into: destination)
-            }
+            try loadSample(epoch: epoch, index: index, slot: slot, into: storage, scratch: scratch)
         }
+        return batch(indices: indices, images: storage)
+    }
+
+    /// Decodes (or takes from the cache) and transforms sample `index` into slot `slot` of `images`.
+    /// Workers fill different slots of one storage at the same time; each writes only its own.
+    func loadSample(epoch: Int, index: Int, slot: Int, into images: TensorStorage, scratch: LoaderScratch) throws {
+        let p = preprocessing
+        let image = try self.image(at: index, scratch: scratch.decode)
+        let destination = images.pointer + slot * p.sampleSize
+        if let augmenter {
+            var rng = DataRNG(seed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
+            augmenter.apply(image, rng: &rng, into: destination, scratch: scratch.augment)
+        } else {
+            p.apply(image, into: destination)
+        }
+    }
+
+    /// The batch of `indices` whose samples are in `images` (labels and multi-label targets added).
+    func batch(indices: [Int], images: TensorStorage) -> Batch {
+        let p = preprocessing
         var targets: Tensor?
         if dataset.isMultiLabel {
             let k = dataset.classCount
@@ -128,7 +139,8 @@ public final class BatchLoader: Sendable {
             }
             targets = t
         }
-        return Batch(images: images, labels: indices.map { dataset.samples[$0].label }, targets: targets, indices: indices)
+        return Batch(images: Tensor(shape: [indices.count, p.channels, p.height, p.width], storage: images),
+                     labels: indices.map { dataset.samples[$0].label }, targets: targets, indices: indices)
     }
 
     /// The decoded image of sample `index` (from the cache when there is one).
@@ -171,6 +183,8 @@ public final class EpochBatches {
 }
 
 /// State shared by the consumer and the workers; every field is guarded by `condition`.
+/// Workers claim single samples, not whole batches, so at the end of an epoch (and of each batch)
+/// every worker helps with the last batch instead of one worker finishing it alone.
 private final class PrefetchState: @unchecked Sendable {
     let loader: BatchLoader
     let epoch: Int
@@ -178,9 +192,22 @@ private final class PrefetchState: @unchecked Sendable {
     let total: Int
     private let condition = NSCondition()
     private var ready: [Int: Result<Batch, Error>] = [:]
-    private var nextToStart = 0
+    private var building: [Int: BatchInProgress] = [:]
+    private var nextBatch = 0   // the next sample to claim: slot nextSlot of batch nextBatch
+    private var nextSlot = 0
     private var nextToHandOut = 0
     private var cancelled = false
+
+    /// A batch whose samples are being written by the workers.
+    private final class BatchInProgress {
+        let indices: [Int]
+        let images: TensorStorage
+        var remaining: Int
+        var firstError: (slot: Int, error: Error)?   // the lowest slot's, as a serial loader would throw
+        init(indices: [Int], images: TensorStorage) {
+            self.indices = indices; self.images = images; remaining = indices.count
+        }
+    }
 
     init(loader: BatchLoader, epoch: Int, order: [Int]) {
         self.loader = loader; self.epoch = epoch; self.order = order
@@ -191,20 +218,43 @@ private final class PrefetchState: @unchecked Sendable {
         let scratch = LoaderScratch()   // this thread's decode and augmentation buffers
         while true {
             condition.lock()
-            while !cancelled && nextToStart < total && nextToStart >= nextToHandOut + loader.prefetchBatches {
+            while !cancelled && nextBatch < total && nextBatch >= nextToHandOut + loader.prefetchBatches {
                 condition.wait()
             }
-            if cancelled || nextToStart >= total { condition.unlock(); return }
-            let batch = nextToStart
-            nextToStart += 1
+            if cancelled || nextBatch >= total { condition.unlock(); return }
+            let batch = nextBatch, slot = nextSlot
+            let job: BatchInProgress
+            if let started = building[batch] {
+                job = started
+            } else {
+                let indices = loader.batchIndices(order: order, batch: batch)
+                job = BatchInProgress(indices: indices,
+                                      images: loader.buffers.take(count: indices.count * loader.preprocessing.sampleSize))
+                building[batch] = job
+            }
+            nextSlot += 1
+            if nextSlot == job.indices.count { nextBatch += 1; nextSlot = 0 }
             condition.unlock()
 
-            let indices = loader.batchIndices(order: order, batch: batch)
-            let result = Result { try loader.loadBatch(epoch: epoch, indices: indices, scratch: scratch) }
+            var failure: Error?
+            do {
+                try loader.loadSample(epoch: epoch, index: job.indices[slot], slot: slot, into: job.images, scratch: scratch)
+            } catch {
+                failure = error
+            }
 
             condition.lock()
-            ready[batch] = result
-            condition.broadcast()
+            if let failure, slot < (job.firstError?.slot ?? Int.max) { job.firstError = (slot, failure) }
+            job.remaining -= 1
+            if job.remaining == 0 {
+                building[batch] = nil
+                if let first = job.firstError {
+                    ready[batch] = .failure(first.error)
+                } else {
+                    ready[batch] = .success(loader.batch(indices: job.indices, images: job.images))
+                }
+                condition.broadcast()
+            }
             condition.unlock()
         }
     }
@@ -226,6 +276,7 @@ private final class PrefetchState: @unchecked Sendable {
         } catch {
             cancelled = true
             ready.removeAll()
+            building.removeAll()
             throw error
         }
     }
@@ -234,6 +285,7 @@ private final class PrefetchState: @unchecked Sendable {
         condition.lock()
         cancelled = true
         ready.removeAll()
+        building.removeAll()
         condition.broadcast()
         condition.unlock()
     }

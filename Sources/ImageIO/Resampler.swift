@@ -209,8 +209,8 @@ enum Resampler {
             return
         }
         // 2-4 channels: one 4-lane vector per tap (lanes past `c` hold a neighbour's bytes, unused).
-        // Weights past an output's count are 0, and acc + 0 * v == acc, so the common 3-tap case
-        // (enlarging) runs all taps unrolled with the same result.
+        // Weights past an output's count are 0, and acc + 0 * v == acc, so with 3 taps (enlarging)
+        // all of them run unrolled with the same result.
         @inline(__always) func pixel(_ p: UnsafePointer<UInt8>) -> SIMD4<Float> {
             SIMD4<Float>(UnsafeRawPointer(p).loadUnaligned(as: SIMD4<UInt8>.self))
         }
@@ -218,7 +218,11 @@ enum Resampler {
         for x in 0..<outWidth {
             let n = counts[x], w = weights + x &* taps, p = line + starts[x] &* c
             var acc = SIMD4<Float>(repeating: 0)
-            if taps == 3 && p + (2 &* c &+ 4) <= end {
+            if n == 2 && p + (c &+ 4) <= end {   // enlarging: two taps for most outputs
+                let t0: SIMD4<Float> = w[0] * pixel(p)
+                let t1: SIMD4<Float> = w[1] * pixel(p + c)
+                acc = t0 + t1
+            } else if taps == 3 && p + (2 &* c &+ 4) <= end {
                 let t0: SIMD4<Float> = w[0] * pixel(p)
                 let t1: SIMD4<Float> = w[1] * pixel(p + c)
                 let t2: SIMD4<Float> = w[2] * pixel(p + 2 &* c)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImageIO
+import TensorCore
 
 private func tinyDataset() throws -> ImageFolderDataset {
     try ImageFolderDataset(folder: Fixtures.tinyFolder, options: DatasetOptions(warn: Warnings.silent))
@@ -109,4 +110,40 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
                                            augmentation: augmentation(), batchSize: 4, epochs: 2)
     #expect(result.images == 12 && result.batches == 4)
     #expect(result.imagesPerSecond > 0)
+}
+
+@Test func reusedBatchBuffersNeverOverwriteABatchTheConsumerKeeps() throws {
+    let dataset = try tinyDataset()
+    let p = Preprocessing(width: 12, height: 12, normalization: .torch)
+    let loader = try BatchLoader(dataset: dataset, preprocessing: p, augmentation: augmentation(), batchSize: 3,
+                                 shuffle: true, seed: 3, workers: 2, prefetchBatches: 1)
+    let iterator = loader.batches(epoch: 0)
+    let kept = try #require(try iterator.next())
+    while try iterator.next() != nil {}
+    for epoch in 1..<4 { _ = try collect(loader, epoch: epoch) }   // recycles every other buffer
+    #expect(kept.images.scalars == (try loader.loadBatch(epoch: 0, batch: 0)).images.scalars)
+
+    // A storage comes back only once nothing else holds it.
+    let pool = BatchBufferPool(limit: 2)
+    var held: TensorStorage? = pool.take(count: 10)
+    let identity = ObjectIdentifier(try #require(held))
+    #expect(ObjectIdentifier(pool.take(count: 10)) != identity)
+    held = nil
+    #expect(ObjectIdentifier(pool.take(count: 10)) == identity)
+}
+
+@Test func aBatchWithTwoBadFilesReportsTheFirstInBatchOrder() throws {
+    let folder = try Fixtures.temporaryFolder("loader-order")
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try FileManager.default.createDirectory(at: folder.appendingPathComponent("a"), withIntermediateDirectories: true)
+    for name in ["p.png", "q.png", "r.png", "s.png"] {
+        try FileManager.default.copyItem(at: Fixtures.tinyFolder.appendingPathComponent("frog/tr0093.png"),
+                                         to: folder.appendingPathComponent("a/\(name)"))
+    }
+    let dataset = try ImageFolderDataset(folder: folder)
+    for name in ["q.png", "s.png"] { try FileManager.default.removeItem(at: folder.appendingPathComponent("a/\(name)")) }
+    let loader = try BatchLoader(dataset: dataset, preprocessing: Preprocessing(width: 4, height: 4), batchSize: 4,
+                                 shuffle: false, workers: 3)
+    let error = #expect(throws: ImageIOError.self) { try loader.batches(epoch: 0).next() }
+    #expect(error?.description.contains("q.png") == true)
 }
