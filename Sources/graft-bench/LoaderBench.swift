@@ -19,7 +19,7 @@
 // Python: scripts/bench_loader_pillow.py (`--python` picks the interpreter, default python3); when
 // it, Pillow or NumPy is missing, a note is printed and only Graft's numbers.
 //
-// Diagnostics: `--profile` (single-thread ms/image per stage), `--check-augment` (hash of augmenter
+// Diagnostics: `--profile` (single-thread CPU ms/image per stage), `--check-augment` (hash of augmenter
 // outputs; compare with GRAFT_AUGMENT_FUSED=0).
 //
 // Needs "ImageIO" in the graft-bench target's dependencies (Package.swift); without it this file
@@ -109,6 +109,14 @@ enum LoaderBench {
 
     static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 
+    /// CPU time of the calling thread: what `--profile` reports, since other load on the machine
+    /// stretches wall-clock stage times but hardly this.
+    static func threadSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
     static func median(_ v: [Double]) -> Double {
         let s = v.sorted()
         guard !s.isEmpty else { return .nan }
@@ -161,7 +169,7 @@ enum LoaderBench {
                     seconds: run.seconds)
     }
 
-    /// Single-threaded per-stage times (ms per image, median over epochs) for finding hot spots.
+    /// Single-threaded per-stage CPU times (ms per image, median over epochs) for finding hot spots.
     static func profile(_ ds: ImageFolderDataset, epochs: Int) throws {
         let augmenter = try Augmenter(config: augmentation, preprocessing: preprocessing)
         let out = UnsafeMutablePointer<Float>.allocate(capacity: preprocessing.sampleSize)
@@ -170,19 +178,19 @@ enum LoaderBench {
         for epoch in 0...epochs {
             var tr = 0.0, ts = 0.0, tc = 0.0, ta = 0.0, tw = 0.0
             for (i, s) in ds.samples.enumerated() {
-                let t0 = seconds()
+                let t0 = threadSeconds()
                 let bytes = try Data(contentsOf: s.file)
-                let t1 = seconds()
+                let t1 = threadSeconds()
                 let decoded = try PNGDecoder.decodeSamples(file: s.file, colorKeyToAlpha: true)
-                let t2 = seconds()
+                let t2 = threadSeconds()
                 let image = decoded.image(as: .rgb)
-                let t3 = seconds()
+                let t3 = threadSeconds()
                 var rng = DataRNG(seed: 0, stream: UInt64(epoch), UInt64(i))
                 augmenter.apply(image, rng: &rng, into: out)
-                let t4 = seconds()
+                let t4 = threadSeconds()
                 let again = try PNGDecoder.decode(file: s.file, as: .rgb)
                 augmenter.apply(again, rng: &rng, into: out)
-                let t5 = seconds()
+                let t5 = threadSeconds()
                 tr += t1 - t0; ts += t2 - t1; tc += t3 - t2; ta += t4 - t3; tw += t5 - t4
                 withExtendedLifetime(bytes) {}
             }
@@ -190,7 +198,7 @@ enum LoaderBench {
             let n = Double(ds.count) / 1e3
             read.append(tr / n); samples.append(ts / n); convert.append(tc / n); augment.append(ta / n); whole.append(tw / n)
         }
-        print("single thread, ms/image (median of \(epochs) epochs): read file \(fmt(median(read), 3)), "
+        print("single thread, CPU ms/image (median of \(epochs) epochs): read file \(fmt(median(read), 3)), "
               + "decodeSamples(file:) incl. read \(fmt(median(samples), 3)), to RGB \(fmt(median(convert), 3)), "
               + "augment+normalise \(fmt(median(augment), 3)); decode(file:)+augment \(fmt(median(whole), 3)) "
               + "=> \(fmt(1000 / median(whole))) img/s/thread")
