@@ -16,21 +16,24 @@ public func linear(_ x: Var, _ w: Var, _ b: Var?, activation: Activation? = nil)
     be.gemm(transA: false, transB: true, m: n, n: outF, k: inF, alpha: 1,
             a: x.value.pointer, b: w.value.pointer, beta: b == nil ? 0 : 1, c: yp)
     let parents = b.map { [x, w, $0] } ?? [x, w]
+    // Capture only what the pullback reads: the input for dW, the weights for dX, flags otherwise.
+    let input: Tensor? = w.requiresGrad ? x.value : nil, weight: Tensor? = x.requiresGrad ? w.value : nil
+    let needBias = b?.requiresGrad ?? false, hasBias = b != nil
     return withActivation(activation, &y, parents: parents) { g in
         var dx: Tensor? = nil, dw: Tensor? = nil, db: Tensor? = nil
-        if x.requiresGrad {
+        if let weight {
             var t = Tensor(uninitializedShape: [n, inF])
             be.gemm(transA: false, transB: false, m: n, n: inF, k: outF, alpha: 1,
-                    a: g.pointer, b: w.value.pointer, beta: 0, c: t.mutablePointer())
+                    a: g.pointer, b: weight.pointer, beta: 0, c: t.mutablePointer())
             dx = t
         }
-        if w.requiresGrad {
+        if let input {
             var t = Tensor(uninitializedShape: [outF, inF])
             be.gemm(transA: true, transB: false, m: outF, n: inF, k: n, alpha: 1,
-                    a: g.pointer, b: x.value.pointer, beta: 0, c: t.mutablePointer())
+                    a: g.pointer, b: input.pointer, beta: 0, c: t.mutablePointer())
             dw = t
         }
-        if let b, b.requiresGrad {
+        if needBias {
             var t = Tensor(zeros: [outF])
             let tp = t.mutablePointer(), gp = g.pointer
             for r in 0..<n {
@@ -39,6 +42,6 @@ public func linear(_ x: Var, _ w: Var, _ b: Var?, activation: Activation? = nil)
             }
             db = t
         }
-        return b == nil ? [dx, dw] : [dx, dw, db]
+        return hasBias ? [dx, dw, db] : [dx, dw]
     }
 }

@@ -9,25 +9,48 @@ public func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
     try GradientMode.$isEnabled.withValue(false) { try body() }
 }
 
-/// A node of the dynamic tape: a value, and (when something upstream is trainable) how to send a
-/// gradient back to its parents. Frozen parameters and inputs are constant leaves, so a frozen trunk
-/// records nothing and gets no backward work at all.
+/// The backward half of a `Var`: its gradient, its parents' nodes and its pullback, but not its value.
+/// Children link to parents through nodes, so a forward value lives only as long as the caller or a
+/// pullback that actually reads it holds it (a BatchNorm output feeding an add is dropped at once).
+final class TapeNode {
+    var grad: Tensor?
+    /// One entry per parent of the op, nil where that parent needs no gradient. Cleared once
+    /// `backward` has used them (the tape is single-use, like PyTorch without retain_graph).
+    var parents: [TapeNode?]
+    /// Given dL/d(self), returns dL/d(parent) for each parent in order (nil where not needed).
+    var pullback: ((Tensor) -> [Tensor?])?
+    /// For ops whose pullback does not read their own output (BatchNorm, add): the pullback given
+    /// dL/d(relu(self)) and relu(self), applying the ReLU mask inside the op's own backward kernels.
+    /// `relu` uses it to replace this node, so the pre-activation tensor is never kept.
+    var reluPullback: ((Tensor, Tensor) -> [Tensor?])?
+    let parameter: Parameter?
+
+    init(parents: [TapeNode?], pullback: ((Tensor) -> [Tensor?])?, parameter: Parameter?) {
+        self.parents = parents
+        self.pullback = pullback
+        self.parameter = parameter
+    }
+}
+
+/// A value on the dynamic tape and (when something upstream is trainable) how to send a gradient back
+/// to its parents. Frozen parameters and inputs are constant leaves, so a frozen trunk records nothing
+/// and gets no backward work at all.
 public final class Var {
     public let value: Tensor
-    public internal(set) var grad: Tensor?
     public let requiresGrad: Bool
-    let parents: [Var]
-    /// Given dL/d(self), returns dL/d(parent) for each parent in order (nil where not needed).
-    let pullback: ((Tensor) -> [Tensor?])?
-    let parameter: Parameter?
+    /// Present exactly when `requiresGrad`.
+    let node: TapeNode?
+
+    public var grad: Tensor? { node?.grad }
+    var pullback: ((Tensor) -> [Tensor?])? { node?.pullback }
+    var reluPullback: ((Tensor, Tensor) -> [Tensor?])? { node?.reluPullback }
+    var parameter: Parameter? { node?.parameter }
 
     /// A constant (input data, or anything that needs no gradient).
     public init(_ value: Tensor) {
         self.value = value
         self.requiresGrad = false
-        self.parents = []
-        self.pullback = nil
-        self.parameter = nil
+        self.node = nil
     }
 
     /// A leaf reading a parameter; trainable ones accumulate their gradient into `Parameter.grad`.
@@ -35,52 +58,60 @@ public final class Var {
         self.value = parameter.value
         let needs = parameter.requiresGrad && GradientMode.isEnabled
         self.requiresGrad = needs
-        self.parents = []
-        self.pullback = nil
-        self.parameter = needs ? parameter : nil
+        self.node = needs ? TapeNode(parents: [], pullback: nil, parameter: parameter) : nil
     }
 
     /// An op result. The tape is kept only if some parent needs a gradient.
-    public init(_ value: Tensor, parents: [Var], pullback: @escaping (Tensor) -> [Tensor?]) {
+    public convenience init(_ value: Tensor, parents: [Var], pullback: @escaping (Tensor) -> [Tensor?]) {
+        self.init(value, nodes: parents.map(\.node), pullback: pullback)
+    }
+
+    /// An op result linked straight to parent nodes (nil: that parent needs no gradient).
+    init(_ value: Tensor, nodes: [TapeNode?], pullback: @escaping (Tensor) -> [Tensor?]) {
         self.value = value
-        let needs = GradientMode.isEnabled && parents.contains { $0.requiresGrad }
+        let needs = GradientMode.isEnabled && nodes.contains { $0 != nil }
         self.requiresGrad = needs
-        self.parents = needs ? parents : []
-        self.pullback = needs ? pullback : nil
-        self.parameter = nil
+        self.node = needs ? TapeNode(parents: nodes, pullback: pullback, parameter: nil) : nil
+    }
+
+    /// An op result that a following ReLU may absorb (see `TapeNode.reluPullback`).
+    convenience init(_ value: Tensor, parents: [Var], pullback: @escaping (Tensor) -> [Tensor?],
+                     reluPullback: @escaping (Tensor, Tensor) -> [Tensor?]) {
+        self.init(value, parents: parents, pullback: pullback)
+        node?.reluPullback = reluPullback
     }
 
     public var shape: [Int] { value.shape }
 
     /// Back-propagates from this (scalar or seeded) node through the tape.
     public func backward(seed: Tensor? = nil) {
-        guard requiresGrad else { return }
+        guard let root = node else { return }
         let start = seed ?? Tensor(shape: value.shape, repeating: 1)
         check(start.shape == value.shape, "backward: seed \(start.shape) for value \(value.shape)")
-        var order: [Var] = []
+        var order: [TapeNode] = []
         var visited = Set<ObjectIdentifier>()
         // Iterative post-order DFS (deep ResNets would stress recursion).
-        var stack: [(Var, Bool)] = [(self, false)]
-        while let (node, expanded) = stack.popLast() {
-            if expanded { order.append(node); continue }
-            if !visited.insert(ObjectIdentifier(node)).inserted { continue }
-            stack.append((node, true))
-            for p in node.parents where p.requiresGrad && !visited.contains(ObjectIdentifier(p)) {
-                stack.append((p, false))
-            }
+        var stack: [(TapeNode, Bool)] = [(root, false)]
+        while let (n, expanded) = stack.popLast() {
+            if expanded { order.append(n); continue }
+            if !visited.insert(ObjectIdentifier(n)).inserted { continue }
+            stack.append((n, true))
+            for case let p? in n.parents where !visited.contains(ObjectIdentifier(p)) { stack.append((p, false)) }
         }
-        grad = start
-        for node in order.reversed() {
-            guard let g = node.grad else { continue }
-            if let p = node.parameter { p.accumulateGrad(g) }
-            if let pullback = node.pullback {
+        root.grad = start
+        // Pop in reverse topological order; releasing each node's tape lets its inputs' values go.
+        while let n = order.popLast() {
+            defer { n.parents = []; n.pullback = nil; n.reluPullback = nil }
+            guard let g = n.grad else { continue }
+            if let p = n.parameter { p.accumulateGrad(g) }
+            if n !== root { n.grad = nil }  // free intermediate gradients as we go
+            if let pullback = n.pullback {
                 let grads = pullback(g)
-                for (parent, pg) in zip(node.parents, grads) where parent.requiresGrad {
-                    guard let pg else { continue }
+                for (parent, pg) in zip(n.parents, grads) {
+                    guard let parent, let pg else { continue }
                     if parent.grad == nil { parent.grad = pg } else { parent.grad!.addInPlace(pg) }
                 }
             }
-            if node !== self { node.grad = nil }  // free intermediate gradients as we go
         }
     }
 }

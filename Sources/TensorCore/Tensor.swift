@@ -1,13 +1,14 @@
 import Foundation
 
 /// Shared, 64-byte aligned Float32 buffer. Tensors own one through copy-on-write.
+/// Large buffers come from and return to `StoragePool` (reused across training steps).
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
 
     public init(count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let raw = StoragePool.shared.acquire(bytes: max(count, 1) * MemoryLayout<Float>.stride)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -16,7 +17,7 @@ public final class TensorStorage: @unchecked Sendable {
         pointer.update(from: source, count: count)
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+    deinit { StoragePool.shared.release(UnsafeMutableRawPointer(pointer), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
 }
 
 /// A dense, contiguous, row-major Float32 tensor with value semantics (copy-on-write).

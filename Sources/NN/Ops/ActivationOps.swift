@@ -83,7 +83,13 @@ public func activation(_ x: Var, _ f: Activation) -> Var {
         ActivationKernels.forward(f.pointwise!, x: x.value.pointer, y: y.mutablePointer(), count: x.value.count)
     }
     let out = y
-    return Var(y, parents: [x]) { g in [f.gradient(g, output: out, input: x.value)] }
+    if f == .relu, let node = x.node, let fused = node.reluPullback {
+        // Take x's place on the tape: x's own output is then dropped as soon as the caller lets go.
+        return Var(y, nodes: node.parents) { g in fused(g, out) }
+    }
+    // Keep the input alive only where the derivative needs it.
+    let input: Tensor? = f.fusesInPlace ? nil : x.value
+    return Var(y, parents: [x]) { g in [f.gradient(g, output: out, input: input)] }
 }
 
 /// Applies a fused activation to a freshly computed op output `z` (owned by the caller) and

@@ -13,19 +13,21 @@ public func conv2d(_ x: Var, _ w: Var, _ b: Var?, _ g: Conv2DGeometry, activatio
     var y = Tensor(uninitializedShape: g.outputShape)
     be.conv2dForward(g, input: x.value.pointer, weight: w.value.pointer, bias: b?.value.pointer, output: y.mutablePointer())
     let parents = b.map { [x, w, $0] } ?? [x, w]
+    // Capture only what the pullback reads: the input for dW, the weights for dX, flags otherwise.
+    let needX = x.requiresGrad, needW = w.requiresGrad, needBias = b?.requiresGrad ?? false, hasBias = b != nil
+    let input: Tensor? = needW ? x.value : nil, weight: Tensor? = needX ? w.value : nil
     return withActivation(activation, &y, parents: parents) { dy in
         var dx: Tensor? = nil, dw: Tensor? = nil, db: Tensor? = nil
-        if x.requiresGrad {
+        if let weight {
             var t = Tensor(uninitializedShape: g.inputShape)
-            be.conv2dBackwardData(g, dOutput: dy.pointer, weight: w.value.pointer, dInput: t.mutablePointer())
+            be.conv2dBackwardData(g, dOutput: dy.pointer, weight: weight.pointer, dInput: t.mutablePointer())
             dx = t
         }
-        let needBias = b?.requiresGrad ?? false
-        if w.requiresGrad {
+        if let input {
             var t = Tensor(uninitializedShape: g.weightShape)
             var tb = needBias ? Tensor(uninitializedShape: [g.outChannels]) : nil
             let biasPtr: UnsafeMutablePointer<Float>? = needBias ? tb!.mutablePointer() : nil
-            be.conv2dBackwardWeights(g, input: x.value.pointer, dOutput: dy.pointer, dWeight: t.mutablePointer(), dBias: biasPtr)
+            be.conv2dBackwardWeights(g, input: input.pointer, dOutput: dy.pointer, dWeight: t.mutablePointer(), dBias: biasPtr)
             dw = t
             db = tb
         } else if needBias {
@@ -34,7 +36,7 @@ public func conv2d(_ x: Var, _ w: Var, _ b: Var?, _ g: Conv2DGeometry, activatio
                                    into: tb.mutablePointer())
             db = tb
         }
-        return b == nil ? [dx, dw] : [dx, dw, db]
+        return hasBias ? [dx, dw, db] : [dx, dw]
     }
 }
 

@@ -15,22 +15,27 @@ public func batchNormTraining(_ x: Var, gamma: Var, beta: Var, epsilon: Float) -
     BatchNormKernels.scaleShift(x: x.value.pointer, y: y.mutablePointer(), batch: n, channels: c, spatial: s,
                                 scale: scale.pointer, shift: shift.pointer)
     let savedMean = mean, savedInvStd = invStd
-    let out = Var(y, parents: [x, gamma, beta]) { dy in
+    // `mask` (a following ReLU's output, when fused) zeroes dy where the ReLU was off, inside the kernels.
+    func pullback(_ dy: Tensor, mask: Tensor?) -> [Tensor?] {
         var sumDy = Tensor(uninitializedShape: [c]), sumDyXhat = Tensor(uninitializedShape: [c])
-        BatchNormKernels.gradientSums(x: x.value.pointer, dy: dy.pointer, batch: n, channels: c, spatial: s,
+        let mp = mask?.pointer
+        BatchNormKernels.gradientSums(x: x.value.pointer, dy: dy.pointer, mask: mp, batch: n, channels: c, spatial: s,
                                       mean: savedMean.pointer, invStd: savedInvStd.pointer,
                                       sumDy: sumDy.mutablePointer(), sumDyXhat: sumDyXhat.mutablePointer())
         var dx: Tensor? = nil
         if x.requiresGrad {
             var t = Tensor(uninitializedShape: x.shape)
-            BatchNormKernels.trainingInputGradient(x: x.value.pointer, dy: dy.pointer, dx: t.mutablePointer(),
+            BatchNormKernels.trainingInputGradient(x: x.value.pointer, dy: dy.pointer, mask: mp, dx: t.mutablePointer(),
                                                    batch: n, channels: c, spatial: s, mean: savedMean.pointer,
                                                    invStd: savedInvStd.pointer, gamma: gamma.value.pointer,
                                                    sumDy: sumDy.pointer, sumDyXhat: sumDyXhat.pointer)
             dx = t
         }
+        withExtendedLifetime(mask) {}
         return [dx, gamma.requiresGrad ? sumDyXhat : nil, beta.requiresGrad ? sumDy : nil]
     }
+    let out = Var(y, parents: [x, gamma, beta], pullback: { dy in pullback(dy, mask: nil) },
+                  reluPullback: { dy, y in pullback(dy, mask: y) })
     return (out, mean, variance)
 }
 
@@ -45,21 +50,24 @@ public func batchNormInference(_ x: Var, gamma: Var, beta: Var, mean: Tensor, va
     BatchNormKernels.scaleShift(x: x.value.pointer, y: y.mutablePointer(), batch: n, channels: c, spatial: s,
                                 scale: scale.pointer, shift: shift.pointer)
     let savedScale = scale, savedInvStd = invStd
+    // The input is read only for the gamma/beta gradients (not at all below a frozen BatchNorm).
+    let needX = x.requiresGrad, needGamma = gamma.requiresGrad, needBeta = beta.requiresGrad
+    let input: Tensor? = needGamma || needBeta ? x.value : nil
     return Var(y, parents: [x, gamma, beta]) { dy in
         var dx: Tensor? = nil, dGamma: Tensor? = nil, dBeta: Tensor? = nil
-        if x.requiresGrad {
-            var t = Tensor(uninitializedShape: x.shape)
+        if needX {
+            var t = Tensor(uninitializedShape: dy.shape)
             BatchNormKernels.scaleShift(x: dy.pointer, y: t.mutablePointer(), batch: n, channels: c, spatial: s,
                                         scale: savedScale.pointer, shift: nil)
             dx = t
         }
-        if gamma.requiresGrad || beta.requiresGrad {
+        if let input {
             var sumDy = Tensor(uninitializedShape: [c]), sumDyXhat = Tensor(uninitializedShape: [c])
-            BatchNormKernels.gradientSums(x: x.value.pointer, dy: dy.pointer, batch: n, channels: c, spatial: s,
+            BatchNormKernels.gradientSums(x: input.pointer, dy: dy.pointer, batch: n, channels: c, spatial: s,
                                           mean: mean.pointer, invStd: savedInvStd.pointer,
                                           sumDy: sumDy.mutablePointer(), sumDyXhat: sumDyXhat.mutablePointer())
-            if gamma.requiresGrad { dGamma = sumDyXhat }
-            if beta.requiresGrad { dBeta = sumDy }
+            if needGamma { dGamma = sumDyXhat }
+            if needBeta { dBeta = sumDy }
         }
         return [dx, dGamma, dBeta]
     }

@@ -23,8 +23,9 @@ public func avgPool2d(_ x: Var, _ g: Pool2DGeometry) -> Var {
     checkPool(x, g, "avgPool2d")
     var y = Tensor(uninitializedShape: g.outputShape)
     PoolKernels.avgForward(g, input: x.value.pointer, output: y.mutablePointer())
+    let shape = x.shape   // the pullback needs the shape only, not the input
     return Var(y, parents: [x]) { dy in
-        var dx = Tensor(uninitializedShape: x.shape)
+        var dx = Tensor(uninitializedShape: shape)
         PoolKernels.avgBackward(g, dOutput: dy.pointer, dInput: dx.mutablePointer())
         return [dx]
     }
@@ -53,8 +54,9 @@ public func globalAvgPool2d(_ x: Var) -> Var {
     let (planes, size) = globalShape(x, "globalAvgPool2d")
     var y = Tensor(uninitializedShape: [x.shape[0], x.shape[1]])
     PoolKernels.globalAvgForward(input: x.value.pointer, output: y.mutablePointer(), planes: planes, size: size)
+    let shape = x.shape   // the pullback needs the shape only, not the input
     return Var(y, parents: [x]) { dy in
-        var dx = Tensor(uninitializedShape: x.shape)
+        var dx = Tensor(uninitializedShape: shape)
         PoolKernels.globalAvgBackward(dOutput: dy.pointer, dInput: dx.mutablePointer(), planes: planes, size: size)
         return [dx]
     }

@@ -6,7 +6,12 @@ public func add(_ a: Var, _ b: Var) -> Var {
     var y = Tensor(uninitializedShape: a.shape)
     let pa = a.value.pointer, pb = b.value.pointer, py = y.mutablePointer()
     parallelChunks(y.count, minChunk: 1 << 15) { r in for i in r { py[i] = pa[i] + pb[i] } }
-    return Var(y, parents: [a, b]) { g in [a.requiresGrad ? g : nil, b.requiresGrad ? g : nil] }
+    let (ga, gb) = (a.requiresGrad, b.requiresGrad)   // flags, not the Vars: the inputs' values may go
+    return Var(y, parents: [a, b], pullback: { g in [ga ? g : nil, gb ? g : nil] },
+               reluPullback: { g, out in
+                   let m = Activation.relu.gradient(g, output: out, input: nil)
+                   return [ga ? m : nil, gb ? m : nil]
+               })
 }
 
 extension Var {
@@ -40,11 +45,12 @@ public func concat(_ xs: [Var], axis: Int = 1) -> Var {
             }
         }
     }
+    let needs = xs.map(\.requiresGrad), shapes = xs.map(\.shape)
     return Var(y, parents: xs) { g in
         let gp = g.pointer
-        return xs.enumerated().map { k, x -> Tensor? in
-            guard x.requiresGrad else { return nil }
-            var t = Tensor(uninitializedShape: x.shape)
+        return shapes.indices.map { k -> Tensor? in
+            guard needs[k] else { return nil }
+            var t = Tensor(uninitializedShape: shapes[k])
             let tp = t.mutablePointer()
             for o in 0..<outer { (tp + o * sizes[k]).update(from: gp + o * total + offsets[k], count: sizes[k]) }
             return t
@@ -89,4 +95,55 @@ public func dropout(_ x: Var, rate: Float, rng: inout SeededRandom) -> Var {
     let threshold = UInt64((Double(rate) * Double(1 << 24)).rounded())
     for i in 0..<mask.count { p[i] = (rng.next() >> 40) >= threshold ? keep : 0 }
     return dropout(x, mask: mask)
+}
+
+/// y + shortcut(x) for a residual block whose shortcut is He et al.'s option A: x subsampled by
+/// `stride` (x[:, :, ::s, ::s]) and zero-padded in channels up to y's. One pass, no padded copy;
+/// a following ReLU fuses into it.
+public func addShortcutA(_ y: Var, _ x: Var, stride s: Int) -> Var {
+    check(y.shape.count == 4 && x.shape.count == 4 && s >= 1, "addShortcutA: expected NCHW, got \(y.shape), \(x.shape)")
+    let (n, c, h, w) = (y.shape[0], y.shape[1], y.shape[2], y.shape[3])
+    let (cin, hin, win) = (x.shape[1], x.shape[2], x.shape[3])
+    check(x.shape[0] == n && cin <= c && (hin - 1) / s + 1 == h && (win - 1) / s + 1 == w,
+          "addShortcutA: main \(y.shape) vs shortcut \(x.shape) with stride \(s)")
+    var out = Tensor(uninitializedShape: y.shape)
+    let yp = y.value.pointer, xp = x.value.pointer, op = out.mutablePointer()
+    let plane = h * w, inPlane = hin * win
+    parallelChunks(n * c, minChunk: max(1, 16384 / max(1, plane))) { r in
+        for p in r {
+            let (img, ch) = (p / c, p % c)
+            let src = yp + p * plane, dst = op + p * plane
+            if ch >= cin { dst.update(from: src, count: plane); continue }
+            let sx = xp + (img * cin + ch) * inPlane
+            for i in 0..<h {
+                let row = sx + i * s * win
+                for j in 0..<w { dst[i * w + j] = src[i * w + j] + row[j * s] }
+            }
+        }
+    }
+    // dL/dx: the gradient at the sampled positions of the first `cin` channels, zero elsewhere.
+    func shortcutGradient(_ g: Tensor) -> Tensor {
+        if s == 1 && cin == c { return g }
+        var dx = Tensor(uninitializedShape: [n, cin, hin, win])
+        let gp = g.pointer, dp = dx.mutablePointer()
+        parallelChunks(n * cin, minChunk: max(1, 16384 / max(1, inPlane))) { r in
+            for p in r {
+                let (img, ch) = (p / cin, p % cin)
+                let src = gp + (img * c + ch) * plane, dst = dp + p * inPlane
+                if s != 1 { dst.initialize(repeating: 0, count: inPlane) }
+                for i in 0..<h {
+                    let row = dst + i * s * win
+                    for j in 0..<w { row[j * s] = src[i * w + j] }
+                }
+            }
+        }
+        return dx
+    }
+    let (gy, gx) = (y.requiresGrad, x.requiresGrad)
+    return Var(out, parents: [y, x],
+               pullback: { g in [gy ? g : nil, gx ? shortcutGradient(g) : nil] },
+               reluPullback: { g, o in
+                   let m = Activation.relu.gradient(g, output: o, input: nil)
+                   return [gy ? m : nil, gx ? shortcutGradient(m) : nil]
+               })
 }

@@ -36,15 +36,18 @@ public enum BatchNormKernels {
         }
     }
 
-    /// Per-channel Σ dy and Σ dy * (x - mean) * invStd (the gradients of beta and gamma).
-    public static func gradientSums(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, batch: Int, channels: Int,
+    /// Per-channel Σ dy and Σ dy * (x - mean) * invStd (the gradients of beta and gamma). With `mask`
+    /// (a fused ReLU's output), dy counts only where mask > 0.
+    public static func gradientSums(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, mask: UnsafePointer<Float>? = nil,
+                                    batch: Int, channels: Int,
                                     spatial: Int, mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
                                     sumDy: UnsafeMutablePointer<Float>, sumDyXhat: UnsafeMutablePointer<Float>) {
         overChannels(batch, channels, spatial) { c in
             var s: Double = 0, d: Double = 0
             for n in 0..<batch {
                 let off = (n * channels + c) * spatial
-                let (a, b) = Reductions.sumAndCenteredDot(dy: dy + off, x: x + off, spatial, mean: mean[c])
+                let (a, b) = mask.map { Reductions.sumAndCenteredDot(dy: dy + off, x: x + off, mask: $0 + off, spatial, mean: mean[c]) }
+                    ?? Reductions.sumAndCenteredDot(dy: dy + off, x: x + off, spatial, mean: mean[c])
                 s += Double(a); d += Double(b)
             }
             sumDy[c] = Float(s)
@@ -52,8 +55,10 @@ public enum BatchNormKernels {
         }
     }
 
-    /// Training-mode input gradient: dx = gamma * invStd * (dy - Σdy/M - xhat * Σ(dy*xhat)/M).
-    public static func trainingInputGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+    /// Training-mode input gradient: dx = gamma * invStd * (dy - Σdy/M - xhat * Σ(dy*xhat)/M), with dy
+    /// taken as 0 where `mask` (a fused ReLU's output) is not positive.
+    public static func trainingInputGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, mask: UnsafePointer<Float>? = nil,
+                                             dx: UnsafeMutablePointer<Float>,
                                              batch: Int, channels: Int, spatial: Int,
                                              mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                              sumDy: UnsafePointer<Float>, sumDyXhat: UnsafePointer<Float>) {
@@ -65,7 +70,12 @@ public enum BatchNormKernels {
                 let k = gamma[c] * invStd[c], mu = mean[c], inv = invStd[c]
                 let a = sumDy[c] * invM, b = sumDyXhat[c] * invM
                 let xs = x + p * spatial, gs = dy + p * spatial, out = dx + p * spatial
-                for i in 0..<spatial { out[i] = k * (gs[i] - a - (xs[i] - mu) * inv * b) }
+                if let mask {
+                    let ms = mask + p * spatial
+                    for i in 0..<spatial { out[i] = k * ((ms[i] > 0 ? gs[i] : 0) - a - (xs[i] - mu) * inv * b) }
+                } else {
+                    for i in 0..<spatial { out[i] = k * (gs[i] - a - (xs[i] - mu) * inv * b) }
+                }
             }
         }
     }

@@ -54,6 +54,23 @@ public enum Reductions {
         return (ss, dd)
     }
 
+    /// Σ dy[i] and Σ dy[i] * (x[i] - m) over the i where mask[i] > 0.
+    @inline(__always)
+    public static func sumAndCenteredDot(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, mask: UnsafePointer<Float>,
+                                         _ n: Int, mean m: Float) -> (Float, Float) {
+        var s = SIMD8<Float>(), d = SIMD8<Float>(), i = 0
+        let mv = SIMD8<Float>(repeating: m), zero = SIMD8<Float>()
+        while i + 8 <= n {
+            let g = load8(dy, i).replacing(with: 0, where: load8(mask, i) .<= zero)
+            s += g
+            d.addProduct(g, load8(x, i) - mv)
+            i += 8
+        }
+        var ss = s.sum(), dd = d.sum()
+        while i < n { if mask[i] > 0 { ss += dy[i]; dd += dy[i] * (x[i] - m) }; i += 1 }
+        return (ss, dd)
+    }
+
     /// Per-channel sums of an [N, C, spatial] tensor (e.g. a bias gradient).
     public static func channelSums(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int,
                                    into out: UnsafeMutablePointer<Float>) {

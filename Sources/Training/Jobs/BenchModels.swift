@@ -47,9 +47,6 @@ public final class BenchResNet20: Module, Layer {
 public final class BenchBasicBlock: Module, Layer {
     public let conv1: Conv2D, bn1: BatchNorm, conv2: Conv2D, bn2: BatchNorm
     public let stride: Int, inChannels: Int, outChannels: Int
-    /// 1x1 "max pool" with stride 2: the strided subsampling x[:, :, ::2, ::2] (no parameters).
-    let _subsample: MaxPool2D
-
     init(_ cin: Int, _ cout: Int, stride: Int, rng: inout SeededRandom) {
         conv1 = Conv2D(inChannels: cin, outChannels: cout, kernel: 3, stride: stride, padding: .explicit(top: 1, bottom: 1, left: 1, right: 1),
                        useBias: false, initializer: .heNormal, rng: &rng)
@@ -57,19 +54,13 @@ public final class BenchBasicBlock: Module, Layer {
         conv2 = Conv2D(inChannels: cout, outChannels: cout, kernel: 3, padding: .same, useBias: false, initializer: .heNormal, rng: &rng)
         bn2 = BatchNorm(channels: cout, epsilon: 1e-5, momentum: 0.1, convention: .pytorch)
         self.stride = stride; inChannels = cin; outChannels = cout
-        _subsample = MaxPool2D(kernel: 1, stride: stride)
         super.init()
     }
 
     public func callAsFunction(_ x: Var) -> Var {
         let y = bn2(conv2(relu(bn1(conv1(x)))))
-        var s = x
-        if stride != 1 { s = _subsample(s) }
-        if outChannels != inChannels {
-            let sh = s.shape
-            s = concat([s, Var(Tensor(zeros: [sh[0], outChannels - inChannels, sh[2], sh[3]]))], axis: 1)
-        }
-        return relu(add(y, s))
+        // Option A in one fused op (no subsampled or zero-padded copies); the ReLU fuses into it.
+        return relu(addShortcutA(y, x, stride: stride))
     }
 
     public func outputShape(for s: [Int]) throws -> [Int] { try conv2.outputShape(for: try conv1.outputShape(for: s)) }
