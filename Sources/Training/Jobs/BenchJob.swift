@@ -94,6 +94,10 @@ public struct BenchMeasurement: Codable, Sendable {
 }
 
 public enum BenchJob {
+    /// Inference workloads and frozen trunks run through `InferencePlan` (oneDNN chain); set
+    /// `GRAFT_INFER_PLAN=0` to time the ordinary module forward instead.
+    public static var useInferencePlan: Bool { ProcessInfo.processInfo.environment["GRAFT_INFER_PLAN"] != "0" }
+
     // MARK: - Graft side (runs in a child process: one workload, so ru_maxrss is per workload)
 
     /// Runs `workload` in this process and returns its measurement. `iterations` measured steps after
@@ -119,8 +123,16 @@ public enum BenchJob {
             let macs = try BenchFLOPs.forwardMACs(model, [3, 224, 224]).macs
             m.gflop_per_step = 2 * macs * Double(b) / 1e9
             let (x, _) = inputs([b, 3, 224, 224], classes: 1000)
-            let times = measure(warmup: warmup, iterations: iters) {
-                withoutGradients { _ = model(Var(x)) }
+            let times: [Double]
+            if useInferencePlan {
+                // Built (weights snapshot) before timing; the first warm-up call compiles for batch 16.
+                let plan = InferencePlan(model)
+                times = measure(warmup: max(1, warmup), iterations: iters) { _ = plan(x) }
+                m.note = "inference plan (oneDNN chain): \(plan.nativeLayerCount) native layers, modules: \(plan.moduleLayers.joined(separator: " "))"
+            } else {
+                times = measure(warmup: warmup, iterations: iters) {
+                    withoutGradients { _ = model(Var(x)) }
+                }
             }
             m.record(times, batch: b)
 
@@ -153,7 +165,25 @@ public enum BenchJob {
             let h = try BenchFLOPs.forwardMACs(model.head, t.shape)
             m.gflop_per_step = (2 * t.macs + 6 * h.macs) * Double(b) / 1e9
             let (x, y) = inputs([b, 3, 224, 224], classes: 3)
-            let times = trainingSteps(model, x: x, labels: y, warmup: warmup, iterations: iters)
+            let times: [Double]
+            if useInferencePlan {
+                // Frozen trunk: inference plan (no tape); head: forward + backward on the tape.
+                model.trunk.setTraining(false)
+                let trunk = InferencePlan(model.trunk, inputShape: [3, 224, 224])
+                let head = model.head
+                let params = head.namedParameters().filter { $0.1.requiresGrad }
+                var opt = SGD(momentum: 0.9)
+                times = measure(warmup: max(1, warmup), iterations: iters) {
+                    let features = trunk(x)
+                    for (_, p) in params { p.zeroGrad() }
+                    let loss = softmaxCrossEntropy(logits: head(Var(features)), labels: y)
+                    loss.backward()
+                    opt.step(params, lr: 0.001)
+                }
+                m.note = "trunk: inference plan; head: tape"
+            } else {
+                times = trainingSteps(model, x: x, labels: y, warmup: warmup, iterations: iters)
+            }
             m.record(times, batch: b)
 
         case .vgg16Cached:
@@ -166,8 +196,14 @@ public enum BenchJob {
             m.gflop_per_step = 2 * t.macs * Double(b) / 1e9
             let (x, _) = inputs([b, 3, 224, 224], classes: 3)
             model.trunk.setTraining(false)
-            let trunkTimes = measure(warmup: warmup, iterations: iters) {
-                withoutGradients { _ = model.trunk(Var(x)) }
+            let trunkTimes: [Double]
+            if useInferencePlan {
+                let trunk = InferencePlan(model.trunk, inputShape: [3, 224, 224])
+                trunkTimes = measure(warmup: max(1, warmup), iterations: iters) { _ = trunk(x) }
+            } else {
+                trunkTimes = measure(warmup: warmup, iterations: iters) {
+                    withoutGradients { _ = model.trunk(Var(x)) }
+                }
             }
             let perImage = benchMedian(trunkTimes) / Double(b)
             let features = Tensor.uniform([n] + t.shape, limit: 1, rng: &rng)

@@ -15,6 +15,9 @@ extension BenchJob {
         model.setTraining(false)
         var rng = SeededRandom(seed: 7)
         let x = Tensor.uniform([workload.batch, 3, 224, 224], limit: 1, rng: &rng)
+        if useInferencePlan {
+            return try profilePlan(InferencePlan(model), name: name, x: x, threads: threads, iterations: iterations)
+        }
         var samples: [String: [Double]] = [:]
 
         func kind(_ l: any Layer) -> String {
@@ -63,6 +66,36 @@ extension BenchJob {
             s += "  " + k.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%7.3f s  %5.1f%%\n", m, 100 * m / total)
         }
         s += "  " + "total".padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%7.3f s\n", total)
+        return s
+    }
+
+    /// The inference plan's time per oneDNN step, grouped by kind (conv by kernel, pool, reorder,
+    /// module layers), with GFLOP/s of the convolutions, then the slowest steps.
+    static func profilePlan(_ plan: InferencePlan, name: String, x: Tensor, threads: Int, iterations: Int) throws -> String {
+        let steps = try plan.profile(x, reps: max(1, iterations))
+        func kind(_ step: String) -> String {
+            let w = step.split(separator: " ")
+            if step.hasPrefix("module") { return step }
+            if step.hasPrefix("reorder") { return "reorder (entry/exit)" }
+            if w.count > 4, w[2] == "conv" { return "conv " + (w[4].split(separator: "/").first.map(String.init) ?? "") }
+            return w.count > 2 ? String(w[2]) : step
+        }
+        var groups: [String: (s: Double, macs: Double)] = [:]
+        for st in steps { groups[kind(st.step), default: (0, 0)].s += st.seconds; groups[kind(st.step), default: (0, 0)].macs += st.macs }
+        let total = steps.reduce(0) { $0 + $1.seconds }, macs = steps.reduce(0) { $0 + $1.macs }
+        var s = "\(name) inference plan, batch \(x.shape[0]), \(threads) threads (\(DNNLInferenceNet.threading.rawValue) threading timed as "
+            + "one OpenMP program, conv \(DNNLInferenceNet.convAlgorithm.rawValue)): median seconds per step over \(iterations) runs\n"
+        for (k, v) in groups.sorted(by: { $0.value.s > $1.value.s }) {
+            let rate = v.macs > 0 ? String(format: "  %6.1f GFLOP/s", 2 * v.macs / v.s / 1e9) : ""
+            s += "  " + k.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%7.3f s  %5.1f%%", v.s, 100 * v.s / total) + rate + "\n"
+        }
+        s += "  " + "total".padding(toLength: 24, withPad: " ", startingAt: 0)
+            + String(format: "%7.3f s  (%.1f img/s, %.1f GFLOP/s over the convolutions)\n", total, Double(x.shape[0]) / total, 2 * macs / total / 1e9)
+        s += "slowest steps:\n"
+        for st in steps.sorted(by: { $0.seconds > $1.seconds }).prefix(12) {
+            let rate = st.macs > 0 ? String(format: " %6.1f GFLOP/s", 2 * st.macs / st.seconds / 1e9) : ""
+            s += String(format: "  %7.4f s", st.seconds) + rate + "  " + st.step + "\n"
+        }
         return s
     }
 }

@@ -1,0 +1,186 @@
+import CDNNL
+import Foundation
+
+/// Runs a `DNNLInferenceGraph` on plain NCHW batches: compiles a `DNNLInferenceProgram` per batch
+/// size (cached, at most `maxCachedBatchSizes`), and spreads the work over `Threads.count` cores as
+/// `threading` says.
+///
+/// Thread-safe: concurrent `run` calls each take their own program instance.
+public final class DNNLInferenceNet: @unchecked Sendable {
+    /// How the cores share one batch.
+    public enum Threading: String, Sendable, CaseIterable {
+        /// Every primitive runs on the whole batch with an OpenMP team of `Threads.count` threads.
+        case openmp
+        /// The batch is cut into `Threads.count` slices; each GCD worker runs the whole chain on its
+        /// slice single-threaded (no barrier per primitive; each slice has its own buffers).
+        case batch
+    }
+
+    /// Convolution algorithm oneDNN is asked for.
+    public enum ConvAlgorithm: String, Sendable, CaseIterable {
+        case direct
+        /// oneDNN picks (Winograd where it has a kernel and thinks it faster), direct otherwise.
+        case auto
+        /// Winograd where available (3x3 stride 1), direct elsewhere.
+        case winograd
+
+        var kinds: [dnnl_alg_kind_t] {
+            switch self {
+            case .direct: [dnnl_convolution_direct]
+            case .auto: [dnnl_convolution_auto, dnnl_convolution_direct]
+            case .winograd: [dnnl_convolution_winograd, dnnl_convolution_direct]
+            }
+        }
+    }
+
+    /// Activation layout of the convolutions' outputs.
+    public enum Layout: String, Sendable, CaseIterable {
+        /// Whatever each convolution prefers (reorders appear where neighbours disagree).
+        case any
+        /// nChw16c everywhere (AVX-512 blocking).
+        case nchw16c
+        /// nChw8c everywhere (AVX2 blocking).
+        case nchw8c
+        /// NHWC everywhere.
+        case nhwc
+
+        var tag: dnnl_format_tag_t? {
+            switch self {
+            case .any: nil
+            case .nchw16c: dnnl_nChw16c
+            case .nchw8c: dnnl_nChw8c
+            case .nhwc: dnnl_nhwc
+            }
+        }
+    }
+
+    /// `GRAFT_INFER_LAYOUT=any|nchw16c|nchw8c|nhwc`.
+    nonisolated(unsafe) public static var layout: Layout =
+        ProcessInfo.processInfo.environment["GRAFT_INFER_LAYOUT"].flatMap { Layout(rawValue: $0.lowercased()) } ?? .any
+    /// `GRAFT_INFER_THREADING=openmp|batch`. Set once at start-up, like `Threads.count`.
+    nonisolated(unsafe) public static var threading: Threading =
+        ProcessInfo.processInfo.environment["GRAFT_INFER_THREADING"].flatMap { Threading(rawValue: $0.lowercased()) } ?? .openmp
+    /// `GRAFT_INFER_CONV=direct|auto|winograd`.
+    nonisolated(unsafe) public static var convAlgorithm: ConvAlgorithm =
+        ProcessInfo.processInfo.environment["GRAFT_INFER_CONV"].flatMap { ConvAlgorithm(rawValue: $0.lowercased()) } ?? .direct
+    /// Batch sizes whose programs (and activation buffers) are kept.
+    public static let maxCachedBatchSizes = 2
+
+    public let graph: DNNLInferenceGraph
+    public let output: DNNLInferenceGraph.Value
+    private let context: DNNLContext
+    private let algorithm: ConvAlgorithm
+    private let threadingMode: Threading
+    private let lock = NSLock()
+    /// Idle programs per batch size, most recently used size last.
+    private var idle: [(batch: Int, programs: [DNNLInferenceProgram])] = []
+
+    /// Throws when oneDNN is unavailable; compiling for a batch size happens on first use (or `prepare`).
+    public init(graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, algorithm: ConvAlgorithm? = nil,
+                threading: Threading? = nil) throws {
+        guard let ctx = DNNLContext.shared else { throw DNNLInferenceError.unavailable("no oneDNN CPU engine") }
+        guard output >= 0, output < graph.shapes.count else { throw DNNLInferenceError.invalid("output value \(output)") }
+        self.graph = graph
+        self.output = output
+        self.context = ctx
+        self.algorithm = algorithm ?? Self.convAlgorithm
+        self.threadingMode = threading ?? Self.threading
+    }
+
+    /// [C, H, W] of the input and of the output.
+    public var inputShape: [Int] { graph.shape(0) }
+    public var outputShape: [Int] { graph.shape(output) }
+
+    /// Slices of a batch: (images per slice, count).
+    private func slices(_ batch: Int) -> (per: Int, count: Int) {
+        let t = Threads.count
+        guard threadingMode == .batch, t > 1, batch > 1 else { return (batch, 1) }
+        let per = (batch + t - 1) / t
+        return (per, (batch + per - 1) / per)
+    }
+
+    private func acquire(_ batch: Int) throws -> DNNLInferenceProgram {
+        lock.lock()
+        if let i = idle.firstIndex(where: { $0.batch == batch }) {
+            var e = idle.remove(at: i)
+            let p = e.programs.popLast()
+            idle.append(e)
+            lock.unlock()
+            if let p { return p }
+        } else {
+            idle.append((batch, []))
+            if idle.count > Self.maxCachedBatchSizes { idle.removeFirst() }
+            lock.unlock()
+        }
+        return try DNNLInferenceProgram(graph, output: output, batch: batch, algorithm: algorithm, layout: Self.layout, context: context)
+    }
+
+    private func giveBack(_ p: DNNLInferenceProgram) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let i = idle.firstIndex(where: { $0.batch == p.batch }) { idle[i].programs.append(p) }
+    }
+
+    /// Compiles (and keeps) the programs a batch of `batch` images needs.
+    public func prepare(batch: Int) throws {
+        let (per, count) = slices(batch)
+        let sizes = count == 1 ? [batch] : (Array(repeating: per, count: count - 1) + [batch - per * (count - 1)])
+        let made = try sizes.map { try acquire($0) }
+        for p in made { giveBack(p) }
+    }
+
+    /// input [batch, C, H, W] -> output [batch, C', H', W'], both plain NCHW.
+    public func run(input: UnsafePointer<Float>, batch: Int, output out: UnsafeMutablePointer<Float>) throws {
+        guard batch > 0 else { return }
+        let (per, count) = slices(batch)
+        if count == 1 {
+            let p = try acquire(batch)
+            defer { giveBack(p) }
+            p.run(input: input, output: out, ompThreads: Threads.count)
+            return
+        }
+        let inStride = inputShape.reduce(1, *), outStride = outputShape.reduce(1, *)
+        let errors = ErrorBox()
+        parallelFor(count) { i in
+            let b0 = i * per, nb = min(per, batch - b0)
+            do {
+                let p = try acquire(nb)
+                defer { giveBack(p) }
+                p.run(input: input + b0 * inStride, output: out + b0 * outStride, ompThreads: 1)
+            } catch {
+                errors.set(error)
+            }
+        }
+        if let e = errors.error { throw e }
+    }
+
+    /// Runs the whole batch as one program (OpenMP threading) `reps` times, timing each step: (step, median seconds).
+    public func profile(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, reps: Int) throws
+        -> [(step: String, seconds: Double, macs: Double)] {
+        let p = try acquire(batch)
+        defer { giveBack(p) }
+        p.run(input: input, output: output, ompThreads: Threads.count)   // warm-up
+        var samples = [[Double]](repeating: [], count: p.lines.count)
+        var t = [Double](repeating: 0, count: p.lines.count)
+        for _ in 0..<max(1, reps) {
+            for i in t.indices { t[i] = 0 }
+            t.withUnsafeMutableBufferPointer { p.run(input: input, output: output, ompThreads: Threads.count, stepSeconds: $0.baseAddress) }
+            for i in t.indices { samples[i].append(t[i]) }
+        }
+        return p.lines.indices.map { (p.lines[$0], samples[$0].sorted()[samples[$0].count / 2], p.stepMACs[$0]) }
+    }
+
+    /// Primitive implementations and layouts of the program for `batch`, one line per step.
+    public func describe(batch: Int) throws -> String {
+        let p = try acquire(slices(batch).per)
+        defer { giveBack(p) }
+        return (["\(graph.summary); \(p.activationReorders) activation reorders per call (entry/exit included)"] + p.lines)
+            .joined(separator: "\n")
+    }
+}
+
+private final class ErrorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var error: Error?
+    func set(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+}

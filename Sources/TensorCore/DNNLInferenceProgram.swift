@@ -1,0 +1,417 @@
+import CDNNL
+import Foundation
+
+/// A `DNNLInferenceGraph` compiled for one batch size: one oneDNN primitive per op, activations kept
+/// in the blocked layouts the convolutions choose (nChw16c / nChw8c), weights reordered and biases
+/// copied once here, and a fixed set of activation buffers reused from op to op (a value's buffer is
+/// handed to a later value once its last reader has run). Only the entry (plain NCHW -> the first
+/// op's layout, when it differs) and the exit (-> plain NCHW) reorder activations.
+///
+/// Not thread-safe: one `run` at a time per program (the buffers are the program's own).
+final class DNNLInferenceProgram {
+    private enum Buffer { case input, output, slot(Int), owned(Int), scratchpad }
+    private struct Arg { let id: Int32; let md: dnnl_memory_desc_t; let buffer: Buffer }
+    private struct Step { let prim: dnnl_primitive_t; let args: [Arg]; let what: String }
+
+    let batch: Int
+    private let context: DNNLContext
+    private var steps: [Step] = []
+    private var primitives: [dnnl_primitive_t] = []
+    private var slotBytes: [Int] = []
+    private var slots: [UnsafeMutableRawPointer] = []
+    private var owned: [UnsafeMutableRawPointer] = []
+    private var scratchBytes = 0
+    private var scratch: UnsafeMutableRawPointer?
+    private var memories: [dnnl_memory_t] = []
+    private var execArgs: [[dnnl_exec_arg_t]] = []
+    private var inputMemories: [dnnl_memory_t] = [], outputMemories: [dnnl_memory_t] = []
+    /// One line per step: primitive implementation and layouts (for `describe`).
+    private(set) var lines: [String] = []
+    /// Multiply-adds of each step (0 for everything but convolutions).
+    private(set) var stepMACs: [Double] = []
+    /// Activation reorders the plan runs per call (entry, exit, and any layout mismatch inside).
+    private(set) var activationReorders = 0
+
+    private let layout: DNNLInferenceNet.Layout
+
+    init(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, batch: Int,
+         algorithm: DNNLInferenceNet.ConvAlgorithm, layout: DNNLInferenceNet.Layout, context: DNNLContext) throws {
+        self.batch = batch
+        self.context = context
+        self.layout = layout
+        do {
+            try build(graph, output: output, algorithm: algorithm)
+        } catch {
+            release()
+            throw error
+        }
+    }
+
+    deinit { release() }
+
+    private func release() {
+        for m in memories { dnnl_memory_destroy(m) }
+        memories = []
+        for p in primitives { dnnl_primitive_destroy(p) }
+        primitives = []
+        for p in slots + owned { p.deallocate() }
+        slots = []; owned = []
+        scratch?.deallocate(); scratch = nil
+    }
+
+    // MARK: Building
+
+    private func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+        var d = dnnl_memory_desc_t()
+        try dnnlCheck(dnnl_memory_desc_init_by_tag(&d, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag),
+                      "memory_desc_init \(dims)")
+        return d
+    }
+
+    private static func bytes(_ m: dnnl_memory_desc_t) -> Int {
+        var m = m
+        return (dnnl_memory_desc_get_size(&m) + 63) & ~63
+    }
+
+    private static func equal(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
+        var a = a, b = b
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+
+    private func makeAttr(post: [DNNLInferenceGraph.Eltwise], sum: Bool, postSum: [DNNLInferenceGraph.Eltwise]) throws
+        -> dnnl_primitive_attr_t {
+        var a: dnnl_primitive_attr_t?
+        try dnnlCheck(dnnl_primitive_attr_create(&a), "primitive_attr_create")
+        let attr = a!
+        do {
+            // User scratchpad: one buffer of the program serves every step (they run one after another).
+            try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad_mode")
+            if !post.isEmpty || sum || !postSum.isEmpty {
+                var p: dnnl_post_ops_t?
+                try dnnlCheck(dnnl_post_ops_create(&p), "post_ops_create")
+                defer { dnnl_post_ops_destroy(p) }
+                for e in post { try dnnlCheck(Self.appendEltwise(p!, e), "post_ops eltwise") }
+                if sum { try dnnlCheck(dnnl_post_ops_append_sum(p!, 1), "post_ops sum") }
+                for e in postSum { try dnnlCheck(Self.appendEltwise(p!, e), "post_ops eltwise") }
+                try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, p), "set_post_ops")
+            }
+        } catch {
+            dnnl_primitive_attr_destroy(attr)
+            throw error
+        }
+        return attr
+    }
+
+    static func eltwiseParameters(_ e: DNNLInferenceGraph.Eltwise) -> (dnnl_alg_kind_t, Float, Float) {
+        switch e {
+        case let .relu(alpha): (dnnl_eltwise_relu, alpha, 0)
+        case let .elu(alpha): (dnnl_eltwise_elu, alpha, 0)
+        case .tanh: (dnnl_eltwise_tanh, 0, 0)
+        case .logistic: (dnnl_eltwise_logistic, 0, 0)
+        case .abs: (dnnl_eltwise_abs, 0, 0)
+        }
+    }
+
+    private static func appendEltwise(_ p: dnnl_post_ops_t, _ e: DNNLInferenceGraph.Eltwise) -> dnnl_status_t {
+        let (alg, alpha, beta) = eltwiseParameters(e)
+        return dnnl_post_ops_append_eltwise(p, 1, alg, alpha, beta)
+    }
+
+    /// Creates a primitive descriptor from an op descriptor; nil when oneDNN has no implementation.
+    private func makePD<D>(_ desc: inout D, _ attr: dnnl_primitive_attr_t) -> dnnl_primitive_desc_t? {
+        var pd: dnnl_primitive_desc_t?
+        let st = withUnsafePointer(to: &desc) { p in
+            dnnl_primitive_desc_create(&pd, UnsafeRawPointer(p), attr, context.engine, nil)
+        }
+        return st == dnnl_success ? pd : nil
+    }
+
+    private func query(_ pd: dnnl_primitive_desc_t, _ what: dnnl_query_t, _ index: Int32 = 0) throws -> dnnl_memory_desc_t {
+        guard let m = dnnl_primitive_desc_query_md(pd, what, index) else {
+            throw DNNLInferenceError.unavailable("query_md \(what)")
+        }
+        return m.pointee
+    }
+
+    private static func implName(_ pd: dnnl_primitive_desc_t) -> String {
+        var impl: UnsafePointer<CChar>?
+        _ = withUnsafeMutablePointer(to: &impl) { dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, $0) }
+        return impl.map { String(cString: $0) } ?? "?"
+    }
+
+    /// Makes the primitive of `pd` (destroying pd), records the step and the scratchpad it needs.
+    private func addStep(_ pd: dnnl_primitive_desc_t, _ args: [Arg], _ what: String, macs: Double = 0) throws {
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var p: dnnl_primitive_t?
+        try dnnlCheck(dnnl_primitive_create(&p, pd), "primitive_create \(what)")
+        primitives.append(p!)
+        var all = args
+        if let s = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0), Self.bytes(s.pointee) > 0 {
+            scratchBytes = max(scratchBytes, Self.bytes(s.pointee))
+            all.append(Arg(id: DNNL_ARG_SCRATCHPAD, md: s.pointee, buffer: .scratchpad))
+        }
+        steps.append(Step(prim: p!, args: all, what: what))
+        lines.append("\(what): \(Self.implName(pd))")
+        stepMACs.append(macs)
+    }
+
+    /// A reorder between two layouts of the same activation, as a step of the program.
+    private func addReorder(from: dnnl_memory_desc_t, _ src: Buffer, to: dnnl_memory_desc_t, _ dst: Buffer, _ what: String) throws {
+        let attr = try makeAttr(post: [], sum: false, postSum: [])
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var f = from, t = to
+        var rpd: dnnl_primitive_desc_t?
+        try dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &f, context.engine, &t, context.engine, attr), "reorder \(what)")
+        try addStep(rpd!, [Arg(id: DNNL_ARG_FROM, md: from, buffer: src), Arg(id: DNNL_ARG_TO, md: to, buffer: dst)],
+                    "reorder \(what) \(DNNLConvPrimitive.layoutName(from)) -> \(DNNLConvPrimitive.layoutName(to))")
+        activationReorders += 1
+    }
+
+    /// Copies `values` (plain layout `plain`) into a new owned buffer in layout `want`.
+    private func ownedCopy(_ values: [Float], plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t) throws -> Int {
+        let dst = UnsafeMutableRawPointer.allocate(byteCount: max(64, Self.bytes(want)), alignment: 64)
+        owned.append(dst)
+        if Self.equal(plain, want) {
+            values.withUnsafeBytes { dst.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            return owned.count - 1
+        }
+        var src = values
+        var p = plain, w = want
+        var rpd: dnnl_primitive_desc_t?
+        try dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &p, context.engine, &w, context.engine, nil), "weights reorder")
+        defer { dnnl_primitive_desc_destroy(rpd) }
+        var r: dnnl_primitive_t?
+        try dnnlCheck(dnnl_primitive_create(&r, rpd), "weights reorder create")
+        defer { dnnl_primitive_destroy(r) }
+        let handles = DNNLMemoryHandles(engine: context.engine)
+        try src.withUnsafeMutableBytes { s in
+            let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: handles.wrap(plain, s.baseAddress!)),
+                        dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: handles.wrap(want, dst))]
+            try dnnlCheck(dnnl_primitive_execute(r, context.stream, 2, args), "weights reorder execute")
+            dnnl_stream_wait(context.stream)
+        }
+        return owned.count - 1
+    }
+
+    private func build(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value,
+                       algorithm: DNNLInferenceNet.ConvAlgorithm) throws {
+        typealias Value = DNNLInferenceGraph.Value
+        let ops = graph.ops
+        let n = batch
+        // Last op reading each value; the output is read by the exit reorder (index ops.count).
+        var lastUse = [Int](repeating: -1, count: ops.count + 1)
+        for (i, op) in ops.enumerated() { for v in op.inputs { lastUse[v] = i } }
+        lastUse[output] = ops.count
+        var valueMD: [Value: dnnl_memory_desc_t] = [:]
+        var valueBuffer: [Value: Buffer] = [:]
+        valueMD[0] = try md([n] + graph.shapes[0], dnnl_nchw)
+        valueBuffer[0] = .input
+        var freeSlots: [Int] = []
+        func allocate(_ bytes: Int) -> Buffer {
+            // Best fit among free buffers, else grow the largest free one, else a new buffer.
+            let fits = freeSlots.filter { slotBytes[$0] >= bytes }
+            let pick = fits.min { slotBytes[$0] < slotBytes[$1] } ?? freeSlots.max { slotBytes[$0] < slotBytes[$1] }
+            if let s = pick {
+                freeSlots.removeAll { $0 == s }
+                slotBytes[s] = max(slotBytes[s], bytes)
+                return .slot(s)
+            }
+            slotBytes.append(bytes)
+            return .slot(slotBytes.count - 1)
+        }
+        func releaseDead(after i: Int, keep: Buffer? = nil) {
+            for v in Set(ops[i].inputs) where lastUse[v] == i {
+                guard case let .slot(s)? = valueBuffer[v] else { continue }
+                if case let .slot(k)? = keep, k == s { continue }
+                freeSlots.append(s)
+            }
+        }
+        func inPlace(_ v: Value, at i: Int, _ want: dnnl_memory_desc_t) -> Buffer? {
+            guard lastUse[v] == i, case .slot? = valueBuffer[v], let m = valueMD[v], Self.equal(m, want),
+                  ops[i].inputs.filter({ $0 == v }).count == 1 else { return nil }
+            return valueBuffer[v]
+        }
+
+        for (i, op) in ops.enumerated() {
+            let out = i + 1
+            let outDims = [n] + graph.shapes[out]
+            switch op {
+            case let .conv(c):
+                let inShape = graph.shapes[c.input]
+                let grouped = c.groups > 1
+                let weiDims = grouped ? [c.groups, c.outChannels / c.groups, inShape[0] / c.groups, c.window.kh, c.window.kw]
+                    : [c.outChannels, inShape[0], c.window.kh, c.window.kw]
+                let srcActual = valueMD[c.input]!
+                let anySrc = try md([n] + inShape, dnnl_format_tag_any), anyDst = try md(outDims, dnnl_format_tag_any)
+                var wei = try md(weiDims, dnnl_format_tag_any)
+                var bias = try md([c.outChannels], dnnl_x)
+                let strides = [Int64(c.window.sh), Int64(c.window.sw)]
+                let padL = [Int64(c.window.top), Int64(c.window.left)], padR = [Int64(c.window.bottom), Int64(c.window.right)]
+                let attr = try makeAttr(post: c.post, sum: c.sum != nil, postSum: c.postSum)
+                defer { dnnl_primitive_attr_destroy(attr) }
+                // Prefer the producer's layout for src and the summed value's for dst (no reorders); the
+                // first conv reads plain NCHW, so it picks its own src layout.
+                // A forced layout (`DNNLInferenceNet.layout`) makes the chain uniform; oneDNN's reference
+                // kernels (orders of magnitude slower) are taken only when nothing else exists.
+                let forced = try layout.tag.map { try md(outDims, $0) }
+                let srcChoices = c.input == 0 ? [anySrc] : [srcActual, anySrc]
+                let dstChoices = c.sum.map { [valueMD[$0]!, anyDst] } ?? ((forced.map { [$0] } ?? []) + [anyDst])
+                var made: dnnl_primitive_desc_t?, reference: dnnl_primitive_desc_t?
+                search: for alg in algorithm.kinds {
+                    for s in srcChoices {
+                        for d in dstChoices {
+                            var s = s, d = d, desc = dnnl_convolution_desc_t()
+                            guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &s, &wei, &bias, &d,
+                                                                     strides, padL, padR) == dnnl_success,
+                                  let pd = makePD(&desc, attr) else { continue }
+                            if !Self.implName(pd).hasPrefix("ref") { made = pd; break search }
+                            if reference == nil { reference = pd } else { dnnl_primitive_desc_destroy(pd) }
+                        }
+                    }
+                }
+                if made == nil { made = reference } else if let r = reference { dnnl_primitive_desc_destroy(r) }
+                guard let pd = made else { throw DNNLInferenceError.unavailable("no convolution for op \(i) \(inShape) -> \(graph.shapes[out])") }
+                let srcMD = try query(pd, dnnl_query_src_md), weiMD = try query(pd, dnnl_query_weights_md)
+                let biasMD = try query(pd, dnnl_query_weights_md, 1), dstMD = try query(pd, dnnl_query_dst_md)
+                var srcBuffer = valueBuffer[c.input]!
+                var temp: Buffer?
+                if !Self.equal(srcMD, srcActual) {
+                    temp = allocate(Self.bytes(srcMD))
+                    try addReorder(from: srcActual, srcBuffer, to: srcMD, temp!, "op \(i) src")
+                    srcBuffer = temp!
+                }
+                let w = try ownedCopy(c.weight, plain: try md(weiDims, grouped ? dnnl_goihw : dnnl_oihw), want: weiMD)
+                let b = try ownedCopy(c.bias, plain: bias, want: biasMD)
+                var dstBuffer: Buffer
+                if let s = c.sum, let reuse = inPlace(s, at: i, dstMD) {
+                    dstBuffer = reuse      // accumulate straight into the summed value's buffer
+                } else {
+                    dstBuffer = allocate(Self.bytes(dstMD))
+                    if let s = c.sum { try addReorder(from: valueMD[s]!, valueBuffer[s]!, to: dstMD, dstBuffer, "op \(i) sum") }
+                }
+                let what = "op \(i) conv \(inShape[0])->\(c.outChannels) \(c.window.kh)x\(c.window.kw)/\(c.window.sh)"
+                    + (c.groups > 1 ? " g\(c.groups)" : "") + (c.post.isEmpty && c.postSum.isEmpty ? "" : " +act")
+                    + (c.sum != nil ? " +sum" : "") + " src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
+                try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: srcMD, buffer: srcBuffer), Arg(id: DNNL_ARG_WEIGHTS, md: weiMD, buffer: .owned(w)),
+                                 Arg(id: DNNL_ARG_BIAS, md: biasMD, buffer: .owned(b)), Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)], what,
+                            macs: Double(outDims.reduce(1, *)) * Double(inShape[0] / c.groups * c.window.kh * c.window.kw))
+                if case let .slot(t)? = temp { freeSlots.append(t) }
+                releaseDead(after: i, keep: dstBuffer)
+                valueMD[out] = dstMD; valueBuffer[out] = dstBuffer
+
+            case let .pool(x, alg, win):
+                var src = valueMD[x]!, dst = try md(outDims, dnnl_format_tag_any)
+                let kind: dnnl_alg_kind_t = switch alg {
+                case .max: dnnl_pooling_max
+                case .averageExcludingPadding: dnnl_pooling_avg_exclude_padding
+                case .averageIncludingPadding: dnnl_pooling_avg_include_padding
+                }
+                let attr = try makeAttr(post: [], sum: false, postSum: [])
+                defer { dnnl_primitive_attr_destroy(attr) }
+                var desc = dnnl_pooling_desc_t()
+                try dnnlCheck(dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, kind, &src, &dst,
+                                                             [Int64(win.sh), Int64(win.sw)], [Int64(win.kh), Int64(win.kw)],
+                                                             [Int64(win.top), Int64(win.left)], [Int64(win.bottom), Int64(win.right)]),
+                              "pooling_desc_init op \(i)")
+                guard let pd = makePD(&desc, attr) else { throw DNNLInferenceError.unavailable("no pooling for op \(i)") }
+                let dstMD = try query(pd, dnnl_query_dst_md)
+                let dstBuffer = allocate(Self.bytes(dstMD))
+                try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: src, buffer: valueBuffer[x]!), Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)],
+                            "op \(i) pool \(alg) \(win.kh)x\(win.kw)/\(win.sh) \(DNNLConvPrimitive.layoutName(dstMD))")
+                releaseDead(after: i)
+                valueMD[out] = dstMD; valueBuffer[out] = dstBuffer
+
+            case let .eltwise(x, fs):
+                let m = valueMD[x]!
+                let dstBuffer = inPlace(x, at: i, m) ?? allocate(Self.bytes(m))
+                var from = valueBuffer[x]!
+                for f in fs {
+                    let (alg, alpha, beta) = Self.eltwiseParameters(f)
+                    var d = m, desc = dnnl_eltwise_desc_t()
+                    try dnnlCheck(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, alg, &d, alpha, beta), "eltwise op \(i)")
+                    let attr = try makeAttr(post: [], sum: false, postSum: [])
+                    defer { dnnl_primitive_attr_destroy(attr) }
+                    guard let pd = makePD(&desc, attr) else { throw DNNLInferenceError.unavailable("no eltwise for op \(i)") }
+                    try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: m, buffer: from), Arg(id: DNNL_ARG_DST, md: m, buffer: dstBuffer)],
+                                "op \(i) eltwise \(f)")
+                    from = dstBuffer
+                }
+                releaseDead(after: i, keep: dstBuffer)
+                valueMD[out] = m; valueBuffer[out] = dstBuffer
+
+            case let .add(a, b, post):
+                var s0 = valueMD[a]!, s1 = valueMD[b]!, d = valueMD[a]!
+                let dstBuffer = inPlace(a, at: i, d) ?? allocate(Self.bytes(d))
+                let attr = try makeAttr(post: post, sum: false, postSum: [])
+                defer { dnnl_primitive_attr_destroy(attr) }
+                var desc = dnnl_binary_desc_t()
+                try dnnlCheck(dnnl_binary_desc_init(&desc, dnnl_binary_add, &s0, &s1, &d), "binary op \(i)")
+                guard let pd = makePD(&desc, attr) else { throw DNNLInferenceError.unavailable("no binary add for op \(i)") }
+                try addStep(pd, [Arg(id: DNNL_ARG_SRC_0, md: s0, buffer: valueBuffer[a]!), Arg(id: DNNL_ARG_SRC_1, md: s1, buffer: valueBuffer[b]!),
+                                 Arg(id: DNNL_ARG_DST, md: d, buffer: dstBuffer)], "op \(i) add")
+                releaseDead(after: i, keep: dstBuffer)
+                valueMD[out] = d; valueBuffer[out] = dstBuffer
+            }
+        }
+        // Exit: the output value to plain NCHW in the caller's buffer.
+        try addReorder(from: valueMD[output]!, valueBuffer[output]!, to: try md([n] + graph.shapes[output], dnnl_nchw), .output, "exit")
+        try materialize()
+    }
+
+    /// Allocates the activation buffers and scratchpad and wraps every argument in a memory object.
+    private func materialize() throws {
+        for b in slotBytes {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(64, b), alignment: 4096)
+            memset(p, 0, b)   // fault the pages in now, not in the first timed call
+            slots.append(p)
+        }
+        if scratchBytes > 0 {
+            scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 4096)
+            memset(scratch!, 0, scratchBytes)
+        }
+        let placeholder = slots.first ?? owned.first ?? scratch
+        for s in steps {
+            var args: [dnnl_exec_arg_t] = []
+            for a in s.args {
+                var m = a.md
+                var mem: dnnl_memory_t?
+                let handle: UnsafeMutableRawPointer? = switch a.buffer {
+                case .input, .output: placeholder
+                case let .slot(k): slots[k]
+                case let .owned(k): owned[k]
+                case .scratchpad: scratch
+                }
+                try dnnlCheck(dnnl_memory_create(&mem, &m, context.engine, handle), "memory_create")
+                memories.append(mem!)
+                if case .input = a.buffer { inputMemories.append(mem!) }
+                if case .output = a.buffer { outputMemories.append(mem!) }
+                args.append(dnnl_exec_arg_t(arg: a.id, memory: mem!))
+            }
+            execArgs.append(args)
+        }
+    }
+
+    /// Bytes of activation buffers, weights and scratchpad this program holds.
+    var heldBytes: Int { slotBytes.reduce(0, +) + scratchBytes }
+
+    // MARK: Running
+
+    /// input: [batch, C, H, W] plain; output: the output value's [batch, C', H', W'] plain.
+    /// With `stepSeconds`, each step is timed (one entry per line of `lines`).
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, ompThreads: Int,
+             stepSeconds: UnsafeMutablePointer<Double>? = nil) {
+        context.setOMPThreads?(Int32(max(1, ompThreads)))
+        for m in inputMemories { dnnl_memory_set_data_handle(m, UnsafeMutableRawPointer(mutating: input)) }
+        for m in outputMemories { dnnl_memory_set_data_handle(m, UnsafeMutableRawPointer(output)) }
+        for (i, (s, args)) in zip(steps, execArgs).enumerated() {
+            let t0 = stepSeconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            let st = dnnl_primitive_execute(s.prim, context.stream, Int32(args.count), args)
+            check(st == dnnl_success, "DNNLInference \(s.what) failed: \(String(cString: dnnl_status2str(st)))")
+            if let t = stepSeconds {
+                dnnl_stream_wait(context.stream)
+                t[i] += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            }
+        }
+        dnnl_stream_wait(context.stream)
+    }
+}

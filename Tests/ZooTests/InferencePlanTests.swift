@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+import TensorCore
+import NN
+@testable import Zoo
+
+/// Every module of a tree, depth first.
+private func modules(_ m: Module) -> [Module] { [m] + m.namedChildren().flatMap { modules($0.1) } }
+
+/// Random BatchNorm statistics and affine parameters, and non-zero convolution biases, so folding
+/// BatchNorm into the convolution is exercised for real.
+private func randomizeStatistics(_ model: Module, seed: UInt64 = 3) {
+    var rng = SeededRandom(seed: seed)
+    func uniform(_ n: Int, _ lo: Float, _ hi: Float) -> Tensor {
+        let t = Tensor.uniform([n], limit: 1, rng: &rng)
+        return Tensor(shape: [n], scalars: t.scalars.map { lo + (hi - lo) * ($0 + 1) / 2 })
+    }
+    for m in modules(model) {
+        if let bn = m as? BatchNorm {
+            bn.weight.value = uniform(bn.channels, 0.5, 1.5)
+            bn.bias.value = uniform(bn.channels, -0.3, 0.3)
+            bn.runningMean.value = uniform(bn.channels, -0.2, 0.2)
+            bn.runningVar.value = uniform(bn.channels, 0.3, 2)
+        } else if let c = m as? Conv2D, let b = c.bias {
+            b.value = uniform(c.outChannels, -0.1, 0.1)
+        }
+    }
+}
+
+/// max |a - b| / max |a|.
+private func planRelativeError(_ a: Tensor, _ b: Tensor) -> Float {
+    #expect(a.shape == b.shape)
+    guard a.shape == b.shape else { return .infinity }
+    var diff: Float = 0, scale: Float = 1e-12
+    for i in 0..<a.count {
+        diff = max(diff, abs(a[flat: i] - b[flat: i]))
+        scale = max(scale, abs(a[flat: i]))
+    }
+    return diff / scale
+}
+
+private func expectPlanMatches(_ model: any Layer, inputShape: [Int], batches: [Int] = [1, 3],
+                               threading: DNNLInferenceNet.Threading? = nil) -> InferencePlan {
+    model.setTraining(false)
+    let plan = InferencePlan(model, inputShape: inputShape, threading: threading)
+    for (i, n) in batches.enumerated() {
+        let x = randomInput([n] + inputShape, seed: UInt64(10 + i)).value
+        let want = withoutGradients { model(Var(x)).value }
+        let got = plan(x)
+        let err = planRelativeError(want, got)
+        #expect(err <= 1e-4, "batch \(n): relative error \(err)\n\(plan.describe())")
+    }
+    #expect(plan.nativeFailures == 0)
+    return plan
+}
+
+private func tinyModel(_ name: String, size: Int, width: Double = 0.25) throws -> ZooModel {
+    let m = try Zoo.build(name, ZooOptions(inputSize: size, classCount: 5, widthMultiplier: width, classifierActivation: .linear))
+    randomizeStatistics(m)
+    return m
+}
+
+@Test(arguments: [("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32), ("lenet5", 28), ("alexnet", 64)])
+func planMatchesModuleForward(name: String, size: Int) throws {
+    let m = try tinyModel(name, size: size)
+    let plan = expectPlanMatches(m, inputShape: m.inputShape)
+    // The whole trunk is one native chain; only the head's Flatten/Dense layers (and nothing of the
+    // trunk) run as modules.
+    let trunkNames = Set(m.trunkLayerNames)
+    #expect(plan.moduleLayers.allSatisfy { !trunkNames.contains($0) }, "\(plan.moduleLayers)")
+}
+
+@Test func trunkAloneMatchesAndFoldsEverything() throws {
+    let m = try tinyModel("resnet50", size: 32)
+    m.setTraining(false)
+    let plan = expectPlanMatches(m.trunk, inputShape: m.inputShape, batches: [2])
+    #expect(plan.moduleLayers.isEmpty)
+    let d = plan.describe(batch: 2)
+    // conv1_pad is folded, every BatchNorm folded, every add fused: one primitive per convolution and pool.
+    #expect(d.contains("0 standalone") == false)
+    #expect(!d.contains("eltwise") && !d.contains(" add"), "\(d)")
+}
+
+@Test func batchSlicingMatches() throws {
+    let m = try tinyModel("resnet18", size: 32)
+    _ = expectPlanMatches(m, inputShape: m.inputShape, batches: [3, 5], threading: .batch)
+}
+
+@Test func unknownLayersFallBackToTheirModuleForward() throws {
+    var rng = SeededRandom(seed: 5)
+    let bn = BatchNorm(channels: 8)
+    let seq = Sequential([
+        Conv2D(inChannels: 3, outChannels: 8, kernel: 3, padding: .same, rng: &rng),
+        L2Pool2D(kernel: 2),                       // not native: the chain splits around it
+        bn, ReLU(),
+        ZeroPadding2D(1),
+        AvgPool2D(kernel: 3, stride: 1),           // padding folded as average-including-padding
+        Conv2D(inChannels: 8, outChannels: 4, kernel: 1, rng: &rng),
+        Softmax(),                                 // not native
+        Flatten(),
+    ])
+    randomizeStatistics(seq)
+    let plan = expectPlanMatches(seq, inputShape: [3, 12, 12])
+    #expect(plan.moduleLayers == ["1", "7", "8"], "\(plan.describe())")
+}
+
+@Test func modulesInTrainingModeAreNotFolded() throws {
+    var rng = SeededRandom(seed: 6)
+    let bn = BatchNorm(channels: 4)
+    let seq = Sequential([Conv2D(inChannels: 2, outChannels: 4, kernel: 3, rng: &rng), bn, ReLU(),
+                          ZeroPadding2D(1), MaxPool2D(kernel: 2)])
+    seq.setTraining(false)
+    bn.setTraining(true)   // batch statistics: stays a module; the chain after it still folds the padding
+    let plan = InferencePlan(seq, inputShape: [2, 9, 9])
+    #expect(plan.moduleLayers == ["1"], "\(plan.describe())")
+}
+
+@Test func otherInputShapesRunTheModel() throws {
+    let m = try tinyModel("vgg11_bn", size: 32)
+    m.setTraining(false)
+    let plan = InferencePlan(m)
+    let x = randomInput([2, 3, 40, 40]).value
+    let want = withoutGradients { m(Var(x)).value }
+    #expect(planRelativeError(want, plan(x)) == 0)
+}
