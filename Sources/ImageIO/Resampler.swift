@@ -243,50 +243,67 @@ enum Resampler {
     }
 
     /// One output row of one channel: sum over taps k of w[k] * (source row k), the rows `stride`
-    /// floats apart, stored left to right or mirrored, then the brightness clamp.
+    /// floats apart, mirrored if asked, then the brightness clamp.
     @inline(__always)
     static func verticalRow(_ l0: UnsafePointer<Float>, stride: Int, weights w: UnsafePointer<Float>, taps n: Int,
                             width: Int, brightness: Float?, hflip: Bool, into dst: UnsafeMutablePointer<Float>) {
         typealias V = SIMD8<Float>
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-        @inline(__always) func store(_ v: V, _ x: Int) {
-            if hflip {
-                let r = V(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0])
-                UnsafeMutableRawPointer(dst + (width - 8 - x)).storeBytes(of: r, as: V.self)
-            } else {
-                UnsafeMutableRawPointer(dst + x).storeBytes(of: v, as: V.self)
-            }
-        }
+        @inline(__always) func store(_ v: V, _ x: Int) { UnsafeMutableRawPointer(dst + x).storeBytes(of: v, as: V.self) }
         var x = 0
         // 0 + a == a for the non-negative terms here, so starting from the first product is exact.
         if n == 2 {
             let w0 = w[0], w1 = w[1], l1 = l0 + stride
-            while x + 8 <= width {
+            while x &+ 8 <= width {
                 store(w0 * load(l0 + x) + w1 * load(l1 + x), x)
-                x += 8
+                x &+= 8
             }
         } else if n == 3 {
             let w0 = w[0], w1 = w[1], w2 = w[2], l1 = l0 + stride, l2 = l1 + stride
-            while x + 8 <= width {
+            while x &+ 8 <= width {
                 store(w0 * load(l0 + x) + w1 * load(l1 + x) + w2 * load(l2 + x), x)
-                x += 8
+                x &+= 8
             }
         }
-        while x + 8 <= width {
+        while x &+ 8 <= width {
             var v = V(repeating: 0)
             for k in 0..<n { v += w[k] * load(l0 + k * stride + x) }
             store(v, x)
-            x += 8
+            x &+= 8
         }
         while x < width {
             var v: Float = 0
             for k in 0..<n { v += w[k] * l0[k * stride + x] }
-            dst[hflip ? width - 1 - x : x] = v
+            dst[x] = v
             x += 1
         }
-        // A separate pass: the scalar min/max vectorises, SIMD clamped(...) compiled to calls.
+        // Separate passes over the row (in L1) keep the loops above branch-free; the scalar
+        // min/max vectorises, where SIMD clamped(...) compiled to calls.
+        if hflip { reverse(dst, count: width) }
         if let f = brightness {
             for i in 0..<width { dst[i] = min(max(dst[i] * f, 0), 255) }
+        }
+    }
+
+    /// Reverses `count` floats in place, eight at a time from both ends.
+    @inline(__always)
+    static func reverse(_ p: UnsafeMutablePointer<Float>, count: Int) {
+        typealias V = SIMD8<Float>
+        @inline(__always) func load(_ q: UnsafeMutablePointer<Float>) -> V { UnsafeRawPointer(q).loadUnaligned(as: V.self) }
+        @inline(__always) func reversed(_ v: V) -> V { V(v[7], v[6], v[5], v[4], v[3], v[2], v[1], v[0]) }
+        var lo = 0, hi = count   // [lo, hi) is still to be reversed
+        while hi &- lo >= 16 {
+            let a = load(p + lo), b = load(p + (hi &- 8))
+            UnsafeMutableRawPointer(p + lo).storeBytes(of: reversed(b), as: V.self)
+            UnsafeMutableRawPointer(p + (hi &- 8)).storeBytes(of: reversed(a), as: V.self)
+            lo &+= 8
+            hi &-= 8
+        }
+        hi -= 1
+        while lo < hi {
+            let t = p[lo]
+            p[lo] = p[hi]; p[hi] = t
+            lo += 1; hi -= 1
         }
     }
 
