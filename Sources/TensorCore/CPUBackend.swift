@@ -10,7 +10,8 @@ public enum ConvPath: String, Sendable, CaseIterable {
     case dnnl
     /// Per (geometry, pass, bias), learned online (`ConvAutotune`): the first 8 calls alternate between
     /// oneDNN (+reorders) and im2col/sgemm, then the faster by median is kept, with a 10% bias towards
-    /// the prior (oneDNN for non-pointwise forward and backward-data; im2col for backward-weights;
+    /// the prior (oneDNN for non-pointwise forward and backward-data and for backward-weights with at
+    /// least 8x8 outputs; im2col for smaller backward-weights;
     /// plain sgemm for pointwise 1x1). The winner depends on the CPU (AVX2 Zen3 vs AVX-512 Zen4).
     case auto
     /// The default: the measured-fastest path per pass as a fixed rule (`ConvAutotune.prior`), so every
@@ -119,10 +120,14 @@ public final class ConvAutotune: @unchecked Sendable {
     private var states: [Key: State] = [:]
 
     /// The path measured typically fastest, used before and as a tie-breaker of the measurements:
-    /// oneDNN for non-pointwise forward and backward-data; im2col for backward-weights; plain sgemm
-    /// for pointwise 1x1.
+    /// oneDNN for non-pointwise forward and backward-data, and for backward-weights with at least 8x8
+    /// outputs; im2col for smaller backward-weights; plain sgemm for pointwise 1x1.
     public static func prior(_ g: Conv2DGeometry, _ pass: DNNLConv.Pass) -> Bool {
-        !Im2colConv.isPointwise(g) && pass != .backwardWeights
+        if Im2colConv.isPointwise(g) { return false }
+        if pass != .backwardWeights { return true }
+        // Backward-weights: oneDNN measured faster down to 8x8 outputs (ResNet-20 stage 3, VGG16,
+        // ResNet50 56²..14²), im2col on 7x7 outputs (ResNet50 stage 5).
+        return g.outHeight * g.outWidth >= 64
     }
 
     func choice(_ key: Key) -> Bool? {
