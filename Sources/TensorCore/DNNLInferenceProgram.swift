@@ -19,7 +19,9 @@ final class DNNLInferenceProgram {
     private var primitives: [dnnl_primitive_t] = []
     private var slotBytes: [Int] = []
     private var slots: [UnsafeMutableRawPointer] = []
-    private var owned: [UnsafeMutableRawPointer] = []
+    /// Reordered weights and biases, shared with the net's other programs (`DNNLInferenceWeights`).
+    private var owned: [DNNLInferenceWeights.Buffer] = []
+    private let weights: DNNLInferenceWeights
     private var scratchBytes = 0
     private var scratch: UnsafeMutableRawPointer?
     private var memories: [dnnl_memory_t] = []
@@ -35,9 +37,11 @@ final class DNNLInferenceProgram {
     private let layout: DNNLInferenceNet.Layout
 
     init(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, batch: Int,
-         algorithm: DNNLInferenceNet.ConvAlgorithm, layout: DNNLInferenceNet.Layout, context: DNNLContext) throws {
+         algorithm: DNNLInferenceNet.ConvAlgorithm, layout: DNNLInferenceNet.Layout, weights: DNNLInferenceWeights,
+         context: DNNLContext) throws {
         self.batch = batch
         self.context = context
+        self.weights = weights
         self.layout = layout
         do {
             try build(graph, output: output, algorithm: algorithm)
@@ -54,7 +58,7 @@ final class DNNLInferenceProgram {
         memories = []
         for p in primitives { dnnl_primitive_destroy(p) }
         primitives = []
-        for p in slots + owned { p.deallocate() }
+        for p in slots { p.deallocate() }
         slots = []; owned = []
         scratch?.deallocate(); scratch = nil
     }
@@ -167,13 +171,19 @@ final class DNNLInferenceProgram {
         activationReorders += 1
     }
 
-    /// Copies `values` (plain layout `plain`) into a new owned buffer in layout `want`.
-    private func ownedCopy(_ values: [Float], plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t) throws -> Int {
-        let dst = UnsafeMutableRawPointer.allocate(byteCount: max(64, Self.bytes(want)), alignment: 64)
-        owned.append(dst)
+    /// `values` (plain layout `plain`) in layout `want`: the net's shared copy for this key and layout,
+    /// made here when this is the first program to ask.
+    private func ownedCopy(_ values: [Float], plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, key: Int) throws -> Int {
+        owned.append(try weights.buffer(key: key, md: want, bytes: max(64, Self.bytes(want))) { dst in
+            try reorder(values, plain: plain, want: want, into: dst)
+        })
+        return owned.count - 1
+    }
+
+    private func reorder(_ values: [Float], plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, into dst: UnsafeMutableRawPointer) throws {
         if Self.equal(plain, want) {
             values.withUnsafeBytes { dst.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            return owned.count - 1
+            return
         }
         var src = values
         var p = plain, w = want
@@ -190,7 +200,6 @@ final class DNNLInferenceProgram {
             try dnnlCheck(dnnl_primitive_execute(r, context.stream, 2, args), "weights reorder execute")
             dnnl_stream_wait(context.stream)
         }
-        return owned.count - 1
     }
 
     private func build(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value,
@@ -280,8 +289,8 @@ final class DNNLInferenceProgram {
                     try addReorder(from: srcActual, srcBuffer, to: srcMD, temp!, "op \(i) src")
                     srcBuffer = temp!
                 }
-                let w = try ownedCopy(c.weight, plain: try md(weiDims, grouped ? dnnl_goihw : dnnl_oihw), want: weiMD)
-                let b = try ownedCopy(c.bias, plain: bias, want: biasMD)
+                let w = try ownedCopy(c.weight, plain: try md(weiDims, grouped ? dnnl_goihw : dnnl_oihw), want: weiMD, key: 2 * i)
+                let b = try ownedCopy(c.bias, plain: bias, want: biasMD, key: 2 * i + 1)
                 var dstBuffer: Buffer
                 if let s = c.sum, let reuse = inPlace(s, at: i, dstMD) {
                     dstBuffer = reuse      // accumulate straight into the summed value's buffer
@@ -369,7 +378,7 @@ final class DNNLInferenceProgram {
             scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 4096)
             memset(scratch!, 0, scratchBytes)
         }
-        let placeholder = slots.first ?? owned.first ?? scratch
+        let placeholder = slots.first ?? owned.first?.pointer ?? scratch
         for s in steps {
             var args: [dnnl_exec_arg_t] = []
             for a in s.args {
@@ -378,7 +387,7 @@ final class DNNLInferenceProgram {
                 let handle: UnsafeMutableRawPointer? = switch a.buffer {
                 case .input, .output: placeholder
                 case let .slot(k): slots[k]
-                case let .owned(k): owned[k]
+                case let .owned(k): owned[k].pointer
                 case .scratchpad: scratch
                 }
                 try dnnlCheck(dnnl_memory_create(&mem, &m, context.engine, handle), "memory_create")
@@ -413,5 +422,36 @@ final class DNNLInferenceProgram {
             }
         }
         dnnl_stream_wait(context.stream)
+    }
+}
+
+/// Weights and biases in the layouts the primitives want, shared by every program of one net (batch
+/// slices, batch sizes): the copies are made once, by the first program that needs that layout.
+final class DNNLInferenceWeights: @unchecked Sendable {
+    final class Buffer: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+        let md: dnnl_memory_desc_t
+        init(bytes: Int, md: dnnl_memory_desc_t) {
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            self.md = md
+        }
+        deinit { pointer.deallocate() }
+    }
+
+    private let lock = NSLock()
+    private var entries: [Int: [Buffer]] = [:]
+
+    func buffer(key: Int, md: dnnl_memory_desc_t, bytes: Int, fill: (UnsafeMutableRawPointer) throws -> Void) throws -> Buffer {
+        lock.lock()
+        defer { lock.unlock() }
+        var want = md
+        for b in entries[key] ?? [] {
+            var have = b.md
+            if dnnl_memory_desc_equal(&have, &want) != 0 { return b }
+        }
+        let b = Buffer(bytes: bytes, md: md)
+        try fill(b.pointer)
+        entries[key, default: []].append(b)
+        return b
     }
 }

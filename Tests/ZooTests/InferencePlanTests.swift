@@ -81,9 +81,21 @@ func planMatchesModuleForward(name: String, size: Int) throws {
     #expect(!d.contains("eltwise") && !d.contains(" add"), "\(d)")
 }
 
-@Test func batchSlicingMatches() throws {
+@Test(arguments: DNNLInferenceNet.Threading.allCases)
+func threadingModesMatch(threading: DNNLInferenceNet.Threading) throws {
     let m = try tinyModel("resnet18", size: 32)
-    _ = expectPlanMatches(m, inputShape: m.inputShape, batches: [3, 5], threading: .batch)
+    _ = expectPlanMatches(m, inputShape: m.inputShape, batches: [3, 5], threading: threading)
+}
+
+@Test(arguments: [DNNLInferenceNet.ConvAlgorithm.direct, .winograd])
+func convolutionAlgorithmsMatch(algorithm: DNNLInferenceNet.ConvAlgorithm) throws {
+    let m = try tinyModel("vgg11_bn", size: 32, width: 0.5)
+    m.setTraining(false)
+    let plan = InferencePlan(m, algorithm: algorithm)
+    let x = randomInput([2] + m.inputShape, seed: 4).value
+    let err = planRelativeError(withoutGradients { m(Var(x)).value }, plan(x))
+    #expect(err <= 1e-4, "relative error \(err)")
+    #expect(plan.nativeFailures == 0)
 }
 
 @Test func unknownLayersFallBackToTheirModuleForward() throws {

@@ -96,7 +96,7 @@ public struct BenchMeasurement: Codable, Sendable {
 public enum BenchJob {
     /// Inference workloads and frozen trunks run through `InferencePlan` (oneDNN chain); set
     /// `GRAFT_INFER_PLAN=0` to time the ordinary module forward instead.
-    public static var useInferencePlan: Bool { ProcessInfo.processInfo.environment["GRAFT_INFER_PLAN"] != "0" }
+    public static var useInferencePlan: Bool { InferencePlan.isEnabled }
 
     // MARK: - Graft side (runs in a child process: one workload, so ru_maxrss is per workload)
 

@@ -16,7 +16,16 @@ extension BenchJob {
         var rng = SeededRandom(seed: 7)
         let x = Tensor.uniform([workload.batch, 3, 224, 224], limit: 1, rng: &rng)
         if useInferencePlan {
-            return try profilePlan(InferencePlan(model), name: name, x: x, threads: threads, iterations: iterations)
+            var report = try profilePlan(InferencePlan(model), name: name, x: x, threads: threads, iterations: iterations)
+            // Accuracy of the plan's trunk (folded BN, Winograd if chosen) against the module forward, 2 images.
+            var x2 = Tensor(uninitializedShape: [2, 3, 224, 224])
+            x2.mutablePointer().update(from: x.pointer, count: x2.count)
+            let want = withoutGradients { model.trunk(Var(x2)).value }
+            let got = InferencePlan(model.trunk, inputShape: [3, 224, 224])(x2)
+            var diff: Float = 0, scale: Float = 0
+            for i in 0..<want.count { diff = max(diff, abs(want[flat: i] - got[flat: i])); scale = max(scale, abs(want[flat: i])) }
+            report += String(format: "trunk output vs module forward (2 images): max relative error %.2e\n", diff / max(scale, 1e-30))
+            return report
         }
         var samples: [String: [Double]] = [:]
 

@@ -24,6 +24,16 @@ public struct FeatureCache: Sendable {
         defer { trunk.setTraining(wasTraining) }
         var tensors: [Tensor] = []
         var targets: [Targets] = []
+        // The trunk runs as an inference plan (oneDNN chain, BN folded; unknown layers through their
+        // module forward), built on the first batch: the weights are fixed while the cache is computed.
+        var plan: InferencePlan?
+        func features(_ x: Tensor) -> Tensor {
+            guard InferencePlan.isEnabled, x.shape.count == 4 else { return trunk(Var(x)).value }
+            let shape = Array(x.shape.dropFirst())
+            let p = plan.flatMap { $0.inputShape == shape ? $0 : nil } ?? InferencePlan(trunk, inputShape: shape)
+            plan = p
+            return p(x)
+        }
         for copy in 0..<max(1, copies) {
             var chunks: [Tensor] = []
             var labels: [Int] = []
@@ -31,7 +41,7 @@ public struct FeatureCache: Sendable {
             var done = 0
             try withoutGradients {
                 for batch in source.batches(epoch: copy + 1) {
-                    chunks.append(trunk(Var(batch.inputs)).value)
+                    chunks.append(features(batch.inputs))
                     switch batch.targets {
                     case .classes(let c): labels += c
                     case .multiHot(let t): multi.append(t)

@@ -14,6 +14,8 @@ public struct LoadedModel {
     /// Applied to the outputs to get probabilities (nil: the output layer already has it fused).
     public let outputActivation: Activation?
     public let source: String
+    /// The model's inference plan (built on first use; the loaded weights do not change afterwards).
+    private let plan = PlanCache()
 
     public struct Request {
         public var model: String?
@@ -55,7 +57,7 @@ public struct LoadedModel {
     public func probabilities(_ images: Tensor) -> Tensor {
         model.setTraining(false)
         return withoutGradients {
-            let out = model(Var(images))
+            let out = Var(plan.output(model, images))
             switch outputActivation {
             case .softmax?: return softmax(out).value
             case .sigmoid?: return sigmoid(out).value
@@ -83,5 +85,22 @@ extension ZooModel {
         guard let name = headPath else { return false }
         let a = (head[name] as? Dense)?.fusedActivation ?? (head[name] as? ExtendedDense)?.fusedActivation
         return a == nil || a == .linear
+    }
+}
+
+/// One `InferencePlan` per input shape, built lazily (LoadedModel is a value; the plan is shared).
+final class PlanCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var plan: InferencePlan?
+
+    /// model(x) in the model's current mode: through the plan when enabled, else the module forward.
+    func output(_ model: ZooModel, _ x: Tensor) -> Tensor {
+        guard InferencePlan.isEnabled, x.shape.count == 4 else { return withoutGradients { model(Var(x)).value } }
+        let shape = Array(x.shape.dropFirst())
+        lock.lock()
+        let p = plan.flatMap { $0.inputShape == shape ? $0 : nil } ?? InferencePlan(model, inputShape: shape)
+        plan = p
+        lock.unlock()
+        return p(x)
     }
 }

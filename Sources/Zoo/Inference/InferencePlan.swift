@@ -23,6 +23,9 @@ public final class InferencePlan: @unchecked Sendable {
         case module(name: String, layer: any Layer)
     }
 
+    /// `GRAFT_INFER_PLAN=0` makes callers (bench, feature cache, predict, evaluate) use the module forward.
+    public static var isEnabled: Bool { ProcessInfo.processInfo.environment["GRAFT_INFER_PLAN"] != "0" }
+
     public let model: any Layer
     /// [C, H, W] the plan was compiled for; other input shapes run `model` directly.
     public let inputShape: [Int]
@@ -163,8 +166,7 @@ public final class InferencePlan: @unchecked Sendable {
         return out
     }
 
-    /// True when every layer of the plan runs natively except a head of Flatten / Dense / Dropout /
-    /// softmax / reshape layers after the last native chain.
+    /// Layers (Keras names; residual blocks count once) that run in native chains.
     public var nativeLayerCount: Int {
         stages.reduce(0) { acc, s in if case let .native(_, l, _) = s { acc + l.count } else { acc } }
     }
