@@ -137,8 +137,12 @@ public enum DNNLConv {
         let wCount = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth
         let bCount = dBias == nil ? 0 : g.outChannels
         // One contiguous slice per worker: each slice writes a whole dW (partial sums, reorders), and
-        // more, smaller slices measured slower (1x1 256-64: ~70-83 ms vs ~50-64 ms).
-        let slicesPerWorker = 1
+        // more, smaller slices measured slower (1x1 256-64: ~70-83 ms vs ~50-64 ms). But each slice
+        // borrows blocked copies of its src and diff_dst, so large images are cut into slices of at
+        // most ~32 MiB of those (VGG16 at 224: 8 images per worker would pin ~200 MiB per worker).
+        let imageBytes = (inStride + outStride) * MemoryLayout<Float>.stride
+        let perWorker = (g.batch + Threads.count - 1) / max(1, Threads.count)
+        let slicesPerWorker = max(1, (perWorker * imageBytes + (32 << 20) - 1) / (32 << 20))
         let (_, count) = slices(g, slicesPerWorker: slicesPerWorker)
         // Slice 0 writes dWeight/dBias; the others write pooled partials, summed afterwards.
         let partialScratch = count > 1 ? ScratchPool.shared.acquire(bytes: (count - 1) * (wCount + bCount) * 4) : nil

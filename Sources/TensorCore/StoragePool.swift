@@ -45,13 +45,16 @@ public final class StoragePool: @unchecked Sendable {
             lock.unlock()
             return p
         }
-        // Evict idle buffers (largest classes first) while they would lift memory above the peak.
+        // Evict idle buffers while they would lift memory above the peak: the smallest one that covers
+        // the excess, else the largest (and repeat), so that as few idle bytes as possible are lost.
         var victims: [UnsafeMutableRawPointer] = []
-        while liveBytes + idleBytes > peakLiveBytes, idleBytes > 0, let big = free.keys.max() {
-            var list = free[big]!
+        while liveBytes + idleBytes > peakLiveBytes, idleBytes > 0 {
+            let excess = liveBytes + idleBytes - peakLiveBytes
+            guard let victim = free.keys.filter({ $0 >= excess }).min() ?? free.keys.max() else { break }
+            var list = free[victim]!
             victims.append(list.removeLast())
-            free[big] = list.isEmpty ? nil : list
-            idleBytes -= big
+            free[victim] = list.isEmpty ? nil : list
+            idleBytes -= victim
         }
         peakLiveBytes = max(peakLiveBytes, liveBytes)
         lock.unlock()
