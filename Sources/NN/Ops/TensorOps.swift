@@ -115,6 +115,7 @@ public func addShortcutA(_ y: Var, _ x: Var, stride s: Int) -> Var {
             let src = yp + p * plane, dst = op + p * plane
             if ch >= cin { dst.update(from: src, count: plane); continue }
             let sx = xp + (img * cin + ch) * inPlane
+            if s == 1 { for i in 0..<plane { dst[i] = src[i] + sx[i] }; continue }   // contiguous: vectorises
             for i in 0..<h {
                 let row = sx + i * s * win
                 for j in 0..<w { dst[i * w + j] = src[i * w + j] + row[j * s] }
