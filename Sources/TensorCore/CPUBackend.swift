@@ -31,10 +31,23 @@ public struct CPUBackend: Backend {
 
     /// Reads `GRAFT_CONV` (im2col | dnnl | auto).
     public init() { convPath = ConvPath.fromEnvironment }
+    /// Multiply-adds below which `gemm` runs single-threaded.
+    static let singleThreadGEMMWork = 1 << 23
     public init(convPath: ConvPath) { self.convPath = convPath }
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: UnsafePointer<Float>, b: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>) {
+        // Small products (LeNet's dense layers) run on one thread: waking OpenBLAS's worker costs more
+        // than it saves, and the worker then spins in sched_yield, taking a core from our own workers.
+        let threads = BLASThreads.current
+        if threads > 1 && m * n * k < CPUBackend.singleThreadGEMMWork {
+            BLASThreads.set(1)
+            defer { BLASThreads.set(threads) }
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
+                        beta, c, Int32(n))
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
                     beta, c, Int32(n))
