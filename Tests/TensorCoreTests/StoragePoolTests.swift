@@ -10,7 +10,7 @@ import Testing
 }
 
 @Test func poolReusesBuffersWithoutGrowingPastThePeak() {
-    let pool = StoragePool()
+    let pool = StoragePool(slackBytes: 0)
     let a = pool.acquire(bytes: 1 << 20), b = pool.acquire(bytes: 3 << 20)
     pool.release(a, bytes: 1 << 20)
     #expect(pool.acquire(bytes: 1 << 20) == a)          // same class: the idle buffer comes back
