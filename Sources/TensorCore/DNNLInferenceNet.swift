@@ -166,20 +166,39 @@ public final class DNNLInferenceNet: @unchecked Sendable {
         if let e = errors.error { throw e }
     }
 
-    /// Runs the whole batch as one program (OpenMP threading) `reps` times, timing each step: (step, median seconds).
-    public func profile(input: UnsafePointer<Float>, batch: Int, output: UnsafeMutablePointer<Float>, reps: Int) throws
+    /// Runs `batch` images `reps` times as `run` does (batch slices or one OpenMP program), timing each
+    /// step: (step, median seconds, multiply-adds of the whole batch). With slices running
+    /// concurrently, a step's time is its time summed over the slices / the number of workers.
+    public func profile(input: UnsafePointer<Float>, batch: Int, output out: UnsafeMutablePointer<Float>, reps: Int) throws
         -> [(step: String, seconds: Double, macs: Double)] {
-        let p = try acquire(batch)
-        defer { giveBack(p) }
-        p.run(input: input, output: output, ompThreads: Threads.count)   // warm-up
-        var samples = [[Double]](repeating: [], count: p.lines.count)
-        var t = [Double](repeating: 0, count: p.lines.count)
-        for _ in 0..<max(1, reps) {
-            for i in t.indices { t[i] = 0 }
-            t.withUnsafeMutableBufferPointer { p.run(input: input, output: output, ompThreads: Threads.count, stepSeconds: $0.baseAddress) }
-            for i in t.indices { samples[i].append(t[i]) }
+        let (per, count) = slices(batch)
+        let inStride = inputShape.reduce(1, *), outStride = outputShape.reduce(1, *)
+        let programs = try (0..<count).map { try acquire(min(per, batch - $0 * per)) }
+        defer { for p in programs { giveBack(p) } }
+        let steps = programs[0].lines.count
+        guard programs.allSatisfy({ $0.lines.count == steps }) else { throw DNNLInferenceError.invalid("slices differ") }
+        var times = [Double](repeating: 0, count: steps * count)
+        var samples = [[Double]](repeating: [], count: steps)
+        for rep in 0...max(1, reps) {   // rep 0 warms up
+            for i in times.indices { times[i] = 0 }
+            times.withUnsafeMutableBufferPointer { t in
+                let base = t.baseAddress!
+                if count == 1 {
+                    programs[0].run(input: input, output: out, ompThreads: Threads.count, stepSeconds: base)
+                } else {
+                    parallelFor(count) { i in
+                        programs[i].run(input: input + i * per * inStride, output: out + i * per * outStride, ompThreads: 1,
+                                        stepSeconds: base + i * steps)
+                    }
+                }
+            }
+            if rep == 0 { continue }
+            // Slices run `workers` at a time: a step's share of the wall time is its summed time over them.
+            let workers = Double(min(count, Threads.count))
+            for k in 0..<steps { samples[k].append((0..<count).reduce(0) { $0 + times[$1 * steps + k] } / workers) }
         }
-        return p.lines.indices.map { (p.lines[$0], samples[$0].sorted()[samples[$0].count / 2], p.stepMACs[$0]) }
+        let scale = Double(batch) / Double(programs[0].batch)
+        return (0..<steps).map { (programs[0].lines[$0], samples[$0].sorted()[samples[$0].count / 2], programs[0].stepMACs[$0] * scale) }
     }
 
     /// Primitive implementations and layouts of the program for `batch`, one line per step.

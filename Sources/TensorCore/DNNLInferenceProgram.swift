@@ -2,10 +2,11 @@ import CDNNL
 import Foundation
 
 /// A `DNNLInferenceGraph` compiled for one batch size: one oneDNN primitive per op, activations kept
-/// in the blocked layouts the convolutions choose (nChw16c / nChw8c), weights reordered and biases
-/// copied once here, and a fixed set of activation buffers reused from op to op (a value's buffer is
-/// handed to a later value once its last reader has run). Only the entry (plain NCHW -> the first
-/// op's layout, when it differs) and the exit (-> plain NCHW) reorder activations.
+/// in one blocked layout (`DNNLInferenceNet.Layout`, nChw16c on AVX-512), weights reordered once
+/// (shared by the net's programs), and a fixed set of activation buffers allocated here and reused
+/// from op to op (a value's buffer goes to a later value once its last reader has run; a residual sum
+/// accumulates in place into the shortcut's buffer). Only the entry (plain NCHW -> the first op's
+/// layout, when it differs) and the exit (-> plain NCHW) reorder activations.
 ///
 /// Not thread-safe: one `run` at a time per program (the buffers are the program's own).
 final class DNNLInferenceProgram {

@@ -92,8 +92,8 @@ extension BenchJob {
         var groups: [String: (s: Double, macs: Double)] = [:]
         for st in steps { groups[kind(st.step), default: (0, 0)].s += st.seconds; groups[kind(st.step), default: (0, 0)].macs += st.macs }
         let total = steps.reduce(0) { $0 + $1.seconds }, macs = steps.reduce(0) { $0 + $1.macs }
-        var s = "\(name) inference plan, batch \(x.shape[0]), \(threads) threads (\(DNNLInferenceNet.threading.rawValue) threading timed as "
-            + "one OpenMP program, conv \(DNNLInferenceNet.convAlgorithm.rawValue)): median seconds per step over \(iterations) runs\n"
+        var s = "\(name) inference plan, batch \(x.shape[0]), \(threads) threads (\(DNNLInferenceNet.threading.rawValue) threading, "
+            + "layout \(DNNLInferenceNet.layout.rawValue), conv \(DNNLInferenceNet.convAlgorithm.rawValue)): median seconds per step over \(iterations) runs\n"
         for (k, v) in groups.sorted(by: { $0.value.s > $1.value.s }) {
             let rate = v.macs > 0 ? String(format: "  %6.1f GFLOP/s", 2 * v.macs / v.s / 1e9) : ""
             s += "  " + k.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%7.3f s  %5.1f%%", v.s, 100 * v.s / total) + rate + "\n"
