@@ -15,6 +15,9 @@ import NN
 /// training, loading weights, freezing BatchNorm or `setTraining`, build a new plan.
 ///
 /// Calls are serialised by a lock (one batch at a time; the batch itself uses `Threads.count` cores).
+/// Settings (measured defaults, see `DNNLInferenceNet`): nChw16c activations on AVX-512, Winograd
+/// for 3x3 stride-1 convolutions (direct elsewhere), the batch cut into one slice per core;
+/// `GRAFT_INFER_PLAN=0` turns the plan off in the jobs that use it.
 public final class InferencePlan: @unchecked Sendable {
     enum Stage {
         /// A native chain; `layers` are what it replaces (run instead if compiling it for a batch
