@@ -39,6 +39,39 @@ import WeightIO
         try Compare.runs(outA, killed)
     }
 
+    /// An `--extend` run (2 old classes + 1 new) killed after its first epoch resumes from its
+    /// checkpoint to the same model as the uninterrupted run: the resumed run must rebuild the
+    /// extended head (3 outputs, old rows first) before loading the checkpoint into it.
+    @Test func extendRunKilledAfterAnEpochResumesBitExactly() throws {
+        let tmp = try TempDir()
+        let (modelFile, _) = try ExtendTests.trainOldModel(tmp)
+        let data = try TinyData.mnist(tmp.path("new-data"), classes: ExtendTests.oldClasses + ["1"],
+                                      train: Self.trainPerClass, val: 3)
+        func args(_ out: URL) -> [String] {
+            ["--extend", modelFile.path, "--data", data.path, "--out", out.path, "--epochs", "3", "--freeze", "none",
+             "--optimizer", "adam", "--lr", "0.003", "--batch-size", "4", "--seed", "3", "--threads", "1", "--plain"]
+        }
+        let outA = tmp.path("straight")
+        let straight = try CLI.succeed(environment: CLI.fixedConvPath, args(outA))
+        #expect(straight.stdout.contains("head extended 2 -> 3 classes"), "\(straight)")
+
+        var outB: URL? = nil
+        for attempt in 1...4 {
+            let candidate = tmp.path("killed-\(attempt)")
+            if try Interrupt.kill(args(candidate), out: candidate, afterEpochs: 1) {
+                outB = candidate
+                break
+            }
+        }
+        let killed = try #require(outB, "the run always finished before it could be killed")
+        let resumed = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", killed.path, "--plain"])
+        #expect(resumed.stdout.contains("resume  "), "\(resumed)")
+        #expect(resumed.stdout.contains("done    3 epochs"), "\(resumed)")
+        try Compare.runs(outA, killed)
+        let saved = try readNativeCheckpoint(path: killed.appendingPathComponent("model.h5").path)
+        #expect(saved["predictions.weight"]?.shape == [3, 16])
+    }
+
     /// Trunk frozen, no augmentation: epochs 1-2 train the head on cached trunk features, epochs 3-4
     /// train the whole network (`--unfreeze-at 3:all`). Interrupted (a) inside the cached phase by a
     /// failed write right after the first checkpoint, (b) by SIGKILL once phase 1 has ended.
