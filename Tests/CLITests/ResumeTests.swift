@@ -20,15 +20,7 @@ import WeightIO
 
         // Kill the run with SIGKILL as soon as its first epoch is on disk; if the machine is so idle
         // that the whole run ends first, try again on a fresh folder.
-        var outB: URL? = nil
-        for attempt in 1...4 {
-            let candidate = tmp.path("killed-\(attempt)")
-            if try Interrupt.kill(CLI.lenet(data: data, out: candidate, epochs: 3, extra: extra), out: candidate, afterEpochs: 1) {
-                outB = candidate
-                break
-            }
-        }
-        let killed = try #require(outB, "the run always finished before it could be killed")
+        let killed = try Interrupt.killedRun(in: tmp, afterEpochs: 1) { CLI.lenet(data: data, out: $0, epochs: 3, extra: extra) }
         #expect(FileManager.default.fileExists(atPath: killed.appendingPathComponent("checkpoint.h5").path))
         #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("model.h5").path),
                 "a killed run has no final model")
@@ -55,15 +47,7 @@ import WeightIO
         let straight = try CLI.succeed(environment: CLI.fixedConvPath, args(outA))
         #expect(straight.stdout.contains("head extended 2 -> 3 classes"), "\(straight)")
 
-        var outB: URL? = nil
-        for attempt in 1...4 {
-            let candidate = tmp.path("killed-\(attempt)")
-            if try Interrupt.kill(args(candidate), out: candidate, afterEpochs: 1) {
-                outB = candidate
-                break
-            }
-        }
-        let killed = try #require(outB, "the run always finished before it could be killed")
+        let killed = try Interrupt.killedRun(in: tmp, afterEpochs: 1, args)
         let resumed = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", killed.path, "--plain"])
         #expect(resumed.stdout.contains("resume  "), "\(resumed)")
         #expect(resumed.stdout.contains("done    3 epochs"), "\(resumed)")
@@ -100,15 +84,7 @@ import WeightIO
         try Compare.runs(outA, outB)
 
         // (b) killed once metrics.json lists 2 epochs (phase 1 complete): resumes at the phase boundary or in phase 2.
-        var outC: URL? = nil
-        for attempt in 1...4 {
-            let candidate = tmp.path("killed-\(attempt)")
-            if try Interrupt.kill(CLI.lenet(data: data, out: candidate, epochs: 4, extra: extra), out: candidate, afterEpochs: 2) {
-                outC = candidate
-                break
-            }
-        }
-        let killed = try #require(outC, "the run always finished before it could be killed")
+        let killed = try Interrupt.killedRun(in: tmp, afterEpochs: 2) { CLI.lenet(data: data, out: $0, epochs: 4, extra: extra) }
         let resumedC = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", killed.path, "--plain"])
         #expect(resumedC.stdout.contains("resume  "), "\(resumedC)")
         try Compare.runs(outA, killed)
@@ -116,6 +92,16 @@ import WeightIO
 }
 
 enum Interrupt {
+    /// Runs `args(folder)` on fresh folders `killed-1`, `killed-2`, ... until one is killed after
+    /// `afterEpochs` epochs (on an idle machine a run may end before it can be killed); that folder.
+    static func killedRun(in tmp: TempDir, afterEpochs: Int, _ args: (URL) -> [String]) throws -> URL {
+        for attempt in 1...4 {
+            let candidate = tmp.path("killed-\(attempt)")
+            if try kill(args(candidate), out: candidate, afterEpochs: afterEpochs) { return candidate }
+        }
+        return try #require(nil as URL?, "the run always finished before it could be killed")
+    }
+
     /// Starts `finetune ARGS`, polls OUT/metrics.json and sends SIGKILL as soon as it lists
     /// `afterEpochs` epochs. Returns true when the process died by the signal (false: it ended first).
     static func kill(_ args: [String], out: URL, afterEpochs: Int, timeout: TimeInterval = 300) throws -> Bool {
