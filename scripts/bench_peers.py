@@ -36,6 +36,15 @@ BATCH = {"vgg16-infer": 16, "vgg16-frozen": 16, "vgg16-train": 16, "resnet50-inf
 INPUT = {"lenet5-train": (1, 28, 10), "resnet20-train": (3, 32, 10)}  # channels, size, classes
 
 
+def workload_input(w):
+    """(channels, size, classes) of a workload's input and output; the frozen/cached heads have 3 classes."""
+    if w in ("vgg16-frozen", "vgg16-cached"):
+        return 3, 224, 3
+    if w.startswith("vgg16") or w.startswith("resnet50"):
+        return 3, 224, 1000
+    return INPUT[w]
+
+
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
@@ -136,12 +145,8 @@ def run_torch(w, threads, warmup, iterations):
             x = self.layers(torch.relu(self.b(self.c(x))))
             return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
-    if w.startswith("vgg16") or w.startswith("resnet50"):
-        c, size, classes = 3, 224, 1000
-    else:
-        c, size, classes = INPUT[w]
+    c, size, classes = workload_input(w)
     if w in ("vgg16-frozen", "vgg16-cached"):
-        classes = 3
         trunk = vgg16().features
         for p in trunk.parameters():
             p.requires_grad = False
@@ -229,12 +234,8 @@ def run_tf(w, threads, warmup, iterations):
                                  layers.Dense(120, activation="tanh"), layers.Dense(84, activation="tanh"),
                                  layers.Dense(10)])
 
-    if w.startswith("vgg16") or w.startswith("resnet50"):
-        c, size, classes = 3, 224, 1000
-    else:
-        c, size, classes = INPUT[w]
+    c, size, classes = workload_input(w)
     if w in ("vgg16-frozen", "vgg16-cached"):
-        classes = 3
         base = keras.applications.VGG16(weights=None, include_top=False, input_shape=(224, 224, 3))
         base.trainable = False
         model = keras.Sequential([base, layers.Flatten(), layers.Dense(3)])
