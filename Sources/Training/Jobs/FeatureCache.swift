@@ -26,14 +26,7 @@ public struct FeatureCache: Sendable {
         var targets: [Targets] = []
         // The trunk runs as an inference plan (oneDNN chain, BN folded; unknown layers through their
         // module forward), built on the first batch: the weights are fixed while the cache is computed.
-        var plan: InferencePlan?
-        func features(_ x: Tensor) -> Tensor {
-            guard InferencePlan.isEnabled, x.shape.count == 4 else { return trunk(Var(x)).value }
-            let shape = Array(x.shape.dropFirst())
-            let p = plan.flatMap { $0.inputShape == shape ? $0 : nil } ?? InferencePlan(trunk, inputShape: shape)
-            plan = p
-            return p(x)
-        }
+        let plan = PlanCache()
         for copy in 0..<max(1, copies) {
             var chunks: [Tensor] = []
             var labels: [Int] = []
@@ -41,7 +34,7 @@ public struct FeatureCache: Sendable {
             var done = 0
             try withoutGradients {
                 for batch in source.batches(epoch: copy + 1) {
-                    chunks.append(features(batch.inputs))
+                    chunks.append(plan.output(trunk, batch.inputs))
                     switch batch.targets {
                     case .classes(let c): labels += c
                     case .multiHot(let t): multi.append(t)

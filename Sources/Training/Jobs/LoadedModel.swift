@@ -88,13 +88,14 @@ extension ZooModel {
     }
 }
 
-/// One `InferencePlan` per input shape, built lazily (LoadedModel is a value; the plan is shared).
+/// The latest `InferencePlan`, rebuilt when the input shape changes, built lazily (LoadedModel is a
+/// value; the plan is shared). Only for a model whose weights no longer change (the plan snapshots them).
 final class PlanCache: @unchecked Sendable {
     private let lock = NSLock()
     private var plan: InferencePlan?
 
     /// model(x) in the model's current mode: through the plan when enabled, else the module forward.
-    func output(_ model: ZooModel, _ x: Tensor) -> Tensor {
+    func output(_ model: any Layer, _ x: Tensor) -> Tensor {
         guard InferencePlan.isEnabled, x.shape.count == 4 else { return withoutGradients { model(Var(x)).value } }
         let shape = Array(x.shape.dropFirst())
         lock.lock()
