@@ -24,8 +24,9 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CSysMem"),   // header-only: mmap/mremap wrappers for StoragePool
 
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL"], swiftSettings: fastSwift),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "CSysMem"], swiftSettings: fastSwift),
         .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: fastSwift),
         .target(name: "Zoo", dependencies: ["NN"], swiftSettings: fastSwift),
         .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5"], swiftSettings: fastSwift),
