@@ -25,6 +25,20 @@ public enum DNNLConv {
     nonisolated(unsafe) public static var threading: Threading =
         ProcessInfo.processInfo.environment["GRAFT_DNNL_THREADING"].flatMap { Threading(rawValue: $0.lowercased()) } ?? .batch
 
+    /// Training convolution algorithm (`GRAFT_TRAIN_CONV=direct|winograd`, default winograd):
+    /// oneDNN's Winograd F(4x4,3x3) for 3x3 stride-1 convolutions in all three passes, direct otherwise
+    /// (and wherever oneDNN has no Winograd kernel). Set once at start-up.
+    public enum Algorithm: String, Sendable { case direct, winograd }
+    nonisolated(unsafe) public static var trainingAlgorithm: Algorithm =
+        ProcessInfo.processInfo.environment["GRAFT_TRAIN_CONV"].flatMap { Algorithm(rawValue: $0.lowercased()) } ?? .winograd
+
+    /// Whether this geometry can take the Winograd kernel (3x3, stride 1, ungrouped, channels in
+    /// whole blocks of 16).
+    static func winogradShape(_ g: Conv2DGeometry) -> Bool {
+        g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideH == 1 && g.strideW == 1 && g.groups == 1
+            && g.inChannels % 16 == 0 && g.outChannels % 16 == 0
+    }
+
     struct Key: Hashable { let g: Conv2DGeometry; let pass: Pass; let bias: Bool }
 
     final class Cache: @unchecked Sendable {
@@ -40,7 +54,11 @@ public enum DNNLConv {
         cache.lock.lock()
         defer { cache.lock.unlock() }
         if let hit = cache.entries[key] { return hit }
-        let made = DNNLContext.shared.flatMap { try? DNNLConvPrimitive(g, pass, bias: bias, context: $0) }
+        let winograd = trainingAlgorithm == .winograd && winogradShape(g)
+        let made = DNNLContext.shared.flatMap { ctx in
+            (winograd ? try? DNNLConvPrimitive(g, pass, bias: bias, algorithm: dnnl_convolution_winograd, context: ctx) : nil)
+                ?? (try? DNNLConvPrimitive(g, pass, bias: bias, algorithm: dnnl_convolution_direct, context: ctx))
+        }
         cache.entries[key] = made
         return made
     }
@@ -251,7 +269,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
     let blockedBytes: Int
     var convScratchpadMD: dnnl_memory_desc_t?
 
-    init(_ g: Conv2DGeometry, _ pass: DNNLConv.Pass, bias: Bool, context ctx: DNNLContext) throws {
+    init(_ g: Conv2DGeometry, _ pass: DNNLConv.Pass, bias: Bool, algorithm: dnnl_alg_kind_t, context ctx: DNNLContext) throws {
         context = ctx
         func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
             var d = dnnl_memory_desc_t()
@@ -294,7 +312,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         var fwdDesc = dnnl_convolution_desc_t()
         var s = srcAny, w = weiAny, d = dstAny
         let needFwdBias = pass == .forward ? bias : false
-        try dnnlCheck(dnnl_convolution_forward_desc_init(&fwdDesc, dnnl_forward_training, dnnl_convolution_direct,
+        try dnnlCheck(dnnl_convolution_forward_desc_init(&fwdDesc, dnnl_forward_training, algorithm,
                                                          &s, &w, needFwdBias ? UnsafePointer(biasBox) : nil, &d, strides, padL, padR),
                       "convolution_forward_desc_init")
         let fwdPD = try makePD(&fwdDesc, hint: nil)
@@ -304,13 +322,13 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         case .backwardData:
             defer { dnnl_primitive_desc_destroy(fwdPD) }
             var desc = dnnl_convolution_desc_t()
-            try dnnlCheck(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &s, &w, &d,
+            try dnnlCheck(dnnl_convolution_backward_data_desc_init(&desc, algorithm, &s, &w, &d,
                                                                    strides, padL, padR), "backward_data_desc_init")
             pd = try makePD(&desc, hint: fwdPD)
         case .backwardWeights:
             defer { dnnl_primitive_desc_destroy(fwdPD) }
             var desc = dnnl_convolution_desc_t()
-            try dnnlCheck(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &s, &w,
+            try dnnlCheck(dnnl_convolution_backward_weights_desc_init(&desc, algorithm, &s, &w,
                                                                       bias ? UnsafePointer(biasBox) : nil, &d, strides, padL, padR),
                           "backward_weights_desc_init")
             pd = try makePD(&desc, hint: fwdPD)

@@ -93,6 +93,9 @@ let convCases: [ConvCase] = [
                                                  kernelHeight: 3, kernelWidth: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)),
     ConvCase(name: "3x3 pad1 16ch batch1", g: Conv2DGeometry(batch: 1, inChannels: 16, inHeight: 6, inWidth: 5, outChannels: 16,
                                                              kernelHeight: 3, kernelWidth: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)),
+    ConvCase(name: "3x3 Winograd 16-32 13x11 (partial 4x4 tiles)",
+             g: Conv2DGeometry(batch: 3, inChannels: 16, inHeight: 13, inWidth: 11, outChannels: 32,
+                               kernelHeight: 3, kernelWidth: 3, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)),
     ConvCase(name: "3x3 batch17 (uneven oneDNN batch slices)", g: Conv2DGeometry(batch: 17, inChannels: 2, inHeight: 4, inWidth: 4,
                                                                               outChannels: 3, kernelHeight: 3, kernelWidth: 3,
                                                                               padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)),
@@ -270,6 +273,19 @@ let convCases: [ConvCase] = [
         #expect(CPUBackend(convPath: .dnnl).pathName(g, .forward) == "dnnl")
         #expect(CPUBackend(convPath: .im2col).pathName(g, .forward) == "im2col")
         #expect(DNNLConv.describe(g, .forward).contains("src=aBcd"))  // nChw8c / nChw16c
+    }
+
+    /// With the default training algorithm, 3x3 stride-1 convolutions of whole 16-channel blocks take
+    /// oneDNN's Winograd kernel in all three passes (so `matchesNaiveReference` checks it), and the
+    /// others stay direct.
+    @Test func winogradServesWhole3x3BlocksInEveryPass() {
+        let g = convCases.first { $0.name.hasPrefix("3x3 Winograd") }!.g
+        let odd = convCases.first { $0.name == "3x3 pad1" }!.g
+        for pass in DNNLConv.Pass.allCases {
+            let expectWinograd = DNNLConv.trainingAlgorithm == .winograd
+            #expect(DNNLConv.describe(g, pass).contains("wino") == expectWinograd, "\(pass): \(DNNLConv.describe(g, pass))")
+            #expect(!DNNLConv.describe(odd, pass).contains("wino"))
+        }
     }
 }
 
