@@ -3,8 +3,10 @@
 /// activations and additions over [C, H, W] activations. `DNNLInferenceNet` compiles it into
 /// primitives for a batch size.
 ///
-/// The graph owns copies of the weights: it is a snapshot taken when it is built, so a model whose
-/// weights change afterwards needs a new graph.
+/// The graph holds the weights as a snapshot taken when it is built: a model whose weights change
+/// afterwards needs a new graph. Weights given as a `Tensor` are shared with the caller's storage, not
+/// copied (copy-on-write keeps the snapshot: a later in-place update of the model copies first), so a
+/// graph of unfolded convolutions adds no second copy of the model's weights.
 public struct DNNLInferenceGraph: Sendable {
     /// An activation in the graph: 0 is the input, every op produces the next one.
     public typealias Value = Int
@@ -47,8 +49,8 @@ public struct DNNLInferenceGraph: Sendable {
         let input: Value
         let outChannels: Int, groups: Int
         var window: Window
-        /// [O, C/groups, KH, KW] and [O], after folding.
-        var weight: [Float]
+        /// [O, C/groups, KH, KW] (any shape of that count) and [O], after folding.
+        var weight: Tensor
         var bias: [Float]
         /// Post-ops before the residual sum, the residual value summed into the output, post-ops after it.
         var post: [Eltwise] = []
@@ -113,6 +115,13 @@ public struct DNNLInferenceGraph: Sendable {
     /// A convolution; `weight` is [O, C/groups, KH, KW], `bias` [O] (nil: zeros).
     public mutating func conv(_ x: Value, outChannels: Int, groups: Int = 1, window: Window,
                               weight: [Float], bias: [Float]?) throws -> Value {
+        try conv(x, outChannels: outChannels, groups: groups, window: window,
+                 weight: Tensor(shape: [weight.count], scalars: weight), bias: bias)
+    }
+
+    /// A convolution whose weight ([O, C/groups, KH, KW] elements) shares `weight`'s storage.
+    public mutating func conv(_ x: Value, outChannels: Int, groups: Int = 1, window: Window,
+                              weight: Tensor, bias: [Float]?) throws -> Value {
         let (c, h, w) = try spatial(x)
         guard groups > 0, c % groups == 0, outChannels % groups == 0,
               weight.count == outChannels * (c / groups) * window.kh * window.kw,
@@ -163,10 +172,10 @@ public struct DNNLInferenceGraph: Sendable {
         }
         if x > 0, readers[x] == 0, case var .conv(conv) = ops[x - 1], conv.post.isEmpty, conv.sum == nil {
             let per = conv.weight.count / c
-            for o in 0..<c {
-                for j in 0..<per { conv.weight[o * per + j] *= scale[o] }
-                conv.bias[o] = conv.bias[o] * scale[o] + shift[o]
+            conv.weight.withUnsafeMutableBufferPointer { w in
+                for o in 0..<c { for j in 0..<per { w[o * per + j] *= scale[o] } }
             }
+            for o in 0..<c { conv.bias[o] = conv.bias[o] * scale[o] + shift[o] }
             ops[x - 1] = .conv(conv)
             return x
         }

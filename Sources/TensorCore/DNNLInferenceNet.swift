@@ -11,8 +11,10 @@ public final class DNNLInferenceNet: @unchecked Sendable {
     public enum Threading: String, Sendable, CaseIterable {
         /// Every primitive runs on the whole batch with an OpenMP team of `Threads.count` threads.
         case openmp
-        /// The batch is cut into `Threads.count` slices; each GCD worker runs the whole chain on its
-        /// slice single-threaded (no barrier per primitive; each slice has its own buffers).
+        /// The batch is cut into slices (one per worker, more where a slice would exceed
+        /// `maxSliceImages`); `Threads.count` workers take slices one after another and run the whole
+        /// chain on each single-threaded (no barrier per primitive; each worker has its own program
+        /// and buffers).
         case batch
     }
 
@@ -77,14 +79,15 @@ public final class DNNLInferenceNet: @unchecked Sendable {
     private let context: DNNLContext
     private let algorithm: ConvAlgorithm
     private let threadingMode: Threading
+    private let sliceCap: Int
     private let lock = NSLock()
     private let weights = DNNLInferenceWeights()
-    /// Idle programs per batch size, most recently used size last.
-    private var idle: [(batch: Int, programs: [DNNLInferenceProgram])] = []
+    /// Idle programs per (batch size, OpenMP threads), most recently used last.
+    private var idle: [(batch: Int, threads: Int, programs: [DNNLInferenceProgram])] = []
 
     /// Throws when oneDNN is unavailable; compiling for a batch size happens on first use (or `prepare`).
     public init(graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, algorithm: ConvAlgorithm? = nil,
-                threading: Threading? = nil) throws {
+                threading: Threading? = nil, maxSliceImages: Int? = nil) throws {
         guard let ctx = DNNLContext.shared else { throw DNNLInferenceError.unavailable("no oneDNN CPU engine") }
         guard output >= 0, output < graph.shapes.count else { throw DNNLInferenceError.invalid("output value \(output)") }
         self.graph = graph
@@ -92,78 +95,117 @@ public final class DNNLInferenceNet: @unchecked Sendable {
         self.context = ctx
         self.algorithm = algorithm ?? Self.convAlgorithm
         self.threadingMode = threading ?? Self.threading
+        self.sliceCap = max(0, maxSliceImages ?? Self.maxSliceImages)
     }
 
     /// [C, H, W] of the input and of the output.
     public var inputShape: [Int] { graph.shape(0) }
     public var outputShape: [Int] { graph.shape(output) }
 
-    /// Slices per worker in `batch` threading (`GRAFT_INFER_SLICES`, default 1: one slice per core).
-    nonisolated(unsafe) public static var slicesPerWorker: Int =
-        ProcessInfo.processInfo.environment["GRAFT_INFER_SLICES"].flatMap { Int($0) }.map { max(1, $0) } ?? 1
+    /// At most this many images per slice in `batch` threading (`GRAFT_INFER_SLICE_IMAGES`; 0: no
+    /// limit, one slice per worker). A program's activation buffers and oneDNN scratchpad grow with its
+    /// batch (Winograd keeps whole transformed tensors: VGG16 at 224 px holds ~425 MB per 8-image
+    /// program, ~217 MB per 4-image one, ~40 MB per 1-image one), and each worker keeps one program.
+    /// Default 4, measured on 2 cores (VGG16 batch 16, interleaved runs): within ~2% (the noise) of one
+    /// 8-image slice per core, where 2-image slices lose ~5% and single images ~10% (every slice reads
+    /// all the Winograd weights again).
+    nonisolated(unsafe) public static var maxSliceImages: Int =
+        ProcessInfo.processInfo.environment["GRAFT_INFER_SLICE_IMAGES"].flatMap { Int($0) }.map { max(0, $0) } ?? 4
 
-    /// Slices of a batch: (images per slice, count).
-    private func slices(_ batch: Int) -> (per: Int, count: Int) {
-        let t = Threads.count * Self.slicesPerWorker
-        guard threadingMode == .batch, Threads.count > 1, batch > 1 else { return (batch, 1) }
-        let per = (batch + t - 1) / t
-        return (per, (batch + per - 1) / per)
+    /// How one call's batch is cut: `count` slices whose sizes differ by at most one image, shared by
+    /// `workers`, each program run by `threads` OpenMP threads (all cores for a batch in one piece).
+    struct Slicing {
+        let batch: Int, count: Int, workers: Int, threads: Int
+
+        /// The largest slice (the first ones; later ones may hold one image less).
+        var largest: Int { (batch + count - 1) / count }
+
+        /// First image and image count of slice `i`.
+        func slice(_ i: Int) -> (first: Int, images: Int) {
+            let q = batch / count, r = batch % count
+            return (i * q + min(i, r), q + (i < r ? 1 : 0))
+        }
     }
 
-    private func acquire(_ batch: Int) throws -> DNNLInferenceProgram {
+    /// One slice per worker, or a multiple of the workers when a slice would exceed `sliceCap`.
+    func slicing(_ batch: Int) -> Slicing {
+        let t = max(1, Threads.count)
+        guard threadingMode == .batch, batch > 1 else { return Slicing(batch: batch, count: 1, workers: 1, threads: t) }
+        var count = min(t, batch)
+        if sliceCap > 0 { count = max(count, (batch + sliceCap - 1) / sliceCap) }
+        count = min(batch, (count + t - 1) / t * t)
+        return Slicing(batch: batch, count: count, workers: min(t, count), threads: count == 1 ? t : 1)
+    }
+
+    /// An idle program for `batch` images run by `threads` OpenMP threads, else a new one. (oneDNN
+    /// sizes a primitive's scratchpad for the threads of the thread that creates it, and a primitive
+    /// must not run with more: programs are compiled and kept per thread count.)
+    private func acquire(_ batch: Int, threads: Int) throws -> DNNLInferenceProgram {
         lock.lock()
-        if let i = idle.firstIndex(where: { $0.batch == batch }) {
+        if let i = idle.firstIndex(where: { $0.batch == batch && $0.threads == threads }) {
             var e = idle.remove(at: i)
             let p = e.programs.popLast()
             idle.append(e)
             lock.unlock()
             if let p { return p }
         } else {
-            idle.append((batch, []))
+            idle.append((batch, threads, []))
             if idle.count > Self.maxCachedBatchSizes { idle.removeFirst() }
             lock.unlock()
         }
-        return try DNNLInferenceProgram(graph, output: output, batch: batch, algorithm: algorithm, layout: Self.layout,
-                                        weights: weights, context: context)
+        return try DNNLInferenceProgram(graph, output: output, batch: batch, ompThreads: threads, algorithm: algorithm,
+                                        layout: Self.layout, weights: weights, context: context)
+    }
+
+    /// Bytes of activation buffers and scratchpads held by the compiled programs (all idle between
+    /// calls); the shared reordered weights are not counted.
+    public var programBytes: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return idle.reduce(0) { $0 + $1.programs.reduce(0) { $0 + $1.heldBytes } }
     }
 
     private func giveBack(_ p: DNNLInferenceProgram) {
         lock.lock()
         defer { lock.unlock() }
-        if let i = idle.firstIndex(where: { $0.batch == p.batch }) { idle[i].programs.append(p) }
+        if let i = idle.firstIndex(where: { $0.batch == p.batch && $0.threads == p.ompThreads }) { idle[i].programs.append(p) }
     }
 
     /// Compiles (and keeps) the programs a batch of `batch` images needs.
     public func prepare(batch: Int) throws {
-        let (per, count) = slices(batch)
-        let sizes = count == 1 ? [batch] : (Array(repeating: per, count: count - 1) + [batch - per * (count - 1)])
-        let made = try sizes.map { try acquire($0) }
+        let s = slicing(batch)
+        let sizes = (0..<s.count).map { s.slice($0).images }
+        var made: [DNNLInferenceProgram] = []
+        for size in Set(sizes) {
+            for _ in 0..<min(s.workers, sizes.filter { $0 == size }.count) { made.append(try acquire(size, threads: s.threads)) }
+        }
         for p in made { giveBack(p) }
+    }
+
+    /// Runs `body(worker, first image, images)` for every slice of `s`: the workers take the slices in
+    /// order (so at most `workers` programs of a size are in use at once).
+    private func forEachSlice(_ s: Slicing, _ body: (_ worker: Int, _ first: Int, _ images: Int) throws -> Void) throws {
+        let next = SliceCounter(s.count)
+        let errors = ErrorBox()
+        parallelFor(s.workers) { w in
+            while let i = next.take() {
+                let (first, images) = s.slice(i)
+                do { try body(w, first, images) } catch { errors.set(error); return }
+            }
+        }
+        if let e = errors.error { throw e }
     }
 
     /// input [batch, C, H, W] -> output [batch, C', H', W'], both plain NCHW.
     public func run(input: UnsafePointer<Float>, batch: Int, output out: UnsafeMutablePointer<Float>) throws {
         guard batch > 0 else { return }
-        let (per, count) = slices(batch)
-        if count == 1 {
-            let p = try acquire(batch)
-            defer { giveBack(p) }
-            p.run(input: input, output: out, ompThreads: Threads.count)
-            return
-        }
+        let s = slicing(batch)
         let inStride = inputShape.reduce(1, *), outStride = outputShape.reduce(1, *)
-        let errors = ErrorBox()
-        parallelFor(count) { i in
-            let b0 = i * per, nb = min(per, batch - b0)
-            do {
-                let p = try acquire(nb)
-                defer { giveBack(p) }
-                p.run(input: input + b0 * inStride, output: out + b0 * outStride, ompThreads: 1)
-            } catch {
-                errors.set(error)
-            }
+        try forEachSlice(s) { _, b0, nb in
+            let p = try acquire(nb, threads: s.threads)
+            defer { giveBack(p) }
+            p.run(input: input + b0 * inStride, output: out + b0 * outStride)
         }
-        if let e = errors.error { throw e }
     }
 
     /// Runs `batch` images `reps` times as `run` does (batch slices or one OpenMP program), timing each
@@ -171,39 +213,36 @@ public final class DNNLInferenceNet: @unchecked Sendable {
     /// concurrently, a step's time is its time summed over the slices / the number of workers.
     public func profile(input: UnsafePointer<Float>, batch: Int, output out: UnsafeMutablePointer<Float>, reps: Int) throws
         -> [(step: String, seconds: Double, macs: Double)] {
-        let (per, count) = slices(batch)
+        let s = slicing(batch), workers = s.workers
         let inStride = inputShape.reduce(1, *), outStride = outputShape.reduce(1, *)
-        let programs = try (0..<count).map { try acquire(min(per, batch - $0 * per)) }
-        defer { for p in programs { giveBack(p) } }
-        let steps = programs[0].lines.count
-        guard programs.allSatisfy({ $0.lines.count == steps }) else { throw DNNLInferenceError.invalid("slices differ") }
-        var times = [Double](repeating: 0, count: steps * count)
+        let first = try acquire(s.largest, threads: s.threads)
+        let steps = first.lines.count, lines = first.lines, stepMACs = first.stepMACs
+        giveBack(first)
+        var times = [Double](repeating: 0, count: steps * workers)
         var samples = [[Double]](repeating: [], count: steps)
         for rep in 0...max(1, reps) {   // rep 0 warms up
             for i in times.indices { times[i] = 0 }
-            times.withUnsafeMutableBufferPointer { t in
+            try times.withUnsafeMutableBufferPointer { t in
                 let base = t.baseAddress!
-                if count == 1 {
-                    programs[0].run(input: input, output: out, ompThreads: Threads.count, stepSeconds: base)
-                } else {
-                    parallelFor(count) { i in
-                        programs[i].run(input: input + i * per * inStride, output: out + i * per * outStride, ompThreads: 1,
-                                        stepSeconds: base + i * steps)
-                    }
+                try forEachSlice(s) { w, b0, nb in
+                    let p = try acquire(nb, threads: s.threads)
+                    defer { giveBack(p) }
+                    guard p.lines.count == steps else { throw DNNLInferenceError.invalid("slices differ") }
+                    p.run(input: input + b0 * inStride, output: out + b0 * outStride, stepSeconds: base + w * steps)
                 }
             }
             if rep == 0 { continue }
-            // Slices run `workers` at a time: a step's share of the wall time is its summed time over them.
-            let workers = Double(min(count, Threads.count))
-            for k in 0..<steps { samples[k].append((0..<count).reduce(0) { $0 + times[$1 * steps + k] } / workers) }
+            // Workers run at the same time: a step's share of the wall time is its summed time over them.
+            for k in 0..<steps { samples[k].append((0..<workers).reduce(0) { $0 + times[$1 * steps + k] } / Double(workers)) }
         }
-        let scale = Double(batch) / Double(programs[0].batch)
-        return (0..<steps).map { (programs[0].lines[$0], samples[$0].sorted()[samples[$0].count / 2], programs[0].stepMACs[$0] * scale) }
+        let scale = Double(batch) / Double(s.largest)
+        return (0..<steps).map { (lines[$0], samples[$0].sorted()[samples[$0].count / 2], stepMACs[$0] * scale) }
     }
 
     /// Primitive implementations and layouts of the program for `batch`, one line per step.
     public func describe(batch: Int) throws -> String {
-        let p = try acquire(slices(batch).per)
+        let s = slicing(batch)
+        let p = try acquire(s.largest, threads: s.threads)
         defer { giveBack(p) }
         return (["\(graph.summary); \(p.activationReorders) activation reorders per call (entry/exit included)"] + p.lines)
             .joined(separator: "\n")
@@ -212,7 +251,21 @@ public final class DNNLInferenceNet: @unchecked Sendable {
 
 private final class ErrorBox: @unchecked Sendable {
     private let lock = NSLock()
-    private let weights = DNNLInferenceWeights()
     private(set) var error: Error?
     func set(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+}
+
+/// Hands out slice indices 0..<count, each once, to concurrent workers.
+private final class SliceCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private let count: Int
+    init(_ count: Int) { self.count = count }
+    func take() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < count else { return nil }
+        next += 1
+        return next - 1
+    }
 }

@@ -15,6 +15,8 @@ final class DNNLInferenceProgram {
     private struct Step { let prim: dnnl_primitive_t; let args: [Arg]; let what: String }
 
     let batch: Int
+    /// OpenMP threads the primitives were created for and run with.
+    let ompThreads: Int
     private let context: DNNLContext
     private var steps: [Step] = []
     private var primitives: [dnnl_primitive_t] = []
@@ -37,10 +39,13 @@ final class DNNLInferenceProgram {
 
     private let layout: DNNLInferenceNet.Layout
 
-    init(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, batch: Int,
+    init(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, batch: Int, ompThreads: Int,
          algorithm: DNNLInferenceNet.ConvAlgorithm, layout: DNNLInferenceNet.Layout, weights: DNNLInferenceWeights,
          context: DNNLContext) throws {
         self.batch = batch
+        self.ompThreads = max(1, ompThreads)
+        // Primitives size their scratchpads for the calling thread's OpenMP threads at creation.
+        context.setOMPThreads?(Int32(self.ompThreads))
         self.context = context
         self.weights = weights
         self.layout = layout
@@ -174,19 +179,28 @@ final class DNNLInferenceProgram {
 
     /// `values` (plain layout `plain`) in layout `want`: the net's shared copy for this key and layout,
     /// made here when this is the first program to ask.
-    private func ownedCopy(_ values: [Float], plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, key: Int) throws -> Int {
+    private func ownedCopy(_ values: Tensor, plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, key: Int) throws -> Int {
         owned.append(try weights.buffer(key: key, md: want, bytes: max(64, Self.bytes(want))) { dst in
-            try reorder(values, plain: plain, want: want, into: dst)
+            try values.withUnsafeBufferPointer { try reorder(UnsafeRawBufferPointer($0), plain: plain, want: want, into: dst) }
         })
         return owned.count - 1
     }
 
-    private func reorder(_ values: [Float], plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, into dst: UnsafeMutableRawPointer) throws {
+    private func ownedCopy(_ values: [Float], plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, key: Int) throws -> Int {
+        owned.append(try weights.buffer(key: key, md: want, bytes: max(64, Self.bytes(want))) { dst in
+            try values.withUnsafeBytes { try reorder($0, plain: plain, want: want, into: dst) }
+        })
+        return owned.count - 1
+    }
+
+    /// `values` (plain layout `plain`, only read) into `dst` in layout `want`.
+    private func reorder(_ values: UnsafeRawBufferPointer, plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t,
+                         into dst: UnsafeMutableRawPointer) throws {
         if Self.equal(plain, want) {
-            values.withUnsafeBytes { dst.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            dst.copyMemory(from: values.baseAddress!, byteCount: values.count)
             return
         }
-        var src = values
+        let src = UnsafeMutableRawPointer(mutating: values.baseAddress!)
         var p = plain, w = want
         var rpd: dnnl_primitive_desc_t?
         try dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &p, context.engine, &w, context.engine, nil), "weights reorder")
@@ -195,9 +209,9 @@ final class DNNLInferenceProgram {
         try dnnlCheck(dnnl_primitive_create(&r, rpd), "weights reorder create")
         defer { dnnl_primitive_destroy(r) }
         let handles = DNNLMemoryHandles(engine: context.engine)
-        try src.withUnsafeMutableBytes { s in
-            let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: handles.wrap(plain, s.baseAddress!)),
-                        dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: handles.wrap(want, dst))]
+        let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: handles.wrap(plain, src)),
+                    dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: handles.wrap(want, dst))]
+        try withExtendedLifetime(handles) {   // the memory objects live until the reorder has run
             try dnnlCheck(dnnl_primitive_execute(r, context.stream, 2, args), "weights reorder execute")
             dnnl_stream_wait(context.stream)
         }
@@ -401,16 +415,15 @@ final class DNNLInferenceProgram {
         }
     }
 
-    /// Bytes of activation buffers, weights and scratchpad this program holds.
+    /// Bytes of activation buffers and scratchpad this program holds (weights are the net's).
     var heldBytes: Int { slotBytes.reduce(0, +) + scratchBytes }
 
     // MARK: Running
 
     /// input: [batch, C, H, W] plain; output: the output value's [batch, C', H', W'] plain.
     /// With `stepSeconds`, each step is timed (one entry per line of `lines`).
-    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, ompThreads: Int,
-             stepSeconds: UnsafeMutablePointer<Double>? = nil) {
-        context.setOMPThreads?(Int32(max(1, ompThreads)))
+    func run(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, stepSeconds: UnsafeMutablePointer<Double>? = nil) {
+        context.setOMPThreads?(Int32(ompThreads))
         for m in inputMemories { dnnl_memory_set_data_handle(m, UnsafeMutableRawPointer(mutating: input)) }
         for m in outputMemories { dnnl_memory_set_data_handle(m, UnsafeMutableRawPointer(output)) }
         for (i, (s, args)) in zip(steps, execArgs).enumerated() {

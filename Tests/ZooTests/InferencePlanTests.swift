@@ -40,9 +40,9 @@ private func planRelativeError(_ a: Tensor, _ b: Tensor) -> Float {
 }
 
 private func expectPlanMatches(_ model: any Layer, inputShape: [Int], batches: [Int] = [1, 3],
-                               threading: DNNLInferenceNet.Threading? = nil) -> InferencePlan {
+                               threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) -> InferencePlan {
     model.setTraining(false)
-    let plan = InferencePlan(model, inputShape: inputShape, threading: threading)
+    let plan = InferencePlan(model, inputShape: inputShape, threading: threading, maxSliceImages: maxSliceImages)
     for (i, n) in batches.enumerated() {
         let x = randomInput([n] + inputShape, seed: UInt64(10 + i)).value
         let want = withoutGradients { model(Var(x)).value }
@@ -85,6 +85,45 @@ func planMatchesModuleForward(name: String, size: Int) throws {
 func threadingModesMatch(threading: DNNLInferenceNet.Threading) throws {
     let m = try tinyModel("resnet18", size: 32)
     _ = expectPlanMatches(m, inputShape: m.inputShape, batches: [3, 5], threading: threading)
+}
+
+/// 0: one slice per worker; 2 and 3 cut batches 5 and 7 into slices of two sizes.
+@Test(arguments: [0, 1, 2, 3])
+func sliceSizesMatch(maxSliceImages: Int) throws {
+    let m = try tinyModel("resnet18", size: 32)
+    _ = expectPlanMatches(m, inputShape: m.inputShape, batches: [5, 7], threading: .batch, maxSliceImages: maxSliceImages)
+}
+
+/// One-image slices: a batch of 8 holds at most one batch-1 program per worker (buffers and scratchpad
+/// do not grow with the batch), where one slice per worker would hold programs of several images each.
+@Test func sliceBuffersDoNotGrowWithTheBatch() throws {
+    let m = try tinyModel("vgg11_bn", size: 32)
+    m.setTraining(false)
+    let single = InferencePlan(m, threading: .batch, maxSliceImages: 1)
+    _ = single(randomInput([1] + m.inputShape, seed: 8).value)
+    let onePerImage = single.activationBytes
+    let plan = InferencePlan(m, threading: .batch, maxSliceImages: 1)
+    _ = plan(randomInput([8] + m.inputShape, seed: 9).value)
+    #expect(onePerImage > 0)
+    #expect(plan.activationBytes <= min(Threads.count, 8) * onePerImage,
+            "\(plan.activationBytes) bytes for 8 images, \(onePerImage) per batch-1 program, \(Threads.count) workers")
+}
+
+/// The plan shares unfolded convolution weights with the model instead of copying them; an in-place
+/// update of the model afterwards (even before the plan's first call compiles its programs) must not
+/// reach the plan.
+@Test func planKeepsTheWeightsItWasBuiltWith() throws {
+    let m = try tinyModel("vgg11", size: 32)
+    m.setTraining(false)
+    let plan = InferencePlan(m)
+    let x = randomInput([2] + m.inputShape, seed: 12).value
+    let before = withoutGradients { m(Var(x)).value }
+    let convs = modules(m).compactMap { $0 as? Conv2D }
+    #expect(!convs.isEmpty)
+    for c in convs { c.weight.value.withUnsafeMutableBufferPointer { w in for i in w.indices { w[i] *= -0.5 } } }
+    let after = withoutGradients { m(Var(x)).value }
+    #expect(planRelativeError(before, after) > 0.1, "the update should change the model's output")
+    #expect(planRelativeError(before, plan(x)) <= 1e-4)
 }
 
 @Test(arguments: [DNNLInferenceNet.ConvAlgorithm.direct, .winograd])

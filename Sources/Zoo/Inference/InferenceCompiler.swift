@@ -55,7 +55,7 @@ struct InferenceCompiler {
                                                     top: geo.padTop + c.pad.top, bottom: geo.padBottom + c.pad.bottom,
                                                     left: geo.padLeft + c.pad.left, right: geo.padRight + c.pad.right)
                 var v = try g.conv(c.value, outChannels: conv.outChannels, groups: conv.groups, window: win,
-                                   weight: conv.weight.value.scalars, bias: conv.bias?.value.scalars)
+                                   weight: conv.weight.value, bias: conv.bias?.value.scalars)
                 v = try g.activation(v, post)
                 c = Cursor(value: v, nonNegative: nonNegative(after: post, false))
                 return true

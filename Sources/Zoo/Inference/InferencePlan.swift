@@ -16,7 +16,7 @@ import NN
 ///
 /// Calls are serialised by a lock (one batch at a time; the batch itself uses `Threads.count` cores).
 /// Settings (measured defaults, see `DNNLInferenceNet`): nChw16c activations on AVX-512, Winograd
-/// for 3x3 stride-1 convolutions (direct elsewhere), the batch cut into one slice per core;
+/// for 3x3 stride-1 convolutions (direct elsewhere), the batch cut into slices of at most 4 images shared by the cores;
 /// `GRAFT_INFER_PLAN=0` turns the plan off in the jobs that use it.
 public final class InferencePlan: @unchecked Sendable {
     enum Stage {
@@ -38,18 +38,19 @@ public final class InferencePlan: @unchecked Sendable {
     public private(set) var nativeFailures = 0
 
     /// Compiles `model` (a `ZooModel`, a `Sequential`, or any layer) for inputs of `inputShape` ([C, H, W]).
-    /// `algorithm` and `threading` default to `DNNLInferenceNet`'s process-wide settings.
+    /// `algorithm`, `threading` and `maxSliceImages` default to `DNNLInferenceNet`'s process-wide settings.
     public init(_ model: any Layer, inputShape: [Int], algorithm: DNNLInferenceNet.ConvAlgorithm? = nil,
-                threading: DNNLInferenceNet.Threading? = nil) {
+                threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) {
         self.model = model
         self.inputShape = inputShape
-        stages = Self.compile(Self.flatLayers(model), inputShape: inputShape, algorithm: algorithm, threading: threading)
+        stages = Self.compile(Self.flatLayers(model), inputShape: inputShape,
+                              settings: (algorithm, threading, maxSliceImages))
     }
 
     /// Compiles a zoo model for its own input size.
     public convenience init(_ model: ZooModel, algorithm: DNNLInferenceNet.ConvAlgorithm? = nil,
-                            threading: DNNLInferenceNet.Threading? = nil) {
-        self.init(model, inputShape: model.inputShape, algorithm: algorithm, threading: threading)
+                            threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) {
+        self.init(model, inputShape: model.inputShape, algorithm: algorithm, threading: threading, maxSliceImages: maxSliceImages)
     }
 
     static func flatLayers(_ model: any Layer) -> [(name: String, layer: any Layer)] {
@@ -60,8 +61,9 @@ public final class InferencePlan: @unchecked Sendable {
         }
     }
 
-    static func compile(_ layers: [(name: String, layer: any Layer)], inputShape: [Int],
-                        algorithm: DNNLInferenceNet.ConvAlgorithm?, threading: DNNLInferenceNet.Threading?) -> [Stage] {
+    typealias NetSettings = (algorithm: DNNLInferenceNet.ConvAlgorithm?, threading: DNNLInferenceNet.Threading?, maxSliceImages: Int?)
+
+    static func compile(_ layers: [(name: String, layer: any Layer)], inputShape: [Int], settings: NetSettings) -> [Stage] {
         var stages: [Stage] = []
         var graph: DNNLInferenceGraph?
         var cursor = InferenceCompiler.Cursor(value: 0)
@@ -69,7 +71,8 @@ public final class InferencePlan: @unchecked Sendable {
         var shape: [Int]? = inputShape   // logical per-image shape (nil: unknown)
 
         func close() {
-            if let g = graph, g.opCount > 0, let net = try? DNNLInferenceNet(graph: g, output: cursor.value, algorithm: algorithm, threading: threading) {
+            if let g = graph, g.opCount > 0, let net = try? DNNLInferenceNet(graph: g, output: cursor.value, algorithm: settings.algorithm,
+                                                                       threading: settings.threading, maxSliceImages: settings.maxSliceImages) {
                 let realCovered = covered.filter { c in !cursor.padLayers.contains { $0.layer === c.layer } }
                 let out = cursor.flattened ? [g.shape(cursor.value)[0]] : g.shape(cursor.value)
                 stages.append(.native(net, layers: realCovered, outputShape: out))
@@ -167,6 +170,12 @@ public final class InferencePlan: @unchecked Sendable {
             }
         }
         return out
+    }
+
+    /// Bytes of activation buffers and oneDNN scratchpads the native chains hold for the batch sizes
+    /// run so far (weights not counted).
+    public var activationBytes: Int {
+        stages.reduce(0) { acc, s in if case let .native(net, _, _) = s { acc + net.programBytes } else { acc } }
     }
 
     /// Layers (Keras names; residual blocks count once) that run in native chains.
