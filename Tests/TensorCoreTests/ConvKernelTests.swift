@@ -275,16 +275,18 @@ let convCases: [ConvCase] = [
         #expect(DNNLConv.describe(g, .forward).contains("src=aBcd"))  // nChw8c / nChw16c
     }
 
-    /// With the default training algorithm, 3x3 stride-1 convolutions of whole 16-channel blocks take
-    /// oneDNN's Winograd kernel in all three passes (so `matchesNaiveReference` checks it), and the
-    /// others stay direct.
+    /// With the default training algorithm, 3x3 stride-1 convolutions of whole 16-channel blocks with
+    /// outputs of at least 8x8 take oneDNN's Winograd kernel in all three passes (so
+    /// `matchesNaiveReference` checks it); odd channel counts and smaller outputs stay direct.
     @Test func winogradServesWhole3x3BlocksInEveryPass() {
         let g = convCases.first { $0.name.hasPrefix("3x3 Winograd") }!.g
-        let odd = convCases.first { $0.name == "3x3 pad1" }!.g
+        let oddChannels = convCases.first { $0.name == "3x3 pad1" }!.g
+        let small = convCases.first { $0.name == "3x3 pad1 16ch batch1" }!.g   // 16 channels, 6x5 outputs
         for pass in DNNLConv.Pass.allCases {
             let expectWinograd = DNNLConv.trainingAlgorithm == .winograd
             #expect(DNNLConv.describe(g, pass).contains("wino") == expectWinograd, "\(pass): \(DNNLConv.describe(g, pass))")
-            #expect(!DNNLConv.describe(odd, pass).contains("wino"))
+            #expect(!DNNLConv.describe(oddChannels, pass).contains("wino"))
+            #expect(!DNNLConv.describe(small, pass).contains("wino"), "\(pass): \(DNNLConv.describe(small, pass))")
         }
     }
 }
