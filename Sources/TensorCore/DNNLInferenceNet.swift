@@ -23,7 +23,8 @@ public final class DNNLInferenceNet: @unchecked Sendable {
         case direct
         /// oneDNN picks (Winograd where it has a kernel and thinks it faster), direct otherwise.
         case auto
-        /// Winograd where available (3x3 stride 1), direct elsewhere.
+        /// Winograd where available (3x3 stride 1) and outputs are at least 7x7 (`DNNLConv.winogradPays`),
+        /// direct elsewhere.
         case winograd
 
         var kinds: [dnnl_alg_kind_t] {

@@ -281,7 +281,9 @@ final class DNNLInferenceProgram {
                 let srcChoices = c.input == 0 ? [anySrc] : [srcActual, anySrc]
                 let dstChoices = c.sum.map { [valueMD[$0]!, anyDst] } ?? ((forced.map { [$0] } ?? []) + [anyDst])
                 var made: dnnl_primitive_desc_t?, reference: dnnl_primitive_desc_t?
-                search: for alg in algorithm.kinds {
+                let algorithms = DNNLConv.winogradPays(outHeight: outDims[2], outWidth: outDims[3])
+                    ? algorithm.kinds : algorithm.kinds.filter { $0 != dnnl_convolution_winograd }
+                search: for alg in algorithms {
                     for s in srcChoices {
                         for d in dstChoices {
                             var s = s, d = d, desc = dnnl_convolution_desc_t()

@@ -276,7 +276,7 @@ let convCases: [ConvCase] = [
     }
 
     /// With the default training algorithm, 3x3 stride-1 convolutions of whole 16-channel blocks with
-    /// outputs of at least 8x8 take oneDNN's Winograd kernel in all three passes (so
+    /// outputs of at least 7x7 take oneDNN's Winograd kernel in all three passes (so
     /// `matchesNaiveReference` checks it); odd channel counts and smaller outputs stay direct.
     @Test func winogradServesWhole3x3BlocksInEveryPass() {
         let g = convCases.first { $0.name.hasPrefix("3x3 Winograd") }!.g
@@ -331,4 +331,17 @@ func gemmMatchesNaive(_ ta: Bool, _ tb: Bool) {
     #expect(pool.ownedBytes == 1024 + 4096)
     pool.trim()
     #expect(pool.ownedBytes == 0)
+}
+
+/// The inference chain follows the same Winograd rule as training: a 3x3 convolution with 7x7 outputs
+/// takes it, one with 4x4 outputs runs direct.
+@Test(arguments: [(7, true), (4, false)])
+func inferenceWinogradFollowsTheOutputSizeRule(size: Int, expectWinograd: Bool) throws {
+    var graph = DNNLInferenceGraph(input: [16, size, size])
+    let window = DNNLInferenceGraph.Window(kernel: (3, 3), stride: (1, 1), top: 1, bottom: 1, left: 1, right: 1)
+    let y = try graph.conv(0, outChannels: 16, window: window,
+                           weight: [Float](repeating: 0.01, count: 16 * 16 * 9), bias: nil)
+    let net = try DNNLInferenceNet(graph: graph, output: y, algorithm: .winograd)
+    let description = try net.describe(batch: 2)
+    #expect(description.contains("wino") == expectWinograd, "\(description)")
 }
