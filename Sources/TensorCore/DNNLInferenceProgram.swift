@@ -297,6 +297,8 @@ final class DNNLInferenceProgram {
                 }
                 if made == nil { made = reference } else if let r = reference { dnnl_primitive_desc_destroy(r) }
                 guard let pd = made else { throw DNNLInferenceError.unavailable("no convolution for op \(i) \(inShape) -> \(graph.shapes[out])") }
+                var unclaimed: dnnl_primitive_desc_t? = pd   // destroyed here if a step below throws before addStep takes it
+                defer { if let p = unclaimed { dnnl_primitive_desc_destroy(p) } }
                 let srcMD = try query(pd, dnnl_query_src_md), weiMD = try query(pd, dnnl_query_weights_md)
                 let biasMD = try query(pd, dnnl_query_weights_md, 1), dstMD = try query(pd, dnnl_query_dst_md)
                 var srcBuffer = valueBuffer[c.input]!
@@ -318,6 +320,7 @@ final class DNNLInferenceProgram {
                 let what = "op \(i) conv \(inShape[0])->\(c.outChannels) \(c.window.kh)x\(c.window.kw)/\(c.window.sh)"
                     + (c.groups > 1 ? " g\(c.groups)" : "") + (c.post.isEmpty && c.postSum.isEmpty ? "" : " +act")
                     + (c.sum != nil ? " +sum" : "") + " src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
+                unclaimed = nil
                 try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: srcMD, buffer: srcBuffer), Arg(id: DNNL_ARG_WEIGHTS, md: weiMD, buffer: .owned(w)),
                                  Arg(id: DNNL_ARG_BIAS, md: biasMD, buffer: .owned(b)), Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)], what,
                             macs: Double(outDims.reduce(1, *)) * Double(inShape[0] / c.groups * c.window.kh * c.window.kw))
@@ -340,7 +343,8 @@ final class DNNLInferenceProgram {
                                                              [Int64(win.top), Int64(win.left)], [Int64(win.bottom), Int64(win.right)]),
                               "pooling_desc_init op \(i)")
                 guard let pd = makePD(&desc, attr) else { throw DNNLInferenceError.unavailable("no pooling for op \(i)") }
-                let dstMD = try query(pd, dnnl_query_dst_md)
+                let dstMD: dnnl_memory_desc_t
+                do { dstMD = try query(pd, dnnl_query_dst_md) } catch { dnnl_primitive_desc_destroy(pd); throw error }
                 let dstBuffer = allocate(Self.bytes(dstMD))
                 try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: src, buffer: valueBuffer[x]!), Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)],
                             "op \(i) pool \(alg) \(win.kh)x\(win.kw)/\(win.sh) \(DNNLConvPrimitive.layoutName(dstMD))")
