@@ -92,7 +92,9 @@ extension BenchJob {
         var groups: [String: (s: Double, macs: Double)] = [:]
         for st in steps { groups[kind(st.step), default: (0, 0)].s += st.seconds; groups[kind(st.step), default: (0, 0)].macs += st.macs }
         let total = steps.reduce(0) { $0 + $1.seconds }, macs = steps.reduce(0) { $0 + $1.macs }
-        var s = "\(name) inference plan, batch \(x.shape[0]), \(threads) threads (\(DNNLInferenceNet.threading.rawValue) threading, "
+        let cap = DNNLInferenceNet.maxSliceImages
+        var s = "\(name) inference plan, batch \(x.shape[0]), \(threads) threads (\(DNNLInferenceNet.threading.rawValue) threading"
+            + (DNNLInferenceNet.threading == .batch ? (cap > 0 ? " in slices of at most \(cap) images, " : " in one slice per core, ") : ", ")
             + "layout \(DNNLInferenceNet.layout.rawValue), conv \(DNNLInferenceNet.convAlgorithm.rawValue)): median seconds per step over \(iterations) runs\n"
         for (k, v) in groups.sorted(by: { $0.value.s > $1.value.s }) {
             let rate = v.macs > 0 ? String(format: "  %6.1f GFLOP/s", 2 * v.macs / v.s / 1e9) : ""
