@@ -179,16 +179,9 @@ final class DNNLInferenceProgram {
 
     /// `values` (plain layout `plain`) in layout `want`: the net's shared copy for this key and layout,
     /// made here when this is the first program to ask.
-    private func ownedCopy(_ values: Tensor, plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, key: Int) throws -> Int {
+    private func ownedCopy(_ values: UnsafeRawBufferPointer, plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, key: Int) throws -> Int {
         owned.append(try weights.buffer(key: key, md: want, bytes: max(64, Self.bytes(want))) { dst in
-            try values.withUnsafeBufferPointer { try reorder(UnsafeRawBufferPointer($0), plain: plain, want: want, into: dst) }
-        })
-        return owned.count - 1
-    }
-
-    private func ownedCopy(_ values: [Float], plain: dnnl_memory_desc_t, want: dnnl_memory_desc_t, key: Int) throws -> Int {
-        owned.append(try weights.buffer(key: key, md: want, bytes: max(64, Self.bytes(want))) { dst in
-            try values.withUnsafeBytes { try reorder($0, plain: plain, want: want, into: dst) }
+            try reorder(values, plain: plain, want: want, into: dst)
         })
         return owned.count - 1
     }
@@ -308,8 +301,9 @@ final class DNNLInferenceProgram {
                     try addReorder(from: srcActual, srcBuffer, to: srcMD, temp!, "op \(i) src")
                     srcBuffer = temp!
                 }
-                let w = try ownedCopy(c.weight, plain: try md(weiDims, grouped ? dnnl_goihw : dnnl_oihw), want: weiMD, key: 2 * i)
-                let b = try ownedCopy(c.bias, plain: bias, want: biasMD, key: 2 * i + 1)
+                let weiPlain = try md(weiDims, grouped ? dnnl_goihw : dnnl_oihw)
+                let w = try c.weight.withUnsafeBufferPointer { try ownedCopy(UnsafeRawBufferPointer($0), plain: weiPlain, want: weiMD, key: 2 * i) }
+                let b = try c.bias.withUnsafeBytes { try ownedCopy($0, plain: bias, want: biasMD, key: 2 * i + 1) }
                 var dstBuffer: Buffer
                 if let s = c.sum, let reuse = inPlace(s, at: i, dstMD) {
                     dstBuffer = reuse      // accumulate straight into the summed value's buffer
