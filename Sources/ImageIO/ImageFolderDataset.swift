@@ -87,11 +87,17 @@ public struct ImageFolderDataset: Sendable {
     }
 
     /// Folder per class with a given class list (e.g. a validation folder using the training classes,
-    /// so label indices agree). Each named class folder must exist and hold a readable image, and
-    /// the folder may not contain other class folders.
-    public init(folder: URL, classNames: [String], options: DatasetOptions = DatasetOptions()) throws {
+    /// so label indices agree). Each named class folder must exist and hold a readable image. Other
+    /// class folders are an error, unless `ignoringOthers` (a chosen subset of the folders, as Keras's
+    /// `image_dataset_from_directory(class_names=)` takes).
+    public init(folder: URL, classNames: [String], ignoringOthers: Bool = false,
+                options: DatasetOptions = DatasetOptions()) throws {
         let present = try DatasetScan.classFolders(in: folder)
-        if let extra = present.first(where: { !classNames.contains($0) }) {
+        if let missing = classNames.first(where: { !present.contains($0) }) {
+            throw ImageIOError.invalidConfiguration(
+                "\(folder.path): no class folder '\(missing)' (it has \(present.joined(separator: ", ")))")
+        }
+        if !ignoringOthers, let extra = present.first(where: { !classNames.contains($0) }) {
             throw ImageIOError.invalidConfiguration("class folder '\(folder.appendingPathComponent(extra).path)' is not one of the classes \(classNames)")
         }
         var candidates: [ImageSample] = []

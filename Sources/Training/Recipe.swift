@@ -13,6 +13,9 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var classes: Int?
     /// Image folder root (`<data>/train/<class>/...`, optional `<data>/val/<class>/...`).
     public var data = "data"
+    /// Which class folders to use, in this order (Keras `image_dataset_from_directory(class_names=)`);
+    /// nil means every class folder, sorted by name. Other folders are ignored.
+    public var classNames: [String]?
     /// Square input side in pixels; nil means the model's default.
     public var inputSize: Int?
     public var batchSize = 32
@@ -66,18 +69,20 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var width: Double?
     /// CIFAR-style stem for 32x32 inputs (3x3 stride-1 first convolution, no stem pooling).
     public var cifarStem: Bool?
+    /// Input channels of a zoo model built from scratch (1 = grayscale, 3 = RGB); nil means the model's.
+    public var inputChannels: Int?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, weights, classes, data
+        case model, weights, classes, data, classNames = "class_names"
         case inputSize = "input_size", batchSize = "batch_size", epochs, lr, optimizer, momentum, nesterov
         case weightDecay = "weight_decay", l1, schedule
         case stepEvery = "step_every", stepFactor = "step_factor", minLR = "min_lr", warmup
         case freeze, unfreezeAt = "unfreeze_at", trunkLRScale = "trunk_lr_scale"
         case dropout, labelSmoothing = "label_smoothing", loss, seed, threads, out, augmentation, preprocess
         case cacheFeatures = "cache_features", extend, head, validationSplit = "validation_split"
-        case width, cifarStem = "cifar_stem"
+        case width, cifarStem = "cifar_stem", inputChannels = "input_channels"
     }
 
     /// Decodes a possibly partial recipe: missing keys keep their defaults.

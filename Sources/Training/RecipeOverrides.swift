@@ -9,6 +9,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
     public var weights: String?
     public var classes: Int?
     public var data: String?
+    public var classNames: [String]?
     public var inputSize: Int?
     public var batchSize: Int?
     public var epochs: Int?
@@ -40,6 +41,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
     public var validationSplit: Double?
     public var width: Double?
     public var cifarStem: Bool?
+    public var inputChannels: Int?
 
     public init() {}
 
@@ -113,6 +115,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
         r.cacheFeatures = other.cacheFeatures ?? cacheFeatures; r.extend = other.extend ?? extend
         r.head = other.head ?? head; r.validationSplit = other.validationSplit ?? validationSplit
         r.width = other.width ?? width; r.cifarStem = other.cifarStem ?? cifarStem
+        r.classNames = other.classNames ?? classNames; r.inputChannels = other.inputChannels ?? inputChannels
         return r
     }
 }
@@ -135,6 +138,7 @@ extension Recipe {
         cacheFeatures = o.cacheFeatures ?? cacheFeatures; extend = o.extend ?? extend
         head = o.head ?? head; validationSplit = o.validationSplit ?? validationSplit
         width = o.width ?? width; cifarStem = o.cifarStem ?? cifarStem
+        classNames = o.classNames ?? classNames; inputChannels = o.inputChannels ?? inputChannels
     }
 
     public func applying(_ o: RecipeOverrides) -> Recipe { var r = self; r.apply(o); return r }

@@ -90,6 +90,16 @@ extension Recipe {
         if model.isEmpty { throw fail("model", "must not be empty") }
         if let c = classes, c < 1 { throw fail("classes", "must be >= 1, got \(c)") }
         if let s = inputSize, s < 1 { throw fail("input_size", "must be >= 1, got \(s)") }
+        if let c = inputChannels, c < 1 { throw fail("input_channels", "must be >= 1, got \(c)") }
+        if let names = classNames {
+            if names.isEmpty { throw fail("class_names", "must name at least one class folder") }
+            if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
+                throw fail("class_names", "'\(dup)' appears twice")
+            }
+            if let c = classes, c != names.count {
+                throw fail("classes", "is \(c) but class_names lists \(names.count) classes (\(names.joined(separator: ", ")))")
+            }
+        }
         if batchSize < 1 { throw fail("batch_size", "must be >= 1, got \(batchSize)") }
         if epochs < 1 { throw fail("epochs", "must be >= 1, got \(epochs)") }
         if !(lr > 0) || !lr.isFinite { throw fail("lr", "must be > 0, got \(lr)") }

@@ -23,13 +23,15 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Accuracy, top-k, per-class precision/recall and the confusion matrix.")
     @OptionGroup var source: ModelOptions
     @Option(help: "Class folders (or a folder with val/ or test/).") var data: String
+    @Option(name: .customLong("class-names"), help: "Evaluate only these class folders (comma-separated: the model's classes).") var classNames: String?
     @Option var preprocess: Recipe.PreprocessMode?
     @Option(name: .customLong("top-k")) var topK = 5
     @Flag(help: "Print one JSON object (\"accuracy\" is top-1 in 0..1).") var json = false
 
     func run() throws {
         try runReportingErrors {
-            let summary = try EvaluateJob.run(try source.load(), data: data, preprocess: preprocess, topK: topK)
+            let chosen = classNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            let summary = try EvaluateJob.run(try source.load(), data: data, classNames: chosen, preprocess: preprocess, topK: topK)
             print(json ? String(decoding: try summary.jsonData(), as: UTF8.self) : EvaluateJob.text(summary))
         }
     }

@@ -13,7 +13,9 @@ struct Train: ParsableCommand {
 
     @Option(help: "Model: a zoo name (`finetune zoo`) or a shipped trunk: vgg, resnet, lenet.") var base: String?
     @Option(help: "Number of classes (default: one per class folder; must match the folders).") var classes: Int?
-    @Option(help: "Image folder (default for vgg/resnet: data/cifar10-3class; lenet: data/mnist5k).") var data: String?
+    @Option(help: "Image folder (default for vgg, resnet and lenet: data/mnist5k).") var data: String?
+    @Option(name: .customLong("class-names"), help: "Use only these class folders, in this order (comma-separated: 7,8,9).") var classNames: String?
+    @Option(name: .customLong("input-channels"), help: "Input channels of a model built from scratch (1 gray, 3 RGB).") var inputChannels: String?
     @Option(help: "Pretrained weights: Keras 2/3 .h5, Caffe HDF5 or a Graft model (format detected from content); 'none' for random.") var weights: String?
     @Option(help: "YAML recipe file.") var recipe: String?
     @Option(help: "Output folder (default runs/<base>-<time>).") var out: String?
@@ -53,7 +55,8 @@ struct Train: ParsableCommand {
         add("weight_decay", weightDecay); add("l1", l1); add("schedule", schedule); add("warmup", warmup)
         add("freeze", freeze); add("trunk_lr_scale", trunkLRScale); add("dropout", dropout)
         add("label_smoothing", labelSmoothing); add("loss", loss); add("seed", seed); add("threads", threads)
-        add("preprocess", preprocess); add("width", width)
+        add("preprocess", preprocess); add("width", width); add("input_channels", inputChannels)
+        add("class_names", classNames.map { "[" + $0 + "]" })
         if cifarStem { add("cifar_stem", "true") }
         add("cache_features", cacheFeatures.map(String.init))
         for u in unfreezeAt { add("unfreeze_at", u) }
@@ -66,6 +69,7 @@ struct Train: ParsableCommand {
         try runReportingErrors {
             let job = try TrainJob.resolve(recipeFile: recipe, overrides: try overrides(), resumeFolder: resume,
                                            explicitData: data != nil || assignments.contains { $0.hasPrefix("data=") },
+                                           explicitClassNames: classNames != nil || assignments.contains { $0.hasPrefix("class_names=") || $0.hasPrefix("class-names=") },
                                            explicitOut: out != nil)
             if plain { job.progressStyle = .lines }
             try job.run()

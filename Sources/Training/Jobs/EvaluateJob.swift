@@ -5,7 +5,9 @@ import TensorCore
 /// `finetune evaluate --data DIR`: accuracy, top-k, per-class precision/recall/F1 and the confusion
 /// matrix over DIR's class folders (DIR/val, DIR/valid or DIR/test when DIR has them).
 public enum EvaluateJob {
-    public static func run(_ loaded: LoadedModel, data: String, preprocess: Recipe.PreprocessMode?, topK: Int) throws -> EvaluationSummary {
+    /// `classNames`: evaluate only these class folders of DIR (others ignored); they must be the model's classes.
+    public static func run(_ loaded: LoadedModel, data: String, classNames: [String]? = nil, preprocess: Recipe.PreprocessMode?,
+                           topK: Int) throws -> EvaluationSummary {
         var folder = URL(fileURLWithPath: data)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDir), isDir.boolValue else {
@@ -15,11 +17,18 @@ public enum EvaluateJob {
             folder = folder.appendingPathComponent(name)
             break
         }
-        let names = try ImageFolderDataset(folder: folder, options: DatasetOptions(verifyImages: false)).classNames
-        if let unknown = names.first(where: { !loaded.classNames.contains($0) }) {
-            throw JobError("\(folder.path): class folder '\(unknown)' is not one of the model's classes (\(loaded.classNames.joined(separator: ", ")))")
+        if let chosen = classNames {
+            guard Set(chosen) == Set(loaded.classNames), chosen.count == loaded.classNames.count else {
+                throw JobError("--class-names \(chosen.joined(separator: ",")) must name the model's classes (\(loaded.classNames.joined(separator: ", ")))")
+            }
+        } else {
+            let names = try ImageFolderDataset(folder: folder, options: DatasetOptions(verifyImages: false)).classNames
+            if let unknown = names.first(where: { !loaded.classNames.contains($0) }) {
+                throw JobError("\(folder.path): class folder '\(unknown)' is not one of the model's classes (\(loaded.classNames.joined(separator: ", "))); "
+                               + "--class-names \(loaded.classNames.joined(separator: ",")) evaluates only those folders")
+            }
         }
-        let dataset = try ImageFolderDataset(folder: folder, classNames: loaded.classNames)
+        let dataset = try ImageFolderDataset(folder: folder, classNames: loaded.classNames, ignoringOthers: classNames != nil)
         let loader = try BatchLoader(dataset: dataset, preprocessing: loaded.preprocessing(override: preprocess),
                                      batchSize: 64, shuffle: false)
         var acc = EvaluationAccumulator(classCount: loaded.classNames.count, k: min(topK, loaded.classNames.count))

@@ -39,7 +39,7 @@ enum ModelSetup {
     }
 
     static func zooOptions(_ r: Recipe, classCount: Int) -> ZooOptions {
-        var o = ZooOptions(inputSize: r.inputSize, classCount: classCount, cifarStem: r.cifarStem ?? false,
+        var o = ZooOptions(inputSize: r.inputSize, inputChannels: r.inputChannels, classCount: classCount, cifarStem: r.cifarStem ?? false,
                            widthMultiplier: r.width ?? 1, dropout: r.dropout.map(Float.init), seed: r.seed)
         o.classifierActivation = .linear
         return o

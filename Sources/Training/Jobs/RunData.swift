@@ -9,8 +9,10 @@ struct RunData {
     var validation: ImageFolderDataset?
     var splitDescription: String
 
+    /// `classNames`: the classes in label order, every folder of them required and no other allowed
+    /// (an extended head's order); `selecting`: a subset of the class folders in this order, others ignored.
     static func load(_ dir: String, validationFraction: Double, seed: UInt64, classNames: [String]? = nil,
-                     warn: @escaping @Sendable (String) -> Void) throws -> RunData {
+                     selecting: [String]? = nil, warn: @escaping @Sendable (String) -> Void) throws -> RunData {
         let root = URL(fileURLWithPath: dir)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
@@ -18,7 +20,12 @@ struct RunData {
         }
         let options = DatasetOptions(warn: warn)
         func folder(_ url: URL) throws -> ImageFolderDataset {
-            if let names = classNames { return try ImageFolderDataset(folder: url, classNames: names, options: options) }
+            if let names = classNames {
+                return try ImageFolderDataset(folder: url, classNames: names, ignoringOthers: selecting != nil, options: options)
+            }
+            if let names = selecting {
+                return try ImageFolderDataset(folder: url, classNames: names, ignoringOthers: true, options: options)
+            }
             return try ImageFolderDataset(folder: url, options: options)
         }
         let trainDir = root.appendingPathComponent("train")
@@ -26,7 +33,7 @@ struct RunData {
             let train = try folder(trainDir)
             for name in ["val", "valid", "validation", "test"] where exists(root.appendingPathComponent(name)) {
                 let val = try ImageFolderDataset(folder: root.appendingPathComponent(name), classNames: train.classNames,
-                                                 options: options)
+                                                 ignoringOthers: selecting != nil, options: options)
                 return RunData(train: train, validation: val, splitDescription: "train/ \(train.count), \(name)/ \(val.count)")
             }
             return try split(train, validationFraction, seed)

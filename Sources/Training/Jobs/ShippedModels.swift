@@ -1,12 +1,14 @@
 import Foundation
 
-/// The small trunks Graft ships in `pretrained/` and the demo data in `data/`, so the README's first
-/// command runs on a fresh machine with no download. `--base vgg|resnet|lenet` picks one.
+/// The small trunks Graft ships in `pretrained/`, each with the recipe that trained it and the recipe
+/// `finetune --base ALIAS` starts from. The digit trunks (`vgg`, `resnet`, `lenet`) run on the shipped
+/// `data/mnist5k`, so the README's first command needs no download; the CIFAR trunks are for colour
+/// images and default to `../shared/data/cifar10-3class` when it is there.
 public struct ShippedModel: Sendable {
     public let alias: String
     /// File under `pretrained/`.
     public let file: String
-    /// Folder under `data/` used when `--data` is not given.
+    /// Folder used when `--data` is not given, relative to the repository root.
     public let defaultData: String
     /// The recipe (under `recipes/`) that trained the shipped file.
     public let recipe: String
@@ -14,9 +16,16 @@ public struct ShippedModel: Sendable {
     public let defaultRecipe: String
 
     public static let all: [ShippedModel] = [
-        ShippedModel(alias: "vgg", file: "vgg11-w050-cifar7.h5", defaultData: "cifar10-3class", recipe: "pretrain-vgg-cifar7.yaml", defaultRecipe: "vgg-cifar3.yaml"),
-        ShippedModel(alias: "resnet", file: "resnet18-w025-cifar7.h5", defaultData: "cifar10-3class", recipe: "pretrain-resnet-cifar7.yaml", defaultRecipe: "resnet-cifar3.yaml"),
-        ShippedModel(alias: "lenet", file: "lenet5-mnist5k.h5", defaultData: "mnist5k", recipe: "pretrain-lenet-mnist.yaml", defaultRecipe: "lenet-digits.yaml"),
+        ShippedModel(alias: "vgg", file: "vgg11bn-w025-digits06.h5", defaultData: "data/mnist5k",
+                     recipe: "pretrain-vgg-digits.yaml", defaultRecipe: "vgg-digits.yaml"),
+        ShippedModel(alias: "resnet", file: "resnet18-w025-digits06.h5", defaultData: "data/mnist5k",
+                     recipe: "pretrain-resnet-digits.yaml", defaultRecipe: "resnet-digits.yaml"),
+        ShippedModel(alias: "lenet", file: "lenet5-mnist5k.h5", defaultData: "data/mnist5k",
+                     recipe: "pretrain-lenet-mnist.yaml", defaultRecipe: "lenet-digits.yaml"),
+        ShippedModel(alias: "vgg-cifar", file: "vgg11bn-w050-cifar7full.h5", defaultData: "../shared/data/cifar10-3class",
+                     recipe: "pretrain-vgg-cifar.yaml", defaultRecipe: "vgg-cifar3.yaml"),
+        ShippedModel(alias: "resnet-cifar", file: "resnet18-w025-cifar7full.h5", defaultData: "../shared/data/cifar10-3class",
+                     recipe: "pretrain-resnet-cifar.yaml", defaultRecipe: "resnet-cifar3.yaml"),
     ]
 
     public static func named(_ alias: String) -> ShippedModel? { all.first { $0.alias == alias } }
@@ -33,5 +42,5 @@ public struct ShippedModel: Sendable {
     }
 
     public var path: String { Self.repositoryRoot().appendingPathComponent("pretrained").appendingPathComponent(file).path }
-    public var dataPath: String { Self.repositoryRoot().appendingPathComponent("data").appendingPathComponent(defaultData).path }
+    public var dataPath: String { Self.repositoryRoot().appendingPathComponent(defaultData).standardized.path }
 }

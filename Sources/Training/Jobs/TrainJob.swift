@@ -40,11 +40,12 @@ public final class TrainJob {
         if let t = recipe.threads { Threads.count = max(1, t) }
         try prepareOutputFolder()
         let sayWarning: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
-        var data = try RunData.load(recipe.data, validationFraction: recipe.validationSplit, seed: recipe.seed, warn: sayWarning)
+        var data = try RunData.load(recipe.data, validationFraction: recipe.validationSplit, seed: recipe.seed,
+                                    selecting: recipe.classNames, warn: sayWarning)
         let prepared = try ModelSetup.prepare(recipe, dataClasses: data.train.classNames)
         if prepared.classNames != data.train.classNames {   // extended head: old classes first
             data = try RunData.load(recipe.data, validationFraction: recipe.validationSplit, seed: recipe.seed,
-                                    classNames: prepared.classNames, warn: { _ in })
+                                    classNames: prepared.classNames, selecting: recipe.classNames, warn: { _ in })
         }
         let model = prepared.model
         let inputShape = [1] + model.inputShape

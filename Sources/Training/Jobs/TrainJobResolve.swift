@@ -5,7 +5,7 @@ extension TrainJob {
     /// Builds a job from the command line: defaults < recipe file (or the shipped default recipe of
     /// `--base vgg|resnet|lenet`) < flags. With `resumeFolder`, the run's own recipe.yaml is used.
     public static func resolve(recipeFile: String?, overrides: RecipeOverrides, resumeFolder: String?,
-                               explicitData: Bool, explicitOut: Bool) throws -> TrainJob {
+                               explicitData: Bool, explicitClassNames: Bool = false, explicitOut: Bool) throws -> TrainJob {
         if let folder = resumeFolder {
             let saved = URL(fileURLWithPath: folder).appendingPathComponent("recipe.yaml")
             guard FileManager.default.fileExists(atPath: saved.path) else {
@@ -23,9 +23,19 @@ extension TrainJob {
         if let f = file, !FileManager.default.fileExists(atPath: f.path) { throw JobError("\(f.path): recipe file not found") }
         var r = try Recipe.resolve(file: file, overrides: overrides)
         let dataUnset = r.data == Recipe().data
-        if !explicitData, recipeFile == nil || dataUnset, let shipped = ShippedModel.named(r.model) { r.data = shipped.dataPath }
-        else if !explicitData, dataUnset {
-            throw JobError("no data folder: give --data DIR (or `data:` in the recipe); only --base vgg, resnet and lenet have a shipped default")
+        if !explicitData, recipeFile == nil || dataUnset, let shipped = ShippedModel.named(r.model) {
+            guard FileManager.default.fileExists(atPath: shipped.dataPath) else {
+                throw JobError("--base \(shipped.alias): its default data \(shipped.defaultData) is not here (\(shipped.dataPath)); give --data DIR")
+            }
+            r.data = shipped.dataPath
+        } else if !explicitData, dataUnset {
+            let names = ShippedModel.all.map(\.alias).joined(separator: ", ")
+            throw JobError("no data folder: give --data DIR (or `data:` in the recipe); only the shipped trunks (\(names)) have a default")
+        }
+        // A shipped default recipe's class_names choose folders of its own default data only.
+        if recipeFile == nil, explicitData, !explicitClassNames, ShippedModel.named(r.model) != nil { r.classNames = nil }
+        if let names = r.classNames, let c = r.classes, c != names.count {
+            throw JobError("--classes \(c) but class_names lists \(names.count) classes (\(names.joined(separator: ", ")))")
         }
         // `--extend FILE` continues FILE's architecture whatever `model` says: record that one (it also
         // names the default output folder). A missing or unreadable FILE is reported when the run starts.
