@@ -103,7 +103,7 @@ private func everything() -> AugmentationConfig {
 }
 
 @Test func augmentationIsDeterministicUnderASeed() throws {
-    let image = try PNGDecoder.decode(file: Fixtures.tinyFolder.appendingPathComponent("frog/tr0093.png"))
+    let image = try PNGDecoder.decode(file: try Fixtures.tinyFolder().appendingPathComponent("frog/tr0093.png"))
     let augmenter = try Augmenter(config: everything(), preprocessing: Preprocessing(width: 24, height: 24, normalization: .torch))
     let a = augmenter.apply(image, seed: 42).scalars
     #expect(a == augmenter.apply(image, seed: 42).scalars)

@@ -4,7 +4,7 @@ import Testing
 import TensorCore
 
 private func tinyDataset() throws -> ImageFolderDataset {
-    try ImageFolderDataset(folder: Fixtures.tinyFolder, options: DatasetOptions(warn: Warnings.silent))
+    try ImageFolderDataset(folder: try Fixtures.tinyFolder(), options: DatasetOptions(warn: Warnings.silent))
 }
 
 private func augmentation() -> AugmentationConfig {
@@ -91,7 +91,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
     defer { try? FileManager.default.removeItem(at: folder) }
     try FileManager.default.createDirectory(at: folder.appendingPathComponent("a"), withIntermediateDirectories: true)
     for name in ["x.png", "y.png"] {
-        try FileManager.default.copyItem(at: Fixtures.tinyFolder.appendingPathComponent("frog/tr0093.png"),
+        try FileManager.default.copyItem(at: try Fixtures.tinyFolder().appendingPathComponent("frog/tr0093.png"),
                                          to: folder.appendingPathComponent("a/\(name)"))
     }
     let dataset = try ImageFolderDataset(folder: folder)
@@ -106,7 +106,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
 
 @Test func throughputCountsEveryImage() throws {
     let p = Preprocessing(width: 16, height: 16)
-    let result = try BatchLoader.benchmark(folder: Fixtures.tinySplit.appendingPathComponent("train"), preprocessing: p,
+    let result = try BatchLoader.benchmark(folder: try Fixtures.tinySplit().appendingPathComponent("train"), preprocessing: p,
                                            augmentation: augmentation(), batchSize: 4, epochs: 2)
     #expect(result.images == 12 && result.batches == 4)
     #expect(result.imagesPerSecond > 0)
@@ -137,7 +137,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
     defer { try? FileManager.default.removeItem(at: folder) }
     try FileManager.default.createDirectory(at: folder.appendingPathComponent("a"), withIntermediateDirectories: true)
     for name in ["p.png", "q.png", "r.png", "s.png"] {
-        try FileManager.default.copyItem(at: Fixtures.tinyFolder.appendingPathComponent("frog/tr0093.png"),
+        try FileManager.default.copyItem(at: try Fixtures.tinyFolder().appendingPathComponent("frog/tr0093.png"),
                                          to: folder.appendingPathComponent("a/\(name)"))
     }
     let dataset = try ImageFolderDataset(folder: folder)

@@ -12,7 +12,7 @@ final class WarningLog: Sendable {
 
 @Test func folderPerClassSkipsUnreadableAndIgnoresHiddenAndNonImages() throws {
     let log = WarningLog()
-    let dataset = try ImageFolderDataset(folder: Fixtures.tinyFolder, options: DatasetOptions(warn: log.handler))
+    let dataset = try ImageFolderDataset(folder: try Fixtures.tinyFolder(), options: DatasetOptions(warn: log.handler))
     #expect(dataset.classNames == ["airplane", "frog"])
     #expect(dataset.classCounts == [4, 4])
     #expect(dataset.samples.allSatisfy { !$0.file.lastPathComponent.hasPrefix(".") && $0.file.pathExtension == "png" })
@@ -28,10 +28,25 @@ final class WarningLog: Sendable {
     #expect(log.lines.allSatisfy { !$0.contains("\n") })
 }
 
+@Test func tinyDatasetClassesLookDifferent() throws {
+    // The made images (Fixtures.tinyFolder) are 32x32 RGB; airplanes are mostly blue, frogs mostly green.
+    let dataset = try ImageFolderDataset(folder: try Fixtures.tinyFolder(), options: DatasetOptions(warn: Warnings.silent))
+    var seen = Set<[UInt8]>()
+    for sample in dataset.samples {
+        let image = try PNGDecoder.decode(file: sample.file, as: .rgb)
+        #expect(image.width == 32 && image.height == 32)
+        let mean = (0..<3).map { c in stride(from: c, to: image.pixels.count, by: 3).reduce(0) { $0 + Int(image.pixels[$1]) } / (32 * 32) }
+        if sample.label == 0 { #expect(mean[2] > mean[1] + 30 && mean[2] > mean[0] + 30, "\(sample.file.lastPathComponent): \(mean)") }
+        else { #expect(mean[1] > mean[0] + 60 && mean[1] > mean[2] + 60, "\(sample.file.lastPathComponent): \(mean)") }
+        seen.insert(image.pixels)
+    }
+    #expect(seen.count == dataset.count, "every image is different")
+}
+
 @Test func withoutVerificationTheBrokenFileIsListedButTheCacheSkipsIt() throws {
     let log = WarningLog()
     let options = DatasetOptions(verifyImages: false, warn: log.handler)
-    let listed = try ImageFolderDataset(folder: Fixtures.tinyFolder, options: options)
+    let listed = try ImageFolderDataset(folder: try Fixtures.tinyFolder(), options: options)
     #expect(listed.count == 9 && log.lines.isEmpty)
     let cache = try DecodedImageCache(dataset: listed, options: options)
     #expect(cache.dataset.count == 8 && cache.images.count == 8)
@@ -44,8 +59,8 @@ final class WarningLog: Sendable {
     defer { try? FileManager.default.removeItem(at: root) }
     let fm = FileManager.default
     for name in ["cats", "dogs", ".cache"] { try fm.createDirectory(at: root.appendingPathComponent(name), withIntermediateDirectories: true) }
-    try fm.copyItem(at: Fixtures.tinyFolder.appendingPathComponent("airplane/tr0005.png"), to: root.appendingPathComponent("cats/a.png"))
-    try fm.copyItem(at: Fixtures.tinyFolder.appendingPathComponent("frog/broken.png"), to: root.appendingPathComponent("dogs/b.png"))
+    try fm.copyItem(at: try Fixtures.tinyFolder().appendingPathComponent("airplane/tr0005.png"), to: root.appendingPathComponent("cats/a.png"))
+    try fm.copyItem(at: try Fixtures.tinyFolder().appendingPathComponent("frog/broken.png"), to: root.appendingPathComponent("dogs/b.png"))
     try Data("x".utf8).write(to: root.appendingPathComponent("dogs/notes.txt"))
     let dogs = root.appendingPathComponent("dogs").path
     #expect(throws: ImageIOError.emptyClass(name: "dogs", location: dogs)) {
@@ -60,7 +75,7 @@ final class WarningLog: Sendable {
 }
 
 @Test func explicitTrainValidationSplitSharesTheClassList() throws {
-    let (train, validation) = try ImageFolderDataset.trainValidation(root: Fixtures.tinySplit)
+    let (train, validation) = try ImageFolderDataset.trainValidation(root: try Fixtures.tinySplit())
     #expect(train.classNames == ["airplane", "frog"] && validation.classNames == train.classNames)
     #expect(train.classCounts == [3, 3] && validation.classCounts == [1, 1])
     #expect(validation.samples.allSatisfy { $0.file.path.contains("/val/") })
@@ -92,7 +107,7 @@ private func syntheticDataset(perClass: [Int]) -> ImageFolderDataset {
 @Test func labelFileGivesMultiLabelTargets() throws {
     let folder = try Fixtures.temporaryFolder("csv")
     defer { try? FileManager.default.removeItem(at: folder) }
-    let images = Fixtures.tinyFolder
+    let images = try Fixtures.tinyFolder()
     let names = "file,labels\n# comment\nairplane/tr0005.png,sky vehicle\n\"frog/tr0093.png\",animal\nfrog/tr0101.png,animal;vehicle\nfrog/broken.png,animal\nmissing.png,sky\n"
     let namesFile = folder.appendingPathComponent("labels.csv")
     try Data(names.utf8).write(to: namesFile)

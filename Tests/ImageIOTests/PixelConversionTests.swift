@@ -2,15 +2,14 @@ import Foundation
 import Testing
 @testable import ImageIO
 
-private func valid(_ name: String) -> URL { Fixtures.pngSuite.appendingPathComponent("generated/valid/\(name).png") }
-private func expected(_ name: String) throws -> [UInt8] {
-    try [UInt8](Data(contentsOf: Fixtures.pngSuite.appendingPathComponent("generated/expected/\(name).raw")))
-}
+// The files are made by TestPNGFactory.swift; their expected samples are the ones it wrote.
+private func valid(_ name: String) throws -> URL { try MadeSuite.valid(name) }
+private func expected(_ name: String) throws -> [UInt8] { PNGSpec.named(name).expectedSamples() }
 private func big16(_ raw: [UInt8], _ i: Int) -> Int { Int(raw[2 * i]) << 8 | Int(raw[2 * i + 1]) }
 
 @Test func sixteenBitReducesWithExactRoundingNotLinearLight() throws {
     let raw = try expected("gray16")
-    let gray = try PNGDecoder.decode(file: valid("gray16"), as: .gray)
+    let gray = try PNGDecoder.decode(file: try valid("gray16"), as: .gray)
     #expect(gray.channels == 1 && gray.pixels.count == raw.count / 2)
     let want = (0..<gray.pixels.count).map { UInt8((big16(raw, $0) * 255 + 32767) / 65535) }
     let firstDifference = gray.pixels.indices.first { gray.pixels[$0] != want[$0] }
@@ -23,7 +22,7 @@ private func big16(_ raw: [UInt8], _ i: Int) -> Int { Int(raw[2 * i]) << 8 | Int
 }
 
 @Test func rgb16ReducesEverySampleWithRounding() throws {
-    let rgb16 = try PNGDecoder.decode(file: valid("rgb16"), as: .rgb)
+    let rgb16 = try PNGDecoder.decode(file: try valid("rgb16"), as: .rgb)
     let raw = try expected("rgb16")
     let want = (0..<rgb16.pixels.count).map { UInt8((big16(raw, $0) * 255 + 32767) / 65535) }
     #expect(rgb16.pixels == want)
@@ -32,7 +31,7 @@ private func big16(_ raw: [UInt8], _ i: Int) -> Int { Int(raw[2 * i]) << 8 | Int
 @Test func alphaIsCompositedOntoTheConfiguredBackground() throws {
     let raw = try expected("rgba8")   // RGBA samples
     for background in [RGBColor.white, .black, RGBColor(red: 10, green: 200, blue: 90)] {
-        let rgb = try PNGDecoder.decode(file: valid("rgba8"), as: .rgb, options: PNGDecodeOptions(background: background))
+        let rgb = try PNGDecoder.decode(file: try valid("rgba8"), as: .rgb, options: PNGDecodeOptions(background: background))
         let bg = [Int(background.red), Int(background.green), Int(background.blue)]
         for p in stride(from: 0, to: rgb.width * rgb.height, by: 7) {
             let a = Int(raw[p * 4 + 3])
@@ -44,31 +43,32 @@ private func big16(_ raw: [UInt8], _ i: Int) -> Int { Int(raw[2 * i]) << 8 | Int
     }
     // The file really has partial transparency, so the test can tell backgrounds apart.
     #expect(Set(stride(from: 3, to: raw.count, by: 4).map { raw[$0] }).count > 2)
-    let rgba = try PNGDecoder.decode(file: valid("rgba8"), as: .rgba)
+    let rgba = try PNGDecoder.decode(file: try valid("rgba8"), as: .rgba)
     #expect(rgba.pixels == raw)
 }
 
 @Test func grayAlphaAndPaletteTransparencyComposite() throws {
     let raw = try expected("gray_alpha8")
-    let rgb = try PNGDecoder.decode(file: valid("gray_alpha8"), as: .rgb, options: PNGDecodeOptions(background: .black))
+    let rgb = try PNGDecoder.decode(file: try valid("gray_alpha8"), as: .rgb, options: PNGDecodeOptions(background: .black))
     for p in 0..<(rgb.width * rgb.height) {
         let want = UInt8((Int(raw[2 * p]) * Int(raw[2 * p + 1]) + 127) / 255)
         #expect(rgb.pixels[3 * p] == want && rgb.pixels[3 * p + 2] == want)
     }
     let trns = try expected("palette8_trns")   // RGBA
-    let white = try PNGDecoder.decode(file: valid("palette8_trns"), as: .rgb)
+    let white = try PNGDecoder.decode(file: try valid("palette8_trns"), as: .rgb)
     let p = stride(from: 0, to: trns.count / 4, by: 1).first { trns[$0 * 4 + 3] == 0 }
     let transparent = try #require(p, "palette8_trns has a fully transparent pixel")
     #expect(Array(white.pixels[(transparent * 3)..<(transparent * 3 + 3)]) == [255, 255, 255])
 }
 
 @Test func colorKeyBecomesTransparentOnlyWhenAsked() throws {
-    let url = valid("rgb8_trns_key")
-    let key: [UInt8] = [148, 125, 111]
+    let url = try valid("rgb8_trns_key")
+    let key: [UInt8] = PNGSpec.rgbKey   // (148, 125, 111)
     let raw = try PNGDecoder.decodeSamples(file: url)
     #expect(raw.channels == 3)
     let keyed = try PNGDecoder.decodeSamples(file: url, colorKeyToAlpha: true)
     #expect(keyed.channels == 4)
+    #expect(keyed.bytes == PNGSpec.named("rgb8_trns_key").expectedSamples(colorKeyToAlpha: true))
     let honoured = try PNGDecoder.decode(file: url, as: .rgb, options: PNGDecodeOptions(background: .black))
     let ignored = try PNGDecoder.decode(file: url, as: .rgb, options: PNGDecodeOptions(background: .black, honourColorKey: false))
     var keyPixels = 0
@@ -81,14 +81,14 @@ private func big16(_ raw: [UInt8], _ i: Int) -> Int { Int(raw[2 * i]) << 8 | Int
 }
 
 @Test func rgbToGrayUsesBT601Luma() throws {
-    let rgb = try PNGDecoder.decode(file: valid("rgb8"), as: .rgb)
-    let gray = try PNGDecoder.decode(file: valid("rgb8"), as: .gray)
+    let rgb = try PNGDecoder.decode(file: try valid("rgb8"), as: .rgb)
+    let gray = try PNGDecoder.decode(file: try valid("rgb8"), as: .gray)
     for p in stride(from: 0, to: gray.pixels.count, by: 11) {
         let r = Double(rgb.pixels[3 * p]), g = Double(rgb.pixels[3 * p + 1]), b = Double(rgb.pixels[3 * p + 2])
         #expect(abs(Double(gray.pixels[p]) - (0.299 * r + 0.587 * g + 0.114 * b)) <= 0.51)
     }
     // Gray to RGB copies the value.
-    let g8 = try PNGDecoder.decode(file: valid("gray8"), as: .rgb)
+    let g8 = try PNGDecoder.decode(file: try valid("gray8"), as: .rgb)
     #expect(g8.pixels[0] == g8.pixels[1] && g8.pixels[1] == g8.pixels[2])
-    #expect(try PNGDecoder.decode(file: valid("gray8"), as: .gray).pixels == (try expected("gray8")))
+    #expect(try PNGDecoder.decode(file: try valid("gray8"), as: .gray).pixels == (try expected("gray8")))
 }
