@@ -118,7 +118,8 @@ import Zoo
     }
 }
 
-/// recipes/extend-2to3-step1.yaml + recipes/extend-2to3.yaml and data/cifar10-2class (symlinks).
+/// recipes/extend-2to3-step1.yaml + recipes/extend-2to3.yaml: digits 7 and 8, then 9 added, picked
+/// from the shipped data/mnist5k by class_names.
 @Suite struct ExtendRecipeTests {
     static let root = CLI.packageRoot
 
@@ -126,49 +127,42 @@ import Zoo
         let step1 = try Recipe.load(contentsOf: Self.root.appendingPathComponent("recipes/extend-2to3-step1.yaml"))
         let step2 = try Recipe.load(contentsOf: Self.root.appendingPathComponent("recipes/extend-2to3.yaml"))
         #expect(step1.model == "vgg")
-        #expect(step1.data == "data/cifar10-2class")
+        #expect(step1.data == "data/mnist5k" && step2.data == step1.data)
+        #expect(step1.classNames == ["7", "8"])
+        #expect(step2.classNames == ["7", "8", "9"])
         #expect(step1.out == "runs/extend-2class")
         #expect(step1.extend == nil)
         #expect(step2.extend == step1.out + "/model.h5")
-        #expect(step2.data == "data/cifar10-3class")
         #expect(step2.out != step1.out)
     }
 
-    @Test func twoClassDataIsRelativeSymlinksIntoTheThreeClassSet() throws {
-        let fm = FileManager.default
-        for split in ["train", "val"] {
-            let dir = Self.root.appendingPathComponent("data/cifar10-2class/\(split)")
-            #expect(try fm.contentsOfDirectory(atPath: dir.path).filter { !$0.hasPrefix(".") }.sorted() == ["airplane", "frog"])
-            for c in ["airplane", "frog"] {
-                let link = try fm.destinationOfSymbolicLink(atPath: dir.appendingPathComponent(c).path)
-                #expect(link == "../../cifar10-3class/\(split)/\(c)")
-            }
+    @Test func classNamesPickFoldersInTheirOrder() throws {
+        let mnist = Self.root.appendingPathComponent("data/mnist5k").path
+        let two = try RunData.load(mnist, validationFraction: 0.2, seed: 0, selecting: ["8", "7"], warn: { _ in })
+        let all = try RunData.load(mnist, validationFraction: 0.2, seed: 0, warn: { _ in })
+        #expect(two.train.classNames == ["8", "7"])
+        #expect(two.validation?.classNames == ["8", "7"])
+        #expect(all.train.classNames.count == 10)
+        #expect(two.train.classCounts == [all.train.classCounts[8], all.train.classCounts[7]])
+        #expect(two.validation?.classCounts == [all.validation?.classCounts[8], all.validation?.classCounts[7]].compactMap { $0 })
+        #expect(Set(two.train.samples.map { $0.file.deletingLastPathComponent().lastPathComponent }) == ["7", "8"])
+        #expect(throws: (any Error).self) {
+            try RunData.load(mnist, validationFraction: 0.2, seed: 0, selecting: ["7", "eleven"], warn: { _ in })
         }
-        // The dataset loader follows the symlinked class folders.
-        let two = try RunData.load(Self.root.appendingPathComponent("data/cifar10-2class").path, validationFraction: 0.2,
-                                   seed: 0, warn: { _ in })
-        let three = try RunData.load(Self.root.appendingPathComponent("data/cifar10-3class").path, validationFraction: 0.2,
-                                     seed: 0, warn: { _ in })
-        #expect(two.train.classNames == ["airplane", "frog"])
-        #expect(three.train.classNames == ["airplane", "frog", "truck"])
-        let threeCounts = three.train.classCounts, threeVal = three.validation?.classCounts ?? []
-        #expect(two.train.classCounts == Array(threeCounts.prefix(2)))
-        #expect(two.validation?.classCounts == Array(threeVal.prefix(2)))
-        #expect(two.train.count > 0)
     }
 
-    /// The pair's flow on a stand-in model (the shipped VGG trunk is not needed): step 1 on the
-    /// symlinked 2-class data, step 2 extends its model.h5 with 'truck'.
+    /// The pair's flow on a stand-in model (the shipped VGG trunk is not needed): step 1 on
+    /// digits 7 and 8, step 2 extends its model.h5 with '9'.
     @Test func recipePairRunsWithAStandInModel() throws {
         let tmp = try TempDir()
         let out1 = tmp.path("extend-2class"), out2 = tmp.path("extend-2to3")
         let small = ["--epochs", "1", "--threads", "1", "--plain", "--set", "unfreeze_at=[]"]
         let r1 = try CLI.succeed(["--recipe", "recipes/extend-2to3-step1.yaml", "--base", "lenet5", "--weights", "none",
                                   "--input-size", "32", "--out", out1.path] + small)
-        #expect(r1.stdout.contains("2 classes (airplane, frog)"), "\(r1)")
+        #expect(r1.stdout.contains("2 classes (7, 8)"), "\(r1)")
         let r2 = try CLI.succeed(["--recipe", "recipes/extend-2to3.yaml", "--extend", out1.appendingPathComponent("model.h5").path,
                                   "--out", out2.path] + small)
-        #expect(r2.stdout.contains("3 classes (airplane, frog, truck)"), "\(r2)")
+        #expect(r2.stdout.contains("3 classes (7, 8, 9)"), "\(r2)")
         #expect(r2.stdout.contains("extend  old-class validation accuracy: before "), "\(r2)")
     }
 }
