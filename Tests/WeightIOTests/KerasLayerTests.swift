@@ -53,3 +53,15 @@ import Zoo
     let refs = try b.graph().kerasWeightRefs()
     #expect(refs.map { "\($0.layer)/\($0.weight.rawValue) \($0.kerasShape)" } == ["dw/depthwise_kernel [3, 3, 3, 2]", "dw/bias [6]"])
 }
+
+/// A Keras full-model file's architecture read as a graph is the zoo's LeNet-5 graph.
+@Test func kerasModelConfigReadsAsTheZooGraph() throws {
+    let file = try readWeightFile(path: Fixture.path("lenet5_tfkeras_full.h5"))
+    let config = try parseKerasModelConfig(try #require(file.modelConfigJSON))
+    let read = try config.graph()
+    let zoo = try LeNet5.spec(ZooOptions(inputSize: 28)).graph
+    #expect(read.inputShape == zoo.inputShape)
+    #expect(read.nodes.map(\.name) == zoo.nodes.map(\.name))
+    for (a, b) in zip(read.nodes, zoo.nodes) { #expect(a.layer.identity == b.layer.identity, "\(a.name): \(a.layer) vs \(b.layer)") }
+    #expect(read.parameterShapes.map { "\($0.path) \($0.shape)" } == zoo.parameterShapes.map { "\($0.path) \($0.shape)" })
+}
