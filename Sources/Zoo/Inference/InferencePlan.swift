@@ -6,7 +6,9 @@ import NN
 /// inference-mode BatchNorm folded into the preceding convolution, bias + activation and the
 /// residual add + ReLU fused into the convolution as post-ops, ZeroPadding2D folded into the next
 /// convolution or pooling, pooling on the blocked layout, and activations kept in oneDNN's blocked
-/// layout from the first layer to the last native one (reordered only at entry and exit).
+/// layout from the first layer to the last native one (reordered only at entry and exit); depthwise
+/// convolutions are grouped oneDNN convolutions, Concatenate a oneDNN concat. The model's graph is
+/// walked in node order (see `compile`); each node lowers through its kind's `DNNLLowerable`.
 /// Layers it does not know (or cannot run natively in their current mode: training-mode BatchNorm or
 /// Dropout, softmax, L2 pooling, Flatten, Dense...) run through their ordinary module forward, so
 /// every model runs, and the output equals `model(x)` in the mode the model had when compiled.
