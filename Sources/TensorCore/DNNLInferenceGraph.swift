@@ -63,12 +63,15 @@ public struct DNNLInferenceGraph: Sendable {
         case pool(input: Value, PoolAlgorithm, Window)
         case eltwise(input: Value, [Eltwise])
         case add(Value, Value, post: [Eltwise])
+        /// Values concatenated along the channels, in order.
+        case concat([Value])
 
         var inputs: [Value] {
             switch self {
             case let .conv(c): [c.input] + (c.sum.map { [$0] } ?? [])
             case let .pool(i, _, _), let .eltwise(i, _): [i]
             case let .add(a, b, _): [a, b]
+            case let .concat(vs): vs
             }
         }
     }
@@ -202,9 +205,28 @@ public struct DNNLInferenceGraph: Sendable {
         return append(.add(a, b, post: post), shape: shapes[a])
     }
 
+    /// Values concatenated along the channels (same height and width), in order.
+    public mutating func concat(_ xs: [Value]) throws -> Value {
+        guard xs.count >= 2 else { throw DNNLInferenceError.invalid("concat of \(xs.count) values") }
+        let (_, h, w) = try spatial(xs[0])
+        var c = 0
+        for x in xs {
+            let (cx, hx, wx) = try spatial(x)
+            guard hx == h, wx == w else { throw DNNLInferenceError.invalid("concat: \(shapes[x]) vs \(shapes[xs[0]])") }
+            c += cx
+        }
+        return append(.concat(xs), shape: [c, h, w])
+    }
+
+    /// Marks `x` as read by something outside the graph's ops (a value several later ops will read),
+    /// so no activation, affine or sum is fused into its producer afterwards.
+    public mutating func retain(_ x: Value) {
+        if x >= 0, x < readers.count { readers[x] += 1 }
+    }
+
     /// Ops by kind, e.g. "13 conv (13 with activation, 0 with sum), 5 pool".
     public var summary: String {
-        var conv = 0, act = 0, sum = 0, pool = 0, elt = 0, add = 0
+        var conv = 0, act = 0, sum = 0, pool = 0, elt = 0, add = 0, concat = 0
         for op in ops {
             switch op {
             case let .conv(c):
@@ -214,12 +236,14 @@ public struct DNNLInferenceGraph: Sendable {
             case .pool: pool += 1
             case .eltwise: elt += 1
             case .add: add += 1
+            case .concat: concat += 1
             }
         }
         var parts = ["\(conv) conv (\(act) with fused activation, \(sum) with fused residual sum)"]
         if pool > 0 { parts.append("\(pool) pool") }
         if elt > 0 { parts.append("\(elt) standalone activation") }
         if add > 0 { parts.append("\(add) standalone add") }
+        if concat > 0 { parts.append("\(concat) concat") }
         return parts.joined(separator: ", ")
     }
 }

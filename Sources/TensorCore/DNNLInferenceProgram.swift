@@ -375,11 +375,37 @@ final class DNNLInferenceProgram {
                                  Arg(id: DNNL_ARG_DST, md: d, buffer: dstBuffer)], "op \(i) add")
                 releaseDead(after: i, keep: dstBuffer)
                 valueMD[out] = d; valueBuffer[out] = dstBuffer
+
+            case let .concat(xs):
+                try addConcat(xs, at: i, outDims: outDims, valueMD: &valueMD, valueBuffer: &valueBuffer, allocate: allocate)
+                releaseDead(after: i, keep: valueBuffer[out])
             }
         }
         // Exit: the output value to plain NCHW in the caller's buffer.
         try addReorder(from: valueMD[output]!, valueBuffer[output]!, to: try md([n] + graph.shapes[output], dnnl_nchw), .output, "exit")
         try materialize()
+    }
+
+    /// A oneDNN concat of `xs` along the channels into a new buffer, in the layout oneDNN picks.
+    private func addConcat(_ xs: [DNNLInferenceGraph.Value], at i: Int, outDims: [Int],
+                           valueMD: inout [DNNLInferenceGraph.Value: dnnl_memory_desc_t],
+                           valueBuffer: inout [DNNLInferenceGraph.Value: Buffer], allocate: (Int) -> Buffer) throws {
+        let srcs = xs.map { valueMD[$0]! }
+        var dst = try md(outDims, dnnl_format_tag_any)
+        let attr = try makeAttr(post: [], sum: false, postSum: [])
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var pd: dnnl_primitive_desc_t?
+        try srcs.withUnsafeBufferPointer { p in
+            try dnnlCheck(dnnl_concat_primitive_desc_create(&pd, &dst, Int32(srcs.count), 1, p.baseAddress, attr, context.engine),
+                          "concat op \(i)")
+        }
+        let dstMD: dnnl_memory_desc_t
+        do { dstMD = try query(pd!, dnnl_query_dst_md) } catch { dnnl_primitive_desc_destroy(pd); throw error }
+        let dstBuffer = allocate(Self.bytes(dstMD))
+        let args = xs.enumerated().map { k, x in Arg(id: DNNL_ARG_MULTIPLE_SRC + Int32(k), md: srcs[k], buffer: valueBuffer[x]!) }
+        try addStep(pd!, args + [Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)],
+                    "op \(i) concat \(xs.count) \(DNNLConvPrimitive.layoutName(dstMD))")
+        valueMD[i + 1] = dstMD; valueBuffer[i + 1] = dstBuffer
     }
 
     /// Allocates the activation buffers and scratchpad and wraps every argument in a memory object.

@@ -18,7 +18,7 @@ public enum AlexNet {
         try o.validate(model: name)
         let size = o.inputSize ?? (variant == .caffe ? 227 : 224), channels = o.inputChannels ?? 3
         let act = o.activation ?? .relu
-        var b = SpecBuilder(shape: [channels, size, size])
+        var b = GraphBuilder(shape: [channels, size, size])
         switch variant {
         case .torchvision:
             if o.cifarStem {
@@ -35,8 +35,8 @@ public enum AlexNet {
             try b.conv("conv5", o.width(256), kernel: 3, padding: .same, activation: act)
             try b.pool("pool5", .max, kernel: 3, stride: 2)
         case .caffe:
-            let lrn = { (b: inout SpecBuilder, n: String) throws in
-                try b.localResponseNorm(n, size: 5, alpha: 1e-4, beta: 0.75, k: 1)
+            let lrn = { (b: inout GraphBuilder, n: String) throws in
+                _ = try b.localResponseNorm(n, size: 5, alpha: 1e-4, beta: 0.75, k: 1)
             }
             // Grouped layers need even widths.
             let even = { (c: Int) in max(2, (o.width(c) + 1) / 2 * 2) }
@@ -59,7 +59,7 @@ public enum AlexNet {
         let recipe = HeadRecipe(hidden: [HiddenDenseSpec(name: "fc6", width: o.hidden(4096), activation: act, dropoutName: "drop6"),
                                          HiddenDenseSpec(name: "fc7", width: o.hidden(4096), activation: act, dropoutName: "drop7")],
                                 defaultPooling: .flatten, outputActivation: o.classifierActivation)
-        return try finishSpec(architecture: name, options: o, inputShape: [channels, size, size], trunk: b, recipe: recipe,
+        return try finishSpec(architecture: name, options: o, trunk: b, recipe: recipe,
                               defaultClasses: 1000, defaultDropout: 0.5, bnEpsilon: nil,
                               preprocessing: variant == .caffe ? .caffe : .torch)
     }

@@ -12,6 +12,8 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
     /// The first Dense after Flatten: Keras rows are in (h, w, c) flatten order, Graft's Flatten is
     /// (c, h, w). Rows are permuted HWC -> CHW, then transposed to [out, in].
     case flattenedDense(channels: Int, height: Int, width: Int)
+    /// DepthwiseConv2D kernel: Keras (kh, kw, C, m) -> Graft [C·m, 1, kh, kw] (output channel c·m + j).
+    case depthwiseToOihw(multiplier: Int)
 
     /// The Graft shape for a Keras tensor shape, or nil when the layout cannot apply to it.
     public func graftShape(forKeras s: [Int]) -> [Int]? {
@@ -20,6 +22,7 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
         case .hwioToOihw: return s.count == 4 ? [s[3], s[2], s[0], s[1]] : nil
         case .inOutToOutIn: return s.count == 2 ? [s[1], s[0]] : nil
         case let .flattenedDense(c, h, w): return s.count == 2 && s[0] == c * h * w ? [s[1], s[0]] : nil
+        case let .depthwiseToOihw(m): return s.count == 4 && s[3] == m ? [s[2] * s[3], 1, s[0], s[1]] : nil
         }
     }
 
@@ -30,6 +33,7 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
         case .hwioToOihw: return s.count == 4 ? [s[2], s[3], s[1], s[0]] : nil
         case .inOutToOutIn: return s.count == 2 ? [s[1], s[0]] : nil
         case let .flattenedDense(c, h, w): return s.count == 2 && s[1] == c * h * w ? [s[1], s[0]] : nil
+        case let .depthwiseToOihw(m): return s.count == 4 && s[1] == 1 && m > 0 && s[0] % m == 0 ? [s[2], s[3], s[0] / m, m] : nil
         }
     }
 
@@ -80,6 +84,11 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
                         let col = ch * h * w + y * w + x
                         for co in 0..<o { move(k, co * inF + col); k += 1 }
                     } } }
+                case let .depthwiseToOihw(m):             // Keras [kh, kw, c, m] -> Graft [c*m, 1, kh, kw]
+                    let (kh, kw, c) = (g[2], g[3], g[0] / m)
+                    for y in 0..<kh { for x in 0..<kw { for ci in 0..<c { for j in 0..<m {
+                        move(k, ((ci * m + j) * kh + y) * kw + x); k += 1
+                    } } } }
                 }
             }
         }
@@ -92,6 +101,7 @@ public enum KerasWeightName: String, Sendable, CaseIterable {
     case kernel, bias, gamma, beta
     case movingMean = "moving_mean"
     case movingVariance = "moving_variance"
+    case depthwiseKernel = "depthwise_kernel"
 }
 
 /// Where a Graft parameter lives in a Keras file, and how to convert it.
@@ -122,43 +132,69 @@ public struct KerasMapping: Sendable {
     }
 }
 
+/// What a Keras weight map needs to know about a node besides its kind: its input shapes and, for a
+/// layer right after a Flatten (through weightless layers), the [C, H, W] that Flatten received.
+public struct KerasWeightContext: Sendable {
+    public var inputs: [[Int]]
+    public var flattenedFrom: [Int]?
+}
+
+/// A kind's Keras weight names and layouts (WeightIO's `KerasLayer` holds the rest of Keras: class
+/// names and config). Weightless kinds keep the default (no weights).
+public protocol KerasWeighted: LayerKind {
+    /// The Keras weight and layout of Graft parameter `param`, or nil when it has none.
+    func kerasWeight(_ param: String, _ context: KerasWeightContext) -> (KerasWeightName, KerasLayout)?
+}
+
+extension KerasWeighted {
+    public func kerasWeight(_ param: String, _ context: KerasWeightContext) -> (KerasWeightName, KerasLayout)? { nil }
+}
+
+extension ModelGraph {
+    /// The weight context of every node: inputs, and the Flatten input reaching it through weightless nodes.
+    public func kerasWeightContexts() -> [String: KerasWeightContext] {
+        var flat: [String: [Int]] = [:]
+        var out: [String: KerasWeightContext] = [:]
+        for n in nodes {
+            let ins = inputShapes(n)
+            let from = n.inputs.count == 1 ? flat[n.inputs[0]] : nil
+            out[n.name] = KerasWeightContext(inputs: ins, flattenedFrom: from)
+            if n.layer is FlattenKind, ins.count == 1, ins[0].count == 3 { flat[n.name] = ins[0] }
+            else if n.layer.parameters(ins).isEmpty, let f = from { flat[n.name] = f }
+        }
+        return out
+    }
+
+    /// Keras location and layout of every parameter of the graph's kinds, in path order.
+    public func kerasWeightRefs() throws -> [KerasWeightRef] {
+        let contexts = kerasWeightContexts()
+        return try nodes.flatMap { n -> [KerasWeightRef] in
+            let ctx = contexts[n.name]!
+            return try n.layer.parameters(ctx.inputs).map { p in
+                guard let k = n.layer as? any KerasWeighted, let (w, layout) = k.kerasWeight(p.name, ctx) else {
+                    throw ZooError.invalidOption("no Keras mapping for parameter \(n.name).\(p.name)")
+                }
+                return KerasWeightRef(path: "\(n.name).\(p.name)", layer: n.name, weight: w, layout: layout, graftShape: p.shape)
+            }
+        }
+    }
+}
+
 extension ZooModel {
     /// Keras location and layout of every parameter, in path order. The first Dense after a Flatten gets
     /// `.flattenedDense` with the feature-map shape Flatten received (computed for `inputShape`).
     public func kerasWeightMap() throws -> KerasMapping {
-        // Shape entering each head layer (Flatten's input decides the fc1 permutation).
-        var shape = try trunk.outputShape(for: [1] + inputShape)
-        var flattenedFrom: [String: [Int]] = [:]   // dense name -> [C, H, W] flattened before it
-        var pendingFlatten: [Int]? = nil
-        for (name, layer) in head.layers {
-            if layer is Flatten, shape.count == 4 { pendingFlatten = Array(shape[1...]) }
-            if layer is Dense || layer is ExtendedDense {
-                if let f = pendingFlatten { flattenedFrom[name] = f }
-                pendingFlatten = nil
-            }
-            shape = try layer.outputShape(for: shape)
-        }
+        let whole = try graph
+        let contexts = whole.kerasWeightContexts()
         var refs: [KerasWeightRef] = []
-        for (name, module) in namedLayers {
-            guard let module else { continue }
+        for (node, module) in namedNodes {
+            let ctx = contexts[node.name]!
             for (param, p) in module.namedParameters() {
-                let path = "\(name).\(param)"
-                let w: KerasWeightName, layout: KerasLayout
-                switch (module, param) {
-                case (is Conv2D, "weight"): (w, layout) = (.kernel, .hwioToOihw)
-                case (is Dense, "weight"), (is ExtendedDense, "weight"):
-                    w = .kernel
-                    if let f = flattenedFrom[name] { layout = .flattenedDense(channels: f[0], height: f[1], width: f[2]) }
-                    else { layout = .inOutToOutIn }
-                case (is BatchNorm, "weight"): (w, layout) = (.gamma, .asIs)
-                case (is BatchNorm, "bias"): (w, layout) = (.beta, .asIs)
-                case (is BatchNorm, "runningMean"): (w, layout) = (.movingMean, .asIs)
-                case (is BatchNorm, "runningVar"): (w, layout) = (.movingVariance, .asIs)
-                case (_, "bias"): (w, layout) = (.bias, .asIs)
-                default:
+                let path = "\(node.name).\(param)"
+                guard let k = node.layer as? any KerasWeighted, let (w, layout) = k.kerasWeight(param, ctx) else {
                     throw ZooError.invalidOption("\(architecture): no Keras mapping for parameter \(path)")
                 }
-                refs.append(KerasWeightRef(path: path, layer: name, weight: w, layout: layout, graftShape: p.shape))
+                refs.append(KerasWeightRef(path: path, layer: node.name, weight: w, layout: layout, graftShape: p.shape))
             }
         }
         return KerasMapping(weights: refs, legacyAliases: legacyAliases, bnEpsilon: bnEpsilon)

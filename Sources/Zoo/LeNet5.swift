@@ -11,7 +11,7 @@ public enum LeNet5 {
         let size = o.inputSize ?? 32, channels = o.inputChannels ?? 1
         let act = o.activation ?? .tanh
         let kind: PoolKind = (o.subsampling ?? .average) == .average ? .average : .max
-        var b = SpecBuilder(shape: [channels, size, size])
+        var b = GraphBuilder(shape: [channels, size, size])
         try b.conv("conv1", o.width(6), kernel: 5, padding: size < 32 ? .same : .valid, activation: act)
         try b.pool("pool1", kind, kernel: 2, stride: 2)
         try b.conv("conv2", o.width(16), kernel: 5, activation: act)
@@ -19,7 +19,7 @@ public enum LeNet5 {
         let recipe = HeadRecipe(hidden: [HiddenDenseSpec(name: "fc1", width: o.hidden(120), activation: act, dropoutName: "fc1_dropout"),
                                          HiddenDenseSpec(name: "fc2", width: o.hidden(84), activation: act, dropoutName: "fc2_dropout")],
                                 defaultPooling: .flatten, outputActivation: o.classifierActivation)
-        return try finishSpec(architecture: name, options: o, inputShape: [channels, size, size], trunk: b, recipe: recipe,
+        return try finishSpec(architecture: name, options: o, trunk: b, recipe: recipe,
                               defaultClasses: 10, defaultDropout: 0, bnEpsilon: nil, preprocessing: .scale)
     }
 }

@@ -19,54 +19,67 @@ public struct HeadRecipe: Sendable, Equatable {
     public var plainDropoutName: String = "head_dropout"
 }
 
-/// A whole architecture as specs: shape-checked, countable, listable, not yet allocated.
+/// A whole architecture as graphs: shape-checked, countable, listable, not yet allocated. The trunk
+/// reads the input; the head is a graph whose input is the trunk's output (the nested-model case of
+/// `ModelGraph`), so `graph` is the two joined.
 public struct ModelSpec: Sendable, Equatable {
     public var architecture: String
     /// [C, H, W]
-    public var inputShape: [Int]
-    public var trunk: [LayerSpec]
-    public var head: [LayerSpec]
+    public var inputShape: [Int] { trunk.inputShape }
+    public var trunk: ModelGraph
+    public var head: ModelGraph
     public var headRecipe: HeadRecipe
     /// Shape of the trunk's output ([C, H, W]).
-    public var trunkOutputShape: [Int]
+    public var trunkOutputShape: [Int] { trunk.outputShape }
     /// Epsilon of every BatchNorm (nil when the model has none).
     public var bnEpsilon: Float?
     /// Legacy layer name -> Keras layer name (ResNet50's Keras-1 file names).
     public var legacyAliases: [String: String]
     public var preprocessing: Preprocessing
 
-    public var trunkLayerNames: [String] { trunk.flatMap(\.layerNames) }
-    public var headLayerNames: [String] { head.flatMap(\.layerNames) }
-    public var parameterShapes: [(path: String, shape: [Int])] { (trunk + head).flatMap(\.parameterShapes) }
-    public var parameterCount: Int { (trunk + head).reduce(0) { $0 + $1.parameterCount } }
+    public init(architecture: String, trunk: ModelGraph, head: ModelGraph, headRecipe: HeadRecipe, bnEpsilon: Float?,
+                legacyAliases: [String: String] = [:], preprocessing: Preprocessing) {
+        self.architecture = architecture; self.trunk = trunk; self.head = head; self.headRecipe = headRecipe
+        self.bnEpsilon = bnEpsilon; self.legacyAliases = legacyAliases; self.preprocessing = preprocessing
+    }
+
+    /// The whole model: trunk then head.
+    public var graph: ModelGraph {
+        get throws { try trunk.appending(head) }
+    }
+
+    public var trunkLayerNames: [String] { trunk.nodes.map(\.name) }
+    public var headLayerNames: [String] { head.nodes.map(\.name) }
+    public var parameterShapes: [(path: String, shape: [Int])] { trunk.parameterShapes + head.parameterShapes }
+    public var parameterCount: Int { trunk.parameterCount + head.parameterCount }
 }
 
-/// Writes a head after a trunk of output shape `trunkOutput`.
-func headSpecs(_ recipe: HeadRecipe, trunkOutput: [Int], classCount: Int, pooling: HeadPooling?, dropout: Float,
-               includeTop: Bool, keepHidden: Bool = true) throws -> [LayerSpec] {
-    var b = SpecBuilder(shape: trunkOutput)
+/// Writes a head after a trunk graph.
+func headGraph(_ recipe: HeadRecipe, trunk: ModelGraph, classCount: Int, pooling: HeadPooling?, dropout: Float,
+               includeTop: Bool, keepHidden: Bool = true) throws -> ModelGraph {
+    var b = GraphBuilder(input: trunk.output, shape: trunk.outputShape)
     guard includeTop else {
         if let pooling { try b.pooling(pooling) }
-        return b.layers
+        return try b.graph()
     }
     try b.pooling(pooling ?? recipe.defaultPooling)
     let hidden = keepHidden ? recipe.hidden : []
     for h in hidden {
         try b.dense(h.name, h.width, activation: h.activation)
-        b.dropout(h.dropoutName, dropout)
+        try b.dropout(h.dropoutName, dropout)
     }
-    if hidden.isEmpty { b.dropout(recipe.plainDropoutName, dropout) }
+    if hidden.isEmpty { try b.dropout(recipe.plainDropoutName, dropout) }
     try b.dense(recipe.outputName, classCount, activation: recipe.outputActivation)
-    return b.layers
+    return try b.graph()
 }
 
 /// Finishes a spec: the head from the recipe and the options.
-func finishSpec(architecture: String, options o: ZooOptions, inputShape: [Int], trunk: SpecBuilder,
+func finishSpec(architecture: String, options o: ZooOptions, trunk builder: GraphBuilder,
                 recipe: HeadRecipe, defaultClasses: Int, defaultDropout: Float, bnEpsilon: Float?,
                 legacyAliases: [String: String] = [:], preprocessing: Preprocessing) throws -> ModelSpec {
-    let head = try headSpecs(recipe, trunkOutput: trunk.shape, classCount: o.classCount ?? defaultClasses,
+    let trunk = try builder.graph()
+    let head = try headGraph(recipe, trunk: trunk, classCount: o.classCount ?? defaultClasses,
                              pooling: o.pooling, dropout: o.dropout ?? defaultDropout, includeTop: o.includeTop)
-    return ModelSpec(architecture: architecture, inputShape: inputShape, trunk: trunk.layers, head: head,
-                     headRecipe: recipe, trunkOutputShape: trunk.shape, bnEpsilon: bnEpsilon,
+    return ModelSpec(architecture: architecture, trunk: trunk, head: head, headRecipe: recipe, bnEpsilon: bnEpsilon,
                      legacyAliases: legacyAliases, preprocessing: preprocessing)
 }

@@ -41,7 +41,7 @@ public enum ResNet {
         let size = o.inputSize ?? 224, channels = o.inputChannels ?? 3
         let eps = o.bnEpsilon ?? variant.defaultEpsilon
         let bias = variant.bottleneck
-        var b = SpecBuilder(shape: [channels, size, size])
+        var b = GraphBuilder(shape: [channels, size, size])
         if o.cifarStem {
             try b.conv("conv1_conv", o.width(64), kernel: 3, padding: .same, bias: bias)
         } else {
@@ -49,7 +49,7 @@ public enum ResNet {
             try b.conv("conv1_conv", o.width(64), kernel: 7, stride: 2, bias: bias)
         }
         try b.batchNorm("conv1_bn", epsilon: eps)
-        b.activation("conv1_relu", .relu)
+        try b.activation("conv1_relu", .relu)
         if !o.cifarStem {
             try b.zeroPad("pool1_pad", 1)
             try b.pool("pool1_pool", .max, kernel: 3, stride: 2)
@@ -59,42 +59,40 @@ public enum ResNet {
             for bi in 1...blocks {
                 let p = "conv\(si + 2)_block\(bi)"
                 let stride = (si > 0 && bi == 1) ? 2 : 1
+                let input = b.last
+                var shortcut = input
                 if variant.bottleneck {
-                    try b.residual(p, addName: p + "_add", outName: p + "_out", shortcut: { s in
-                        if bi == 1 {
-                            try s.conv(p + "_0_conv", 4 * filters, kernel: 1, stride: stride, bias: bias)
-                            try s.batchNorm(p + "_0_bn", epsilon: eps)
-                        }
-                    }, main: { m in
-                        try m.conv(p + "_1_conv", filters, kernel: 1, stride: o.resnetV15 ? 1 : stride, bias: bias)
-                        try m.batchNorm(p + "_1_bn", epsilon: eps)
-                        m.activation(p + "_1_relu", .relu)
-                        let pad: SpecPadding = (o.resnetV15 && stride > 1) ? .symmetric(1) : .same
-                        try m.conv(p + "_2_conv", filters, kernel: 3, stride: o.resnetV15 ? stride : 1, padding: pad, bias: bias)
-                        try m.batchNorm(p + "_2_bn", epsilon: eps)
-                        m.activation(p + "_2_relu", .relu)
-                        try m.conv(p + "_3_conv", 4 * filters, kernel: 1, bias: bias)
-                        try m.batchNorm(p + "_3_bn", epsilon: eps)
-                    })
+                    if bi == 1 {
+                        try b.conv(p + "_0_conv", 4 * filters, kernel: 1, stride: stride, bias: bias, from: input)
+                        shortcut = try b.batchNorm(p + "_0_bn", epsilon: eps)
+                    }
+                    try b.conv(p + "_1_conv", filters, kernel: 1, stride: o.resnetV15 ? 1 : stride, bias: bias, from: input)
+                    try b.batchNorm(p + "_1_bn", epsilon: eps)
+                    try b.activation(p + "_1_relu", .relu)
+                    let pad: SpecPadding = (o.resnetV15 && stride > 1) ? .symmetric(1) : .same
+                    try b.conv(p + "_2_conv", filters, kernel: 3, stride: o.resnetV15 ? stride : 1, padding: pad, bias: bias)
+                    try b.batchNorm(p + "_2_bn", epsilon: eps)
+                    try b.activation(p + "_2_relu", .relu)
+                    try b.conv(p + "_3_conv", 4 * filters, kernel: 1, bias: bias)
+                    try b.batchNorm(p + "_3_bn", epsilon: eps)
                 } else {
-                    let project = stride != 1 || b.channels != filters
-                    try b.residual(p, addName: p + "_add", outName: p + "_out", shortcut: { s in
-                        if project {
-                            try s.conv(p + "_0_conv", filters, kernel: 1, stride: stride, bias: bias)
-                            try s.batchNorm(p + "_0_bn", epsilon: eps)
-                        }
-                    }, main: { m in
-                        try m.conv(p + "_1_conv", filters, kernel: 3, stride: stride, padding: .same, bias: bias)
-                        try m.batchNorm(p + "_1_bn", epsilon: eps)
-                        m.activation(p + "_1_relu", .relu)
-                        try m.conv(p + "_2_conv", filters, kernel: 3, padding: .same, bias: bias)
-                        try m.batchNorm(p + "_2_bn", epsilon: eps)
-                    })
+                    if stride != 1 || b.channels != filters {
+                        try b.conv(p + "_0_conv", filters, kernel: 1, stride: stride, bias: bias, from: input)
+                        shortcut = try b.batchNorm(p + "_0_bn", epsilon: eps)
+                    }
+                    try b.conv(p + "_1_conv", filters, kernel: 3, stride: stride, padding: .same, bias: bias, from: input)
+                    try b.batchNorm(p + "_1_bn", epsilon: eps)
+                    try b.activation(p + "_1_relu", .relu)
+                    try b.conv(p + "_2_conv", filters, kernel: 3, padding: .same, bias: bias)
+                    try b.batchNorm(p + "_2_bn", epsilon: eps)
                 }
+                // Keras: Add()([shortcut, x]); the shortcut's nodes come first, so its parameters do too.
+                try b.add(p + "_add", [shortcut, b.last])
+                try b.activation(p + "_out", .relu)
             }
         }
         let recipe = HeadRecipe(hidden: [], defaultPooling: .globalAverage, outputActivation: o.classifierActivation)
-        return try finishSpec(architecture: name, options: o, inputShape: [channels, size, size], trunk: b, recipe: recipe,
+        return try finishSpec(architecture: name, options: o, trunk: b, recipe: recipe,
                               defaultClasses: 1000, defaultDropout: 0, bnEpsilon: eps,
                               legacyAliases: variant.bottleneck ? legacyAliases(variant) : [:],
                               preprocessing: variant.bottleneck ? .caffe : .torch)

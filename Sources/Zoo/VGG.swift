@@ -30,14 +30,14 @@ public enum VGG {
         let size = o.inputSize ?? 224, channels = o.inputChannels ?? 3
         let act = o.activation ?? .relu
         let eps = o.bnEpsilon ?? 1e-5
-        var b = SpecBuilder(shape: [channels, size, size])
+        var b = GraphBuilder(shape: [channels, size, size])
         for (bi, n) in variant.convsPerBlock.enumerated() {
             for i in 1...n {
                 let conv = "block\(bi + 1)_conv\(i)"
                 if variant.batchNorm {
                     try b.conv(conv, o.width(blockWidths[bi]), kernel: 3, padding: .same)
                     try b.batchNorm(conv + "_bn", epsilon: eps)
-                    b.activation(conv + "_relu", act)
+                    try b.activation(conv + "_relu", act)
                 } else {
                     try b.conv(conv, o.width(blockWidths[bi]), kernel: 3, padding: .same, activation: act)
                 }
@@ -48,7 +48,7 @@ public enum VGG {
                                          HiddenDenseSpec(name: "fc2", width: o.hidden(4096), activation: act, dropoutName: "fc2_dropout")],
                                 defaultPooling: .flatten, outputActivation: o.classifierActivation)
         let keras = variant == .vgg16 || variant == .vgg19
-        return try finishSpec(architecture: name, options: o, inputShape: [channels, size, size], trunk: b, recipe: recipe,
+        return try finishSpec(architecture: name, options: o, trunk: b, recipe: recipe,
                               defaultClasses: 1000, defaultDropout: 0, bnEpsilon: variant.batchNorm ? eps : nil,
                               preprocessing: keras ? .caffe : .torch)
     }

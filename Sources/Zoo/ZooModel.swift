@@ -1,18 +1,18 @@
 import TensorCore
 import NN
 
-/// A zoo network: a `trunk` and a `head`, both `Sequential`s of Keras-named layers, exposed as one flat
+/// A zoo network: a `trunk` and a `head`, both `GraphModule`s of Keras-named nodes, exposed as one flat
 /// module so that every parameter path is `<keras_layer_name>.<param>` (`block1_conv1.weight`,
-/// `conv2_block1_1_bn.runningVar`, `predictions.bias`). Residual blocks are transparent.
+/// `conv2_block1_1_bn.runningVar`, `predictions.bias`). The head's graph reads the trunk's output.
 ///
 /// Transfer learning: `freezeTrunk()`, `freeze(upTo:)`, `unfreeze(from:)`, `rebuildHead(...)`,
 /// `extendHead(by:)`; import metadata: `kerasWeightMap()`, `legacyAliases`, `bnEpsilon`.
 public final class ZooModel: Module, Layer {
     public let architecture: String
-    /// The spec the model was built from (the head may have been rebuilt since).
+    /// The spec the model was built from (the head may have been rebuilt since: see `head.graph`).
     public let spec: ModelSpec
-    public let trunk: Sequential
-    public private(set) var head: Sequential
+    public let trunk: GraphModule
+    public private(set) var head: GraphModule
     private var _rng: SeededRandom
     private var _dropout: Float
 
@@ -20,9 +20,9 @@ public final class ZooModel: Module, Layer {
         self.architecture = spec.architecture
         self.spec = spec
         var rng = SeededRandom(seed: seed)
-        trunk = Sequential(named: spec.trunk.map { ($0.name, makeLayer($0, rng: &rng)) })
-        head = Sequential(named: spec.head.map { ($0.name, makeLayer($0, rng: &rng)) })
-        _dropout = spec.head.compactMap { if case let .dropout(_, r) = $0 { r } else { nil } }.first ?? 0
+        trunk = GraphModule(graph: spec.trunk, rng: &rng)
+        head = GraphModule(graph: spec.head, rng: &rng)
+        _dropout = spec.head.nodes.compactMap { ($0.layer as? DropoutKind)?.rate }.first ?? 0
         _rng = rng
         super.init()
     }
@@ -41,34 +41,44 @@ public final class ZooModel: Module, Layer {
 
     // MARK: Flat Keras-named structure
 
-    private static func flat(_ layers: [(name: String, layer: any Layer)]) -> [(name: String, module: Module?)] {
-        layers.flatMap { (name, layer) -> [(name: String, module: Module?)] in
-            guard let b = layer as? ResidualBlock else { return [(name, layer as Module)] }
-            let inner = Dictionary(b.namedChildren(), uniquingKeysWith: { a, _ in a })
-            return b.layerNames.map { ($0, inner[$0]) }
-        }
+    /// The whole model as one graph (trunk, then head), as it is now.
+    public var graph: ModelGraph {
+        get throws { try trunk.graph.appending(head.graph) }
     }
 
-    /// Every Keras layer name in order with its module (nil for weightless bookkeeping names like `_add`).
-    public var namedLayers: [(name: String, module: Module?)] { Self.flat(trunk.layers) + Self.flat(head.layers) }
-    public var trunkLayerNames: [String] { Self.flat(trunk.layers).map(\.name) }
-    public var headLayerNames: [String] { Self.flat(head.layers).map(\.name) }
-    public var layerNames: [String] { namedLayers.map(\.name) }
+    /// Every node in order with its kind and module.
+    public var namedNodes: [(node: Node, module: Module)] { trunk.nodes + head.nodes }
 
-    public override func namedChildren() -> [(String, Module)] {
-        namedLayers.compactMap { l in l.module.map { (l.name, $0) } }
-    }
+    /// Every Keras layer name in order with its module.
+    public var namedLayers: [(name: String, module: Module?)] { namedNodes.map { ($0.node.name, $0.module) } }
+    public var trunkLayerNames: [String] { trunk.graph.nodes.map(\.name) }
+    public var headLayerNames: [String] { head.graph.nodes.map(\.name) }
+    public var layerNames: [String] { trunkLayerNames + headLayerNames }
+
+    public override func namedChildren() -> [(String, Module)] { namedNodes.map { ($0.node.name, $0.module) } }
     public override func localParameters() -> [(String, Parameter)] { [] }
 
     /// The module of a Keras layer name (legacy aliases accepted).
     public func layer(named name: String) -> Module? {
         let n = legacyAliases[name] ?? name
-        return namedLayers.first { $0.name == n }?.module
+        return trunk[n] ?? head[n]
+    }
+
+    /// The node of a Keras layer name (legacy aliases accepted).
+    public func node(named name: String) -> Node? {
+        let n = legacyAliases[name] ?? name
+        return trunk.graph.node(named: n) ?? head.graph.node(named: n)
     }
 
     // MARK: Layer
 
     public func callAsFunction(_ x: Var) -> Var { head(trunk(x)) }
+
+    /// The forward pass with every node's output handed to `record` (name, value).
+    public func forward(_ x: Var, recording record: (String, Var) -> Void) -> Var {
+        let step = { (name: String, _: Module, run: () -> Var) -> Var in let y = run(); record(name, y); return y }
+        return head.evaluate(trunk.evaluate(x, step: step), step: step)
+    }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         try head.outputShape(for: trunk.outputShape(for: inputShape))
@@ -96,7 +106,7 @@ public final class ZooModel: Module, Layer {
 
     /// Freezes every trainable parameter of the trunk; returns how many tensors.
     @discardableResult
-    public func freezeTrunk() -> Int { setFrozen(true, 0..<Self.flat(trunk.layers).count) }
+    public func freezeTrunk() -> Int { setFrozen(true, 0..<trunk.graph.nodes.count) }
 
     /// Freezes the layers from the first one up to and including `name` (Keras `layers[:i+1]`).
     @discardableResult
@@ -113,7 +123,7 @@ public final class ZooModel: Module, Layer {
 
     /// How the current head pools the trunk's features (nil: no pooling layer).
     public var headPooling: HeadPooling? {
-        HeadPooling.allCases.first { p in head.layers.first?.name == p.layerName }
+        HeadPooling.allCases.first { p in head.graph.nodes.first?.name == p.layerName }
     }
 
     /// Replaces the head with a fresh one for `classCount` classes. New dense layers are Glorot-uniform
@@ -129,25 +139,21 @@ public final class ZooModel: Module, Layer {
         if let a = classifierActivation { recipe.outputActivation = a }
         let pool = pooling ?? headPooling ?? recipe.defaultPooling
         let rate = dropout ?? _dropout
-        let specs = try headSpecs(recipe, trunkOutput: spec.trunkOutputShape, classCount: classCount, pooling: pool,
+        let graph = try headGraph(recipe, trunk: trunk.graph, classCount: classCount, pooling: pool,
                                   dropout: rate, includeTop: true, keepHidden: keepHidden)
         let hiddenNames = Set(recipe.hidden.map(\.name))
-        var layers: [(String, any Layer)] = []
-        for s in specs {
-            if keepHidden, hiddenNames.contains(s.name), case let .dense(name, inF, outF, _, _) = s {
-                guard let old = head[name] as? Dense else {
-                    throw ZooError.cannotKeepHidden("\(architecture): keepHidden, but the head has no \(name) (built without top?)")
-                }
-                guard old.inputSize == inF, old.outputSize == outF else {
-                    throw ZooError.cannotKeepHidden(
-                        "\(architecture): \(name) takes \(old.inputSize) features but \(pool.rawValue) pooling gives \(inF)")
-                }
-                layers.append((name, old))
-            } else {
-                layers.append((s.name, makeLayer(s, rng: &_rng)))
+        let old = head
+        head = try GraphModule(graph: graph, rng: &_rng) { node, inputs in
+            guard keepHidden, hiddenNames.contains(node.name), let d = node.layer as? DenseKind else { return nil }
+            guard let kept = old[node.name] as? Dense else {
+                throw ZooError.cannotKeepHidden("\(architecture): keepHidden, but the head has no \(node.name) (built without top?)")
             }
+            guard kept.inputSize == inputs[0][0], kept.outputSize == d.units else {
+                throw ZooError.cannotKeepHidden(
+                    "\(architecture): \(node.name) takes \(kept.inputSize) features but \(pool.rawValue) pooling gives \(inputs[0][0])")
+            }
+            return kept
         }
-        head = Sequential(named: layers)
         _dropout = rate
     }
 
@@ -190,6 +196,7 @@ public final class ZooModel: Module, Layer {
             bias = Tensor(shape: [total], scalars: oldB + Array(repeating: fill, count: newClasses))
         }
         head.replace(name, with: ExtendedDense(weight: weight, bias: bias, segments: old.segments + [newClasses],
-                                               fusedActivation: old.activation))
+                                               fusedActivation: old.activation),
+                     kind: DenseKind(units: total, useBias: bias != nil, activation: old.activation))
     }
 }

@@ -22,21 +22,23 @@ enum FixtureModels {
     static func build(_ name: String, seed: UInt64 = 99) throws -> ZooModel {
         if name == "vgg_small_nested" {
             var spec = try Zoo.entry(named: "vgg11").spec(ZooOptions(inputSize: 32, widthMultiplier: 0.125))
-            spec.head = [.globalPool(name: "avg_pool", kind: .average),
-                         .dense(name: "head", inputSize: 64, outputSize: 3, useBias: true, activation: .softmax)]
+            var h = GraphBuilder(input: spec.trunk.output, shape: spec.trunkOutputShape)
+            try h.pooling(.globalAverage)
+            try h.dense("head", 3, activation: .softmax)
+            spec.head = try h.graph()
             return ZooModel(spec: spec, seed: seed)
         }
         var (arch, o, hidden) = options(name)
         o.seed = seed
         var spec = try Zoo.entry(named: arch).spec(o)
         if let hidden {
-            var previous: Int? = nil
-            spec.head = spec.head.map { l in
-                guard case let .dense(n, inF, outF, bias, act) = l else { return l }
-                let newOut = n == spec.headRecipe.outputName ? outF : hidden
-                defer { previous = newOut }
-                return .dense(name: n, inputSize: previous ?? inF, outputSize: newOut, useBias: bias, activation: act)
+            var h = GraphBuilder(input: spec.trunk.output, shape: spec.trunkOutputShape)
+            for n in spec.head.nodes {
+                var kind = n.layer
+                if var d = kind as? DenseKind, n.name != spec.headRecipe.outputName { d.units = hidden; kind = d }
+                try h.node(n.name, kind)
             }
+            spec.head = try h.graph()
         }
         return ZooModel(spec: spec, seed: seed)
     }

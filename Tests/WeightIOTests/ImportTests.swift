@@ -222,11 +222,10 @@ func lenetKerasLayers() throws -> [LayerWeights] {
 func tinyConvModel(bias: Bool = true) throws -> ZooModel {
     var spec = try LeNet5.spec(ZooOptions(inputSize: 28))
     spec.architecture = "tiny"
-    spec.inputShape = [1, 4, 4]
-    spec.trunk = [.conv(name: "conv", inChannels: 1, outChannels: 3, kernel: 2, stride: 1, padding: .valid,
-                        useBias: bias, groups: 1, activation: nil)]
-    spec.head = []
-    spec.trunkOutputShape = [3, 3, 3]
+    var b = GraphBuilder(shape: [1, 4, 4])
+    try b.conv("conv", 3, kernel: 2, bias: bias)
+    spec.trunk = try b.graph()
+    spec.head = try ModelGraph(input: spec.trunk.output, inputShape: spec.trunkOutputShape, nodes: [])
     return ZooModel(spec: spec)
 }
 
@@ -264,11 +263,11 @@ func tinyConvModel(bias: Bool = true) throws -> ZooModel {
 @Test func caffeBatchNormAndScaleLayersMerge() throws {
     var spec = try LeNet5.spec(ZooOptions(inputSize: 28))
     spec.architecture = "tiny_bn"
-    spec.inputShape = [1, 5, 5]
-    spec.trunk = [.conv(name: "conv1", inChannels: 1, outChannels: 2, kernel: 3, stride: 1, padding: .valid, useBias: false, groups: 1, activation: nil),
-                  .batchNorm(name: "conv1_bn", channels: 2, epsilon: 1e-5)]
-    spec.head = []
-    spec.trunkOutputShape = [2, 3, 3]
+    var b = GraphBuilder(shape: [1, 5, 5])
+    try b.conv("conv1", 2, kernel: 3, bias: false)
+    try b.batchNorm("conv1_bn", epsilon: 1e-5)
+    spec.trunk = try b.graph()
+    spec.head = try ModelGraph(input: spec.trunk.output, inputShape: spec.trunkOutputShape, nodes: [])
     spec.bnEpsilon = 1e-5
     spec.legacyAliases = ["bn_conv1": "conv1_bn"]
     let model = ZooModel(spec: spec)

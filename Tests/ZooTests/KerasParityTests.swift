@@ -55,7 +55,7 @@ func hashTensor(ordinal t: Int, kind: KerasWeightName, shape: [Int]) -> Tensor {
     let salt = UInt64(t + 1) &* 40503 &+ 12345
     let (scale, offset): (Double, Double)
     switch kind {
-    case .kernel: (scale, offset) = ((3.0 / Double(shape.dropLast().reduce(1, *))).squareRoot(), 0)
+    case .kernel, .depthwiseKernel: (scale, offset) = ((3.0 / Double(shape.dropLast().reduce(1, *))).squareRoot(), 0)
     case .bias, .beta: (scale, offset) = (0.1, 0)
     case .gamma: (scale, offset) = (0.4, 1)
     case .movingMean: (scale, offset) = (0.2, 0)
@@ -73,17 +73,11 @@ func hashTensor(ordinal t: Int, kind: KerasWeightName, shape: [Int]) -> Tensor {
     return Tensor(shape: shape, scalars: out)
 }
 
-/// Runs the model layer by layer (residual blocks as one step, recorded under their `_out` name).
+/// Runs the model node by node, recording every node's output under its name.
 func forwardRecording(_ m: ZooModel, _ x: Tensor) -> (Tensor, [String: Tensor]) {
     var seen: [String: Tensor] = [:]
-    var h = Var(x)
-    withoutGradients {
-        for (name, layer) in m.trunk.layers + m.head.layers {
-            h = layer(h)
-            seen[(layer as? ResidualBlock)?.outName ?? name] = h.value
-        }
-    }
-    return (h.value, seen)
+    let y = withoutGradients { m.forward(Var(x)) { name, v in seen[name] = v.value } }
+    return (y.value, seen)
 }
 
 func relativeError(_ a: Tensor, _ ref: Tensor) -> Float {

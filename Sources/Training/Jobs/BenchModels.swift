@@ -72,37 +72,8 @@ public enum BenchFLOPs {
     /// MACs of one forward pass of `layer` on one input of per-image shape `shape` ([C, H, W] or [F]),
     /// and the per-image output shape.
     public static func forwardMACs(_ layer: any Layer, _ shape: [Int]) throws -> (macs: Double, shape: [Int]) {
-        switch layer {
-        case let c as Conv2D:
-            let g = try c.geometry(for: [1] + shape)
-            return (g.flops / 2, Array(g.outputShape.dropFirst()))
-        case let d as Dense:
-            return (Double(d.inputSize * d.outputSize), [d.outputSize])
-        case let s as Sequential:
-            var total = 0.0, sh = shape
-            for (_, l) in s.layers { let r = try forwardMACs(l, sh); total += r.macs; sh = r.shape }
-            return (total, sh)
-        case let b as ResidualBlock:
-            var total = 0.0, sh = shape
-            for (_, l) in b.main { let r = try forwardMACs(l, sh); total += r.macs; sh = r.shape }
-            var ss = shape
-            for (_, l) in b.shortcut { let r = try forwardMACs(l, ss); total += r.macs; ss = r.shape }
-            return (total, sh)
-        case let z as ZooModel:
-            let t = try forwardMACs(z.trunk, shape)
-            let h = try forwardMACs(z.head, t.shape)
-            return (t.macs + h.macs, h.shape)
-        case let r as BenchResNet20:
-            let c = try forwardMACs(r.conv, shape)
-            let b = try forwardMACs(r.blocks, c.shape)
-            return (c.macs + b.macs + Double(64 * r.fc.outputSize), [r.fc.outputSize])
-        case let b as BenchBasicBlock:
-            let c1 = try forwardMACs(b.conv1, shape)
-            let c2 = try forwardMACs(b.conv2, c1.shape)
-            return (c1.macs + c2.macs, c2.shape)
-        default:
-            let out = try layer.outputShape(for: [1] + shape)
-            return (0, Array(out.dropFirst()))
-        }
+        if let m = layer as? any MACCountableModule { return try m.forwardMACs(shape) }
+        let out = try layer.outputShape(for: [1] + shape)
+        return (0, Array(out.dropFirst()))
     }
 }

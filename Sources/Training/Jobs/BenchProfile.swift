@@ -29,7 +29,7 @@ extension BenchJob {
         }
         var samples: [String: [Double]] = [:]
 
-        func kind(_ l: any Layer) -> String {
+        func kind(_ l: Module) -> String {
             switch l {
             case is Conv2D: "conv"
             case is BatchNorm: "batchnorm"
@@ -37,6 +37,7 @@ extension BenchJob {
             case is MaxPool2D, is AvgPool2D: "pool"
             case is Dense: "dense"
             case is ZeroPadding2D: "zeropad"
+            case is Add: "residual add"
             default: String(describing: type(of: l))
             }
         }
@@ -45,23 +46,11 @@ extension BenchJob {
             func timed(_ k: String, _ body: () -> Var) -> Var {
                 let t0 = now(); let y = body(); acc[k, default: 0] += now() - t0; return y
             }
-            func run(_ layers: [(name: String, layer: any Layer)], _ input: Var) -> Var {
-                var y = input
-                for (_, l) in layers {
-                    if let b = l as? ResidualBlock {
-                        let m = run(b.main, y)
-                        let s = run(b.shortcut, y)
-                        let sum = timed("residual add") { add(m, s) }
-                        y = timed("relu") { b.out(sum) }
-                    } else {
-                        let cur = y
-                        y = timed(kind(l)) { l(cur) }
-                    }
-                }
-                return y
+            func run(_ graph: GraphModule, _ input: Var) -> Var {
+                graph.evaluate(input) { _, module, body in timed(kind(module)) { body() } }
             }
             let t0 = now()
-            withoutGradients { _ = run(model.head.layers, run(model.trunk.layers, Var(x))) }
+            withoutGradients { _ = run(model.head, run(model.trunk, Var(x))) }
             acc["total"] = now() - t0
             for (k, v) in acc { samples[k, default: []].append(v) }
         }

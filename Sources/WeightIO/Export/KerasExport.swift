@@ -4,20 +4,35 @@ import NN
 import Zoo
 
 /// Keras's order of the weights inside one layer.
-private let kerasWeightRank: [KerasWeightName: Int] = [.kernel: 0, .bias: 1, .gamma: 2, .beta: 3, .movingMean: 4, .movingVariance: 5]
+private let kerasWeightRank: [KerasWeightName: Int] = [.kernel: 0, .depthwiseKernel: 0, .bias: 1, .gamma: 2, .beta: 3, .movingMean: 4, .movingVariance: 5]
 
-/// Names of one layer spec in Keras `model.layers` order. Inside a residual block tf_keras orders
-/// layers by decreasing depth, ties in traversal order, and `Add()([shortcut, x])` traverses the
-/// shortcut first: the main branch's leading layers, then shortcut/main pairs of equal depth, then
-/// `_add`, `_out` (ResNet50: ..._2_relu, _0_conv, _3_conv, _0_bn, _3_bn, _add, _out).
-func kerasOrderedNames(_ spec: LayerSpec) -> [String] {
-    guard case let .residual(_, shortcut, main, addName, outName) = spec else { return spec.layerNames }
-    let s = shortcut.flatMap(kerasOrderedNames), m = main.flatMap(kerasOrderedNames)
-    guard s.count <= m.count else { return s + m + [addName, outName] }
-    let lead = m.count - s.count
-    var names = Array(m[..<lead])
-    for i in 0..<s.count { names += [s[i], m[lead + i]] }
-    return names + [addName, outName]
+/// Node names of `graph` in Keras `model.layers` order, the input first. tf_keras orders the layers of a
+/// functional model by decreasing depth (the output has depth 0, a layer is one deeper than its deepest
+/// reader), ties in traversal order: a post-order walk from the output that visits inputs in order. So
+/// `Add()([shortcut, x])` lists a block's main-branch leading layers, then shortcut/main pairs of equal
+/// depth, then `_add`, `_out` (ResNet50: ..._2_relu, _0_conv, _3_conv, _0_bn, _3_bn, _add, _out).
+func kerasLayerOrder(_ graph: ModelGraph) -> [String] {
+    let byName = Dictionary(graph.nodes.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    var index: [String: Int] = [:]
+    var order: [String] = []
+    func visit(_ name: String) {
+        if index[name] != nil { return }
+        index[name] = -1
+        for i in byName[name]?.inputs ?? [] { visit(i) }
+        index[name] = order.count
+        order.append(name)
+    }
+    visit(graph.output)
+    for n in graph.nodes { visit(n.name) }   // nodes the output does not read (none in a zoo model)
+    var depth: [String: Int] = [:]
+    for name in order.reversed() {
+        let d = depth[name, default: 0]
+        for i in byName[name]?.inputs ?? [] { depth[i] = max(depth[i, default: 0], d + 1) }
+    }
+    return order.sorted { a, b in
+        let da = depth[a, default: 0], db = depth[b, default: 0]
+        return da != db ? da > db : index[a]! < index[b]!
+    }
 }
 
 extension ZooModel {
@@ -25,7 +40,8 @@ extension ZooModel {
     /// included, starting with the input layer (`input`). This is the order tf_keras's topological
     /// `load_weights` needs for the layers that have weights.
     public var kerasLayerOrder: [String] {
-        ["input"] + spec.trunk.flatMap(kerasOrderedNames) + headLayerNames
+        guard let g = try? graph else { return ["input"] + layerNames }
+        return WeightIO.kerasLayerOrder(g)
     }
 
     /// The model's parameters as Keras layers (Keras layouts: HWIO kernels, (in, out) dense kernels with
@@ -46,7 +62,7 @@ extension ZooModel {
                 }
                 return NamedTensor(name: ref.weight.rawValue, value: ref.layout.toKeras(p.value))
             }
-            return LayerWeights(name: name, className: name == "input" ? "InputLayer" : kerasClassName(layer(named: name)), tensors: tensors)
+            return LayerWeights(name: name, className: name == "input" ? "InputLayer" : node(named: name).flatMap { KerasLayers.className(of: $0.layer) }, tensors: tensors)
         }
     }
 

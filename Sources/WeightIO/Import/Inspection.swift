@@ -104,29 +104,8 @@ private struct SpecRef {
 }
 
 private func specRefs(_ spec: ModelSpec) -> [SpecRef] {
-    func refs(_ l: LayerSpec) -> [SpecRef] {
-        switch l {
-        case let .residual(_, shortcut, main, _, _): return (shortcut + main).flatMap(refs)
-        case let .conv(name, _, _, _, _, _, _, _, _):
-            return l.parameterShapes.map { p in
-                p.path.hasSuffix(".weight")
-                    ? SpecRef(path: p.path, layer: name, weight: .kernel, graftShape: p.shape, kerasShape: [p.shape[2], p.shape[3], p.shape[1], p.shape[0]])
-                    : SpecRef(path: p.path, layer: name, weight: .bias, graftShape: p.shape, kerasShape: p.shape)
-            }
-        case let .dense(name, _, _, _, _):
-            return l.parameterShapes.map { p in
-                p.path.hasSuffix(".weight")
-                    ? SpecRef(path: p.path, layer: name, weight: .kernel, graftShape: p.shape, kerasShape: [p.shape[1], p.shape[0]])
-                    : SpecRef(path: p.path, layer: name, weight: .bias, graftShape: p.shape, kerasShape: p.shape)
-            }
-        case let .batchNorm(name, c, _):
-            return zip(["weight", "bias", "runningMean", "runningVar"], [KerasWeightName.gamma, .beta, .movingMean, .movingVariance]).map {
-                SpecRef(path: "\(name).\($0.0)", layer: name, weight: $0.1, graftShape: [c], kerasShape: [c])
-            }
-        default: return []
-        }
-    }
-    return (spec.trunk + spec.head).flatMap(refs)
+    guard let refs = try? spec.graph.kerasWeightRefs() else { return [] }
+    return refs.map { SpecRef(path: $0.path, layer: $0.layer, weight: $0.weight, graftShape: $0.graftShape, kerasShape: $0.kerasShape) }
 }
 
 /// Tries every registered zoo architecture at the sizes the file implies (channels and width from

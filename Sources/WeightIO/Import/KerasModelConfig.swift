@@ -22,6 +22,10 @@ public struct KerasLayerConfig: Sendable, Equatable {
     public var rate: Double?
     public var trainable: Bool?
     public var dataFormat: String?
+    /// DepthwiseConv2D `depth_multiplier`.
+    public var depthMultiplier: Int?
+    /// Concatenate (and BatchNormalization) `axis`; -1 is the channels of channels-last data.
+    public var axis: Int?
     /// InputLayer `batch_input_shape` / `batch_shape` without the batch axis (nil entries: unknown).
     public var inputShape: [Int?]?
     /// Names of the layers feeding this one (first node).
@@ -104,6 +108,8 @@ public func parseKerasModelConfig(_ json: String, file: String = "") throws -> K
             l.rate = (config["rate"] as? NSNumber)?.doubleValue
             l.trainable = config["trainable"] as? Bool
             l.dataFormat = config["data_format"] as? String
+            l.depthMultiplier = config["depth_multiplier"] as? Int
+            l.axis = (config["axis"] as? Int) ?? (config["axis"] as? [Int])?.first
             if cls == "InputLayer", let shape = (config["batch_input_shape"] ?? config["batch_shape"]) as? [Any] {
                 l.inputShape = shape.dropFirst().map { ($0 as? NSNumber)?.intValue }
             }

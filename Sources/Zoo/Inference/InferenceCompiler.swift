@@ -1,21 +1,52 @@
 import TensorCore
 import NN
 
-/// Translates layers into a `DNNLInferenceGraph`, one at a time. Every `emit` either adds the layer
-/// (returning true) or reports that it cannot (false); the caller then runs that layer through its
-/// module forward. `emit` may have changed the graph when it fails, so callers try on a copy.
-struct InferenceCompiler {
-    /// Where a chain stands: the value holding its activation, a zero padding not yet applied (folded
-    /// into the next convolution or pooling), and whether the value is known to be >= 0.
-    struct Cursor {
-        var value: DNNLInferenceGraph.Value
-        var pad = (top: 0, bottom: 0, left: 0, right: 0)
-        var padLayers: [(name: String, layer: any Layer)] = []
-        var nonNegative = false
-        /// Set after a global pooling: the chain's [C, 1, 1] is the logical [C], nothing may follow natively.
-        var flattened = false
+/// A kind that can emit oneDNN inference primitives for its node (conformances in
+/// `Inference/Lowering/`). `lower` adds the node to the graph, reading its inputs' cursors, or
+/// returns nil when the node (or its module's current mode: training-mode BatchNorm, softmax, an
+/// unfoldable padding...) is not supported natively; the node then runs through its module forward.
+/// `lower` may have changed the graph when it returns nil or throws: the compiler tries on a copy.
+public protocol DNNLLowerable: LayerKind {
+    func lower(_ node: String, _ module: Module, _ inputs: [InferenceCompiler.Cursor],
+               _ g: inout DNNLInferenceGraph) throws -> InferenceCompiler.Cursor?
+}
 
-        var hasPad: Bool { !padLayers.isEmpty }
+extension DNNLLowerable {
+    /// Not lowerable: runs as its module.
+    public func lower(_ node: String, _ module: Module, _ inputs: [InferenceCompiler.Cursor],
+                      _ g: inout DNNLInferenceGraph) throws -> InferenceCompiler.Cursor? { nil }
+}
+
+public enum InferenceCompiler {
+    /// Where a node's activation stands in a native chain: the value holding it, a zero padding not yet
+    /// applied (folded into the next convolution or pooling) with the padding nodes it stands for, and
+    /// whether the value is known to be >= 0.
+    public struct Cursor {
+        public var value: DNNLInferenceGraph.Value
+        public var pad = (top: 0, bottom: 0, left: 0, right: 0)
+        public var padNodes: [String] = []
+        public var nonNegative = false
+        /// Set after a global pooling: the chain's [C, 1, 1] is the logical [C], nothing may follow natively.
+        public var flattened = false
+
+        public init(value: DNNLInferenceGraph.Value, nonNegative: Bool = false) {
+            self.value = value
+            self.nonNegative = nonNegative
+        }
+
+        public var hasPad: Bool { !padNodes.isEmpty }
+
+        /// [1, C, H + padding, W + padding] of the value in `g`, the padding applied.
+        func paddedShape(_ g: DNNLInferenceGraph) -> [Int] {
+            let s = g.shape(value)
+            return [1, s[0], s[1] + pad.top + pad.bottom, s[2] + pad.left + pad.right]
+        }
+
+        /// The window of a convolution or pooling with its own padding, plus the pending padding.
+        func window(kernel: (Int, Int), stride: (Int, Int), top: Int, bottom: Int, left: Int, right: Int) -> DNNLInferenceGraph.Window {
+            DNNLInferenceGraph.Window(kernel: kernel, stride: stride, top: top + pad.top, bottom: bottom + pad.bottom,
+                                      left: left + pad.left, right: right + pad.right)
+        }
     }
 
     static func eltwise(_ a: Activation?) -> [DNNLInferenceGraph.Eltwise]? {
@@ -39,98 +70,23 @@ struct InferenceCompiler {
         }
     }
 
-    /// Adds `layer` at `c` in `g`. False: the layer (or its configuration: training-mode BatchNorm,
-    /// softmax, L2 pooling, an unfoldable padding...) is not supported natively.
-    static func emit(_ layer: any Layer, name: String, _ g: inout DNNLInferenceGraph, _ c: inout Cursor) -> Bool {
-        if c.flattened { return false }
-        let s = g.shape(c.value)
-        guard s.count == 3 else { return false }
-        let padded = [1, s[0], s[1] + c.pad.top + c.pad.bottom, s[2] + c.pad.left + c.pad.right]
-        do {
-            switch layer {
-            case let conv as Conv2D:
-                guard let post = eltwise(conv.fusedActivation) else { return false }
-                let geo = try conv.geometry(for: padded)
-                let win = DNNLInferenceGraph.Window(kernel: (geo.kernelHeight, geo.kernelWidth), stride: (geo.strideH, geo.strideW),
-                                                    top: geo.padTop + c.pad.top, bottom: geo.padBottom + c.pad.bottom,
-                                                    left: geo.padLeft + c.pad.left, right: geo.padRight + c.pad.right)
-                var v = try g.conv(c.value, outChannels: conv.outChannels, groups: conv.groups, window: win,
-                                   weight: conv.weight.value, bias: conv.bias?.value.scalars)
-                v = try g.activation(v, post)
-                c = Cursor(value: v, nonNegative: nonNegative(after: post, false))
-                return true
+    /// Lowers a convolution module (Conv2D, grouped or depthwise) reading `c`, with its fused activation.
+    static func lowerConv(_ conv: Conv2D, _ c: Cursor, _ g: inout DNNLInferenceGraph) throws -> Cursor? {
+        guard let post = eltwise(conv.fusedActivation) else { return nil }
+        let geo = try conv.geometry(for: c.paddedShape(g))
+        let win = c.window(kernel: (geo.kernelHeight, geo.kernelWidth), stride: (geo.strideH, geo.strideW),
+                           top: geo.padTop, bottom: geo.padBottom, left: geo.padLeft, right: geo.padRight)
+        var v = try g.conv(c.value, outChannels: conv.outChannels, groups: conv.groups, window: win,
+                           weight: conv.weight.value, bias: conv.bias?.value.scalars)
+        v = try g.activation(v, post)
+        return Cursor(value: v, nonNegative: nonNegative(after: post, false))
+    }
 
-            case let bn as BatchNorm:
-                guard !bn.usesBatchStatistics, !c.hasPad else { return false }
-                let gamma = bn.weight.value.scalars, beta = bn.bias.value.scalars
-                let mean = bn.runningMean.value.scalars, variance = bn.runningVar.value.scalars
-                var scale = [Float](repeating: 0, count: bn.channels), shift = scale
-                for i in 0..<bn.channels {
-                    scale[i] = gamma[i] / (variance[i] + bn.epsilon).squareRoot()
-                    shift[i] = beta[i] - mean[i] * scale[i]
-                }
-                c.value = try g.affine(c.value, scale: scale, shift: shift)
-                c.nonNegative = false
-                return true
-
-            case let a as ActivationLayer:
-                guard !c.hasPad, let f = eltwise(a.activation) else { return false }
-                c.value = try g.activation(c.value, f)
-                c.nonNegative = nonNegative(after: f, c.nonNegative)
-                return true
-
-            case let p as Pool2DLayer:
-                let isMax = p is MaxPool2D
-                guard isMax || p is AvgPool2D else { return false }
-                let geo = try p.geometry(for: padded)
-                var alg: DNNLInferenceGraph.PoolAlgorithm = isMax ? .max : .averageExcludingPadding
-                if c.hasPad {
-                    // Zero padding then a pool: a max over >= 0 values ignores the zeros (every window
-                    // keeps a real cell, padding < window); an average counts them, with no padding of its own.
-                    let own = geo.padTop + geo.padBottom + geo.padLeft + geo.padRight
-                    if isMax { guard c.nonNegative else { return false } } else {
-                        guard own == 0 else { return false }
-                        alg = .averageIncludingPadding
-                    }
-                }
-                let win = DNNLInferenceGraph.Window(kernel: (geo.kernelHeight, geo.kernelWidth), stride: (geo.strideH, geo.strideW),
-                                                    top: geo.padTop + c.pad.top, bottom: geo.padBottom + c.pad.bottom,
-                                                    left: geo.padLeft + c.pad.left, right: geo.padRight + c.pad.right)
-                let v = try g.pool(c.value, alg, window: win)
-                c = Cursor(value: v, nonNegative: c.nonNegative)
-                return true
-
-            case is GlobalAvgPool2D, is GlobalMaxPool2D:
-                guard !c.hasPad else { return false }
-                let win = DNNLInferenceGraph.Window(kernel: (s[1], s[2]), stride: (1, 1), top: 0, bottom: 0, left: 0, right: 0)
-                c.value = try g.pool(c.value, layer is GlobalMaxPool2D ? .max : .averageExcludingPadding, window: win)
-                c.flattened = true
-                return true
-
-            case let z as ZeroPadding2D:
-                c.pad = (c.pad.top + z.top, c.pad.bottom + z.bottom, c.pad.left + z.left, c.pad.right + z.right)
-                c.padLayers.append((name, z))
-                return true
-
-            case let d as Dropout:
-                return !d.isTraining || d.rate == 0
-
-            case let b as ResidualBlock:
-                guard !c.hasPad, b.out.activation == .relu else { return false }
-                // Shortcut first: the main branch's last convolution then accumulates into its result.
-                var sc = Cursor(value: c.value, nonNegative: c.nonNegative), mc = sc
-                for (n, l) in b.shortcut { guard emit(l, name: n, &g, &sc) else { return false } }
-                for (n, l) in b.main { guard emit(l, name: n, &g, &mc) else { return false } }
-                guard !sc.hasPad, !mc.hasPad, !sc.flattened, !mc.flattened else { return false }
-                let v = try g.add(mc.value, sc.value, post: [.relu(alpha: 0)])
-                c = Cursor(value: v, nonNegative: true)
-                return true
-
-            default:
-                return false
-            }
-        } catch {
-            return false
-        }
+    /// Lowers node `name` (kind and module) reading `inputs` into `g`: nil when it must run as a module.
+    /// A chain's value may not flow on natively after a global pooling.
+    static func lower(_ name: String, _ kind: any LayerKind, _ module: Module, _ inputs: [Cursor],
+                      _ g: inout DNNLInferenceGraph) -> Cursor? {
+        guard let k = kind as? any DNNLLowerable, !inputs.contains(where: \.flattened) else { return nil }
+        return (try? k.lower(name, module, inputs, &g)) ?? nil
     }
 }

@@ -6,7 +6,9 @@ import NN
 /// inference-mode BatchNorm folded into the preceding convolution, bias + activation and the
 /// residual add + ReLU fused into the convolution as post-ops, ZeroPadding2D folded into the next
 /// convolution or pooling, pooling on the blocked layout, and activations kept in oneDNN's blocked
-/// layout from the first layer to the last native one (reordered only at entry and exit).
+/// layout from the first layer to the last native one (reordered only at entry and exit); depthwise
+/// convolutions are grouped oneDNN convolutions, Concatenate a oneDNN concat. The model's graph is
+/// walked in node order (see `compile`); each node lowers through its kind's `DNNLLowerable`.
 /// Layers it does not know (or cannot run natively in their current mode: training-mode BatchNorm or
 /// Dropout, softmax, L2 pooling, Flatten, Dense...) run through their ordinary module forward, so
 /// every model runs, and the output equals `model(x)` in the mode the model had when compiled.
@@ -19,11 +21,19 @@ import NN
 /// for 3x3 stride-1 convolutions (direct elsewhere), the batch cut into slices of at most 4 images shared by the cores;
 /// `GRAFT_INFER_PLAN=0` turns the plan off in the jobs that use it.
 public final class InferencePlan: @unchecked Sendable {
+    /// A node of the model as the plan runs it.
+    struct PlanNode {
+        let name: String
+        let inputs: [String]
+        let module: Module
+    }
+
     enum Stage {
-        /// A native chain; `layers` are what it replaces (run instead if compiling it for a batch
-        /// size fails); `outputShape` is the logical per-image shape after it ([C] after global pooling).
-        case native(DNNLInferenceNet, layers: [(name: String, layer: any Layer)], outputShape: [Int])
-        case module(name: String, layer: any Layer)
+        /// A native chain reading the tensor `input` and writing `output`; `nodes` are what it replaces
+        /// (run instead if compiling it for a batch size fails); `outputShape` is the logical per-image
+        /// shape after it ([C] after global pooling).
+        case native(DNNLInferenceNet, input: String, output: String, nodes: [PlanNode], outputShape: [Int])
+        case module(PlanNode)
     }
 
     /// `GRAFT_INFER_PLAN=0` makes callers (bench, feature cache, predict, evaluate) use the module forward.
@@ -33,18 +43,30 @@ public final class InferencePlan: @unchecked Sendable {
     /// [C, H, W] the plan was compiled for; other input shapes run `model` directly.
     public let inputShape: [Int]
     private var stages: [Stage]
+    private let input: String, output: String
+    /// Index of the last stage reading each tensor (tensors are dropped after it).
+    private var lastUse: [String: Int] = [:]
     private let lock = NSLock()
     /// Native chains that could not be compiled for some batch size and ran as modules instead.
     public private(set) var nativeFailures = 0
 
-    /// Compiles `model` (a `ZooModel`, a `Sequential`, or any layer) for inputs of `inputShape` ([C, H, W]).
-    /// `algorithm`, `threading` and `maxSliceImages` default to `DNNLInferenceNet`'s process-wide settings.
+    /// Compiles `model` (a `ZooModel`, a `GraphModule`, a `Sequential`, or any layer) for inputs of
+    /// `inputShape` ([C, H, W]). `algorithm`, `threading` and `maxSliceImages` default to
+    /// `DNNLInferenceNet`'s process-wide settings.
     public init(_ model: any Layer, inputShape: [Int], algorithm: DNNLInferenceNet.ConvAlgorithm? = nil,
                 threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) {
         self.model = model
         self.inputShape = inputShape
-        stages = Self.compile(Self.flatLayers(model), inputShape: inputShape,
-                              settings: (algorithm, threading, maxSliceImages))
+        let (graph, modules) = Self.graph(of: model, inputShape: inputShape)
+        input = graph.input
+        output = graph.output
+        stages = Self.compile(graph, modules, settings: (algorithm, threading, maxSliceImages))
+        for (i, s) in stages.enumerated() {
+            switch s {
+            case let .native(_, inName, _, _, _): lastUse[inName] = i
+            case let .module(n): for x in n.inputs { lastUse[x] = i }
+            }
+        }
     }
 
     /// Compiles a zoo model for its own input size.
@@ -53,61 +75,95 @@ public final class InferencePlan: @unchecked Sendable {
         self.init(model, inputShape: model.inputShape, algorithm: algorithm, threading: threading, maxSliceImages: maxSliceImages)
     }
 
-    static func flatLayers(_ model: any Layer) -> [(name: String, layer: any Layer)] {
-        switch model {
-        case let z as ZooModel: flatLayers(z.trunk) + flatLayers(z.head)
-        case let s as Sequential: s.layers.flatMap { ($0.layer is Sequential) ? flatLayers($0.layer) : [$0] }
-        default: [("model", model)]
+    /// The model as one graph and its modules by node name (any other layer: one opaque node).
+    static func graph(of model: any Layer, inputShape: [Int]) -> (ModelGraph, [String: Module]) {
+        func gm(_ g: GraphModule) -> [(Node, Module)] { g.nodes.map { ($0.node, $0.module) } }
+        func flatLayers(_ s: Sequential) -> [(name: String, layer: any Layer)] {
+            s.layers.flatMap { l in (l.layer as? Sequential).map(flatLayers) ?? [l] }
         }
+        var parts: [(Node, Module)]? = nil
+        var g: ModelGraph? = nil
+        switch model {
+        case let z as ZooModel:
+            g = try? z.graph
+            parts = gm(z.trunk) + gm(z.head)
+        case let m as GraphModule:
+            g = m.graph
+            parts = gm(m)
+        case let s as Sequential:
+            if let c = try? GraphModule(chain: flatLayers(s), inputShape: inputShape) { g = c.graph; parts = gm(c) }
+        default:
+            break
+        }
+        if let g, let parts, g.inputShape == inputShape {
+            return (g, Dictionary(parts.map { ($0.0.name, $0.1) }, uniquingKeysWith: { a, _ in a }))
+        }
+        let opaque = Node(name: "model", layer: OpaqueKind(module: model), inputs: ["input"])
+        let whole = (try? ModelGraph(input: "input", inputShape: inputShape, nodes: [opaque]))
+            ?? ModelGraph.opaque(model, inputShape: inputShape)
+        return (whole, ["model": model])
     }
 
     typealias NetSettings = (algorithm: DNNLInferenceNet.ConvAlgorithm?, threading: DNNLInferenceNet.Threading?, maxSliceImages: Int?)
 
-    static func compile(_ layers: [(name: String, layer: any Layer)], inputShape: [Int], settings: NetSettings) -> [Stage] {
+    /// Greedy chains in node order: a chain reads one tensor (its entry) and grows while each node's
+    /// inputs are values of the chain and the node lowers; it closes on a node that does not, and
+    /// that node runs as a module. A chain whose nodes other than the last are read after it runs as
+    /// modules (a native chain has one output).
+    static func compile(_ graph: ModelGraph, _ modules: [String: Module], settings: NetSettings) -> [Stage] {
+        let readers = graph.readers
         var stages: [Stage] = []
-        var graph: DNNLInferenceGraph?
-        var cursor = InferenceCompiler.Cursor(value: 0)
-        var covered: [(name: String, layer: any Layer)] = []
-        var shape: [Int]? = inputShape   // logical per-image shape (nil: unknown)
+        var dnnl: DNNLInferenceGraph?
+        var entry = graph.input
+        var cursors: [String: InferenceCompiler.Cursor] = [:]
+        var chain: [PlanNode] = []
 
         func close() {
-            if let g = graph, g.opCount > 0, let net = try? DNNLInferenceNet(graph: g, output: cursor.value, algorithm: settings.algorithm,
-                                                                       threading: settings.threading, maxSliceImages: settings.maxSliceImages) {
-                let realCovered = covered.filter { c in !cursor.padLayers.contains { $0.layer === c.layer } }
-                let out = cursor.flattened ? [g.shape(cursor.value)[0]] : g.shape(cursor.value)
-                stages.append(.native(net, layers: realCovered, outputShape: out))
-            } else {
-                // Nothing worth a primitive (e.g. only an identity Dropout): the layers run as modules.
-                for l in covered where !cursor.padLayers.contains(where: { $0.layer === l.layer }) {
-                    stages.append(.module(name: l.name, layer: l.layer))
-                }
+            defer { dnnl = nil; cursors = [:]; chain = [] }
+            guard let last = chain.last else { return }
+            let members = Set(chain.map(\.name))
+            let readOutside = chain.dropLast().contains { n in
+                n.name == graph.output || (readers[n.name] ?? []).contains { !members.contains($0) }
             }
-            // A padding nothing could absorb runs as a module after the chain.
-            for p in cursor.padLayers { stages.append(.module(name: p.name, layer: p.layer)) }
-            graph = nil
-            covered = []
-            cursor = InferenceCompiler.Cursor(value: 0)
+            let c = cursors[last.name]!
+            // A padding nothing absorbed runs as modules after the chain, from the first padding node on.
+            let tail = c.padNodes.first.flatMap { p in chain.firstIndex { $0.name == p } } ?? chain.count
+            let outName = tail < chain.count ? chain[tail].inputs[0] : last.name
+            if !readOutside, tail > 0, let g = dnnl, g.opCount > 0, outName != entry,
+               let net = try? DNNLInferenceNet(graph: g, output: c.value, algorithm: settings.algorithm,
+                                               threading: settings.threading, maxSliceImages: settings.maxSliceImages) {
+                let out = c.flattened ? [g.shape(c.value)[0]] : g.shape(c.value)
+                stages.append(.native(net, input: entry, output: outName, nodes: Array(chain[..<tail]), outputShape: out))
+                for n in chain[tail...] { stages.append(.module(n)) }
+            } else {
+                // Nothing worth a primitive (e.g. only an identity Dropout): the nodes run as modules.
+                for n in chain { stages.append(.module(n)) }
+            }
         }
 
-        for (name, layer) in layers {
-            if let s = shape, s.count == 3 {
-                var trial: DNNLInferenceGraph
-                var c: InferenceCompiler.Cursor
-                if let g = graph {
-                    trial = g; c = cursor
-                } else {
-                    trial = DNNLInferenceGraph(input: s); c = InferenceCompiler.Cursor(value: 0)
-                }
-                if InferenceCompiler.emit(layer, name: name, &trial, &c) {
-                    graph = trial; cursor = c
-                    covered.append((name, layer))
-                    shape = try? layer.outputShape(for: [1] + s).dropFirst().map { $0 }
-                    continue
+        for node in graph.nodes {
+            let module = modules[node.name]!
+            let pn = PlanNode(name: node.name, inputs: node.inputs, module: module)
+            if !chain.isEmpty, !node.inputs.allSatisfy({ cursors[$0] != nil }) { close() }
+            if chain.isEmpty {
+                // A new chain starts at a node reading one [C, H, W] tensor.
+                if let x = node.inputs.first, node.inputs.allSatisfy({ $0 == x }), let s = graph.shapes[x], s.count == 3 {
+                    dnnl = DNNLInferenceGraph(input: s)
+                    entry = x
+                    cursors = [x: InferenceCompiler.Cursor(value: 0)]
+                    if (readers[x]?.count ?? 0) > 1 { dnnl!.retain(0) }
                 }
             }
+            if var trial = dnnl,
+               let c = InferenceCompiler.lower(node.name, node.layer, module, node.inputs.map { cursors[$0]! }, &trial) {
+                if (readers[node.name]?.count ?? 0) > 1 { trial.retain(c.value) }
+                dnnl = trial
+                cursors[node.name] = c
+                chain.append(pn)
+                continue
+            }
             close()
-            stages.append(.module(name: name, layer: layer))
-            shape = shape.flatMap { s in try? layer.outputShape(for: [1] + s).dropFirst().map { $0 } }
+            stages.append(.module(pn))
         }
         close()
         return stages
@@ -121,25 +177,30 @@ public final class InferencePlan: @unchecked Sendable {
         guard x.shape.count == inputShape.count + 1, Array(x.shape.dropFirst()) == inputShape, n > 0 else {
             return withoutGradients { model(Var(x)).value }
         }
-        var t = x
-        for i in stages.indices {
-            switch stages[i] {
-            case let .module(_, layer):
-                t = withoutGradients { layer(Var(t)).value }
-            case let .native(net, layers, outShape):
+        var env: [String: Tensor] = [input: x]
+        func runModule(_ node: PlanNode) {
+            let ins = node.inputs.map { Var(env[$0]!) }
+            env[node.name] = withoutGradients { GraphModule.apply(node.module, ins).value }
+        }
+        for (i, stage) in stages.enumerated() {
+            switch stage {
+            case let .module(node):
+                runModule(node)
+            case let .native(net, inName, outName, nodes, outShape):
                 var y = Tensor(uninitializedShape: [n] + net.outputShape)
                 do {
-                    let src = t
+                    let src = env[inName]!
                     try net.run(input: src.pointer, batch: n, output: y.mutablePointer())
-                    t = y.reshaped([n] + outShape)
+                    env[outName] = y.reshaped([n] + outShape)
                 } catch {
-                    // oneDNN could not compile this chain for this batch size: its layers run as modules.
+                    // oneDNN could not compile this chain for this batch size: its nodes run as modules.
                     nativeFailures += 1
-                    for (_, l) in layers { t = withoutGradients { l(Var(t)).value } }
+                    for node in nodes { runModule(node) }
                 }
             }
+            for (name, last) in lastUse where last == i && name != output { env[name] = nil }
         }
-        return t
+        return env[output]!
     }
 
     /// Times every oneDNN step and module layer over `reps` runs of `x` (median seconds each):
@@ -148,25 +209,26 @@ public final class InferencePlan: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let n = x.shape.first ?? 0
-        var t = x
+        var env: [String: Tensor] = [input: x]
         var out: [(step: String, seconds: Double, macs: Double)] = []
         for s in stages {
             switch s {
-            case let .module(name, layer):
+            case let .module(node):
                 var times: [Double] = []
-                var y = t
+                let ins = node.inputs.map { env[$0]! }
+                var y = ins[0]
                 for _ in 0..<max(1, reps) {
                     let t0 = DispatchTime.now().uptimeNanoseconds
-                    y = withoutGradients { layer(Var(t)).value }
+                    y = withoutGradients { GraphModule.apply(node.module, ins.map { Var($0) }).value }
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
                 }
-                out.append(("module \(name)", times.sorted()[times.count / 2], 0))
-                t = y
-            case let .native(net, _, outShape):
+                out.append(("module \(node.name)", times.sorted()[times.count / 2], 0))
+                env[node.name] = y
+            case let .native(net, inName, outName, _, outShape):
                 var y = Tensor(uninitializedShape: [n] + net.outputShape)
-                let src = t
+                let src = env[inName]!
                 out += try net.profile(input: src.pointer, batch: n, output: y.mutablePointer(), reps: reps)
-                t = y.reshaped([n] + outShape)
+                env[outName] = y.reshaped([n] + outShape)
             }
         }
         return out
@@ -175,17 +237,17 @@ public final class InferencePlan: @unchecked Sendable {
     /// Bytes of activation buffers and oneDNN scratchpads the native chains hold for the batch sizes
     /// run so far (weights not counted).
     public var activationBytes: Int {
-        stages.reduce(0) { acc, s in if case let .native(net, _, _) = s { acc + net.programBytes } else { acc } }
+        stages.reduce(0) { acc, s in if case let .native(net, _, _, _, _) = s { acc + net.programBytes } else { acc } }
     }
 
-    /// Layers (Keras names; residual blocks count once) that run in native chains.
+    /// Nodes (Keras layers) that run in native chains.
     public var nativeLayerCount: Int {
-        stages.reduce(0) { acc, s in if case let .native(_, l, _) = s { acc + l.count } else { acc } }
+        stages.reduce(0) { acc, s in if case let .native(_, _, _, l, _) = s { acc + l.count } else { acc } }
     }
 
     /// Names of the layers that run through their module forward.
     public var moduleLayers: [String] {
-        stages.compactMap { if case let .module(name, _) = $0 { name } else { nil } }
+        stages.compactMap { if case let .module(node) = $0 { node.name } else { nil } }
     }
 
     /// Stages, graph summaries and (with `batch`) oneDNN's implementation per primitive.
@@ -193,7 +255,7 @@ public final class InferencePlan: @unchecked Sendable {
         var lines: [String] = []
         for s in stages {
             switch s {
-            case let .native(net, layers, _):
+            case let .native(net, _, _, layers, _):
                 lines.append("native chain: \(layers.count) layers (\(layers.first?.name ?? "")...\(layers.last?.name ?? "")), "
                              + String(format: "%.2f GMAC/img", net.graph.macsPerImage / 1e9))
                 if let b = batch {
@@ -202,8 +264,8 @@ public final class InferencePlan: @unchecked Sendable {
                 } else {
                     lines.append("  " + net.graph.summary)
                 }
-            case let .module(name, layer):
-                lines.append("module: \(name) (\(type(of: layer)))")
+            case let .module(node):
+                lines.append("module: \(node.name) (\(type(of: node.module)))")
             }
         }
         return lines.joined(separator: "\n")

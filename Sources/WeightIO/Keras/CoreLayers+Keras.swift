@@ -1,0 +1,148 @@
+import NN
+import Zoo
+
+// The Keras side of the core kinds: class names, config comparison, kinds from configs.
+
+extension Conv2DKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["Conv2D"] }
+
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if let k = l.kernelSize, k != [kernel, kernel] { return .init("kernel size", file: k, model: [kernel, kernel]) }
+        if let s = l.strides, s != [stride, stride] { return .init("strides", file: s, model: [stride, stride]) }
+        if let p = l.padding, p != kerasPadding(padding) { return .init("padding", file: p, model: kerasPadding(padding)) }
+        if let f = l.filters, f != filters { return .init("filters", file: f, model: filters) }
+        if let b = l.useBias, b != useBias { return .init("use_bias", file: b, model: useBias) }
+        let a = fusedActivation(module, activation)
+        if let name = l.activation, name != kerasActivationName(a) {
+            return .init("activation", file: name, model: kerasActivationName(a) ?? "\(String(describing: a))")
+        }
+        return nil
+    }
+
+    public static func fromKeras(_ l: KerasLayerConfig) -> Conv2DKind? {
+        guard let f = l.filters, let k = square(l.kernelSize), let p = kerasPaddingKind( l.padding),
+              let a = kerasActivation( l.activation) else { return nil }
+        return Conv2DKind(filters: f, kernel: k, stride: square(l.strides) ?? 1, padding: p, useBias: l.useBias ?? true, activation: a)
+    }
+}
+
+extension DenseKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["Dense"] }
+
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if let u = l.units, u != units { return .init("units", file: u, model: units) }
+        if !(module is ExtendedDense), let b = l.useBias, b != useBias { return .init("use_bias", file: b, model: useBias) }
+        let a = fusedActivation(module, activation)
+        if let name = l.activation, name != kerasActivationName(a) {
+            return .init("activation", file: name, model: kerasActivationName(a) ?? "?")
+        }
+        return nil
+    }
+
+    public static func fromKeras(_ l: KerasLayerConfig) -> DenseKind? {
+        guard let u = l.units, let a = kerasActivation( l.activation) else { return nil }
+        return DenseKind(units: u, useBias: l.useBias ?? true, activation: a)
+    }
+}
+
+extension BatchNormKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["BatchNormalization"] }
+
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if let e = l.epsilon, !epsilonsAgree(e, Double(epsilon)) {
+            var d = KerasDisagreement("BatchNorm epsilon", file: e, model: epsilon)
+            d.model += " (build the model with ZooOptions(bnEpsilon:))"
+            return d
+        }
+        return nil
+    }
+
+    public static func fromKeras(_ l: KerasLayerConfig) -> BatchNormKind? { BatchNormKind(epsilon: Float(l.epsilon ?? 1e-3)) }
+}
+
+extension ActivationKind: KerasLayer {
+    /// Keras `ReLU` layers are compared as `Activation`.
+    public static var kerasClassNames: [String] { ["Activation", "ReLU"] }
+
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if l.className == "Activation", let name = l.activation, name != kerasActivationName(activation) {
+            return .init("activation", file: name, model: kerasActivationName(activation) ?? "\(activation)")
+        }
+        return nil
+    }
+
+    public static func fromKeras(_ l: KerasLayerConfig) -> ActivationKind? {
+        if l.className == "ReLU" { return ActivationKind(.relu) }
+        guard let a = kerasActivation( l.activation) else { return nil }
+        return ActivationKind(a ?? .linear)
+    }
+}
+
+extension ZeroPadding2DKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["ZeroPadding2D"] }
+
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        let own = [top, bottom, left, right]
+        if let p = l.zeroPadding, p != own { return .init("zero padding", file: p, model: own) }
+        return nil
+    }
+
+    public static func fromKeras(_ l: KerasLayerConfig) -> ZeroPadding2DKind? {
+        guard let p = l.zeroPadding, p.count == 4 else { return nil }
+        return ZeroPadding2DKind(top: p[0], bottom: p[1], left: p[2], right: p[3])
+    }
+}
+
+extension Pool2DKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["MaxPooling2D", "AveragePooling2D"] }
+
+    /// The class name this kind writes: by pooling kind.
+    public var kerasClassName: String? { kind == .max ? "MaxPooling2D" : "AveragePooling2D" }
+
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if let k = l.poolSize, k != [kernel, kernel] { return .init("pool size", file: k, model: [kernel, kernel]) }
+        if let s = l.strides, s != [stride, stride] { return .init("strides", file: s, model: [stride, stride]) }
+        if let p = l.padding, p != kerasPadding(padding) { return .init("padding", file: p, model: kerasPadding(padding)) }
+        return nil
+    }
+
+    public static func fromKeras(_ l: KerasLayerConfig) -> Pool2DKind? {
+        guard let k = square(l.poolSize), let p = kerasPaddingKind( l.padding) else { return nil }
+        return Pool2DKind(l.className == "MaxPooling2D" ? .max : .average, kernel: k, stride: square(l.strides) ?? k, padding: p)
+    }
+}
+
+extension GlobalPool2DKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["GlobalAveragePooling2D", "GlobalMaxPooling2D"] }
+    public var kerasClassName: String? { kind == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
+
+    public static func fromKeras(_ l: KerasLayerConfig) -> GlobalPool2DKind? {
+        GlobalPool2DKind(l.className == "GlobalMaxPooling2D" ? .max : .average)
+    }
+}
+
+extension FlattenKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["Flatten"] }
+    public static func fromKeras(_ l: KerasLayerConfig) -> FlattenKind? { FlattenKind() }
+}
+
+extension DropoutKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["Dropout"] }
+    public static func fromKeras(_ l: KerasLayerConfig) -> DropoutKind? { DropoutKind(rate: Float(l.rate ?? 0)) }
+}
+
+extension LocalResponseNormKind: KerasLayer {
+    /// No Keras twin: nothing to compare, not written with a class name.
+    public static var kerasClassNames: [String] { [] }
+    public static func fromKeras(_ l: KerasLayerConfig) -> LocalResponseNormKind? { nil }
+}
+
+extension AddKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["Add"] }
+    public static func fromKeras(_ l: KerasLayerConfig) -> AddKind? { AddKind() }
+}
+
+extension MultiplyKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["Multiply"] }
+    public static func fromKeras(_ l: KerasLayerConfig) -> MultiplyKind? { MultiplyKind() }
+}

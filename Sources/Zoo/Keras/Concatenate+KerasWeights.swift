@@ -1,0 +1,4 @@
+import NN
+
+/// Concatenate has no weights.
+extension ConcatenateKind: KerasWeighted {}

@@ -1,0 +1,26 @@
+import TensorCore
+import NN
+
+private func sameShape(_ what: String, _ inputs: [[Int]]) throws -> [Int] {
+    guard inputs.count >= 2 else { throw shapeFailure(inputs, "\(what) needs at least 2 inputs, got \(inputs.count)") }
+    guard inputs.allSatisfy({ $0 == inputs[0] }) else {
+        throw shapeFailure(inputs, "branches disagree: \(inputs.map { "\($0)" }.joined(separator: " vs "))")
+    }
+    return inputs[0]
+}
+
+/// Keras `Add`: the sum of same-shaped inputs (ResNet's residual connection).
+public struct AddKind: LayerKind, ModuleBuildable, Hashable {
+    public init() {}
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] { try sameShape("add", inputs) }
+    public func makeModule(_ inputs: [[Int]], rng: inout SeededRandom) -> Module { Add() }
+    public static func describing(_ m: Module) -> AddKind? { m is Add ? AddKind() : nil }
+}
+
+/// Keras `Multiply`: the element-wise product of same-shaped inputs.
+public struct MultiplyKind: LayerKind, ModuleBuildable, Hashable {
+    public init() {}
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] { try sameShape("multiply", inputs) }
+    public func makeModule(_ inputs: [[Int]], rng: inout SeededRandom) -> Module { Multiply() }
+    public static func describing(_ m: Module) -> MultiplyKind? { m is Multiply ? MultiplyKind() : nil }
+}

@@ -1,0 +1,27 @@
+import TensorCore
+import NN
+
+/// Keras `Flatten`: [C, H, W] -> [C·H·W] in CHW order (the Keras map permutes the next Dense's rows).
+public struct FlattenKind: LayerKind, ModuleBuildable, Hashable {
+    public init() {}
+
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
+        let s = try single(inputs, what: "flatten")
+        guard s.count == 3 else { throw shapeFailure(inputs, "head pooling needs a [C, H, W] feature map") }
+        return [s.reduce(1, *)]
+    }
+
+    public func makeModule(_ inputs: [[Int]], rng: inout SeededRandom) -> Module { Flatten() }
+    public static func describing(_ m: Module) -> FlattenKind? { m is Flatten ? FlattenKind() : nil }
+}
+
+/// Keras `Dropout` (identity in inference). Its module draws one seed from the model's stream.
+public struct DropoutKind: LayerKind, ModuleBuildable, Hashable {
+    public var rate: Float
+
+    public init(rate: Float) { self.rate = rate }
+
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] { try single(inputs, what: "dropout") }
+    public func makeModule(_ inputs: [[Int]], rng: inout SeededRandom) -> Module { Dropout(rate: rate, seed: rng.next()) }
+    public static func describing(_ m: Module) -> DropoutKind? { (m as? Dropout).map { DropoutKind(rate: $0.rate) } }
+}
