@@ -1,4 +1,5 @@
 import Foundation
+import DNNL
 import TensorCore
 
 // graft-bench: kernel benchmarks for the CPU backend (issue #2 item 7).

@@ -1,4 +1,5 @@
 import Testing
+@testable import DNNL
 @testable import TensorCore
 
 // Every convolution path (im2col, oneDNN, auto) against naive loops on small shapes, plus the adjoint

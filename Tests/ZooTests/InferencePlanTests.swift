@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import DNNL
 import TensorCore
 import NN
 @testable import Zoo

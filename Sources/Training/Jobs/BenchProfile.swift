@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import DNNL
 import TensorCore
 import Zoo
 

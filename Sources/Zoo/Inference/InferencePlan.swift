@@ -1,4 +1,5 @@
 import Foundation
+import DNNL
 import TensorCore
 import NN
 

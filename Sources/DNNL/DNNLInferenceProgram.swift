@@ -1,5 +1,6 @@
 import CDNNL
 import Foundation
+import TensorCore
 
 /// A `DNNLInferenceGraph` compiled for one batch size: one oneDNN primitive per op, activations kept
 /// in one blocked layout (`DNNLInferenceNet.Layout`, nChw16c on AVX-512), weights reordered once

@@ -1,5 +1,6 @@
 import CDNNL
 import Foundation
+import TensorCore
 
 /// Runs a `DNNLInferenceGraph` on plain NCHW batches: compiles a `DNNLInferenceProgram` per batch
 /// size (cached, at most `maxCachedBatchSizes`), and spreads the work over `Threads.count` cores as

@@ -1,5 +1,6 @@
 import CDNNL
 import Foundation
+import TensorCore
 
 /// oneDNN (2.6.x C API) convolutions from plain NCHW/OIHW buffers.
 ///
