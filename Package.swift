@@ -38,7 +38,7 @@ let package = Package(
                                                  .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastSwift),
         .executableTarget(name: "finetune", dependencies: [
-            "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "TensorCore", "DNNL", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
         .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "DNNL", "NN", "ImageIO"], swiftSettings: fastSwift),
 

@@ -11,12 +11,16 @@ import TensorCore
 public struct Augmenter: Sendable {
     public let config: AugmentationConfig
     public let preprocessing: Preprocessing
+    /// Use the fused path where it covers the configuration (`RuntimeOptions.fusedAugment`; the
+    /// result is bit-identical either way, false is for comparisons).
+    public let fused: Bool
 
-    public init(config: AugmentationConfig, preprocessing: Preprocessing) throws {
+    public init(config: AugmentationConfig, preprocessing: Preprocessing, fused: Bool = true) throws {
         try config.validate()
         try preprocessing.validate()
         self.config = config
         self.preprocessing = preprocessing
+        self.fused = fused
     }
 
     /// The augmented, normalised sample (C * H * W floats) written to `out`.

@@ -43,7 +43,7 @@ public final class BatchLoader: Sendable {
     public init(dataset: ImageFolderDataset, preprocessing: Preprocessing, augmentation: AugmentationConfig? = nil,
                 cache: DecodedImageCache? = nil, batchSize: Int, shuffle: Bool, dropLast: Bool = false,
                 seed: UInt64 = 0, workers: Int = Threads.count, prefetchBatches: Int? = nil,
-                decodeOptions: PNGDecodeOptions? = nil) throws {
+                decodeOptions: PNGDecodeOptions? = nil, fusedAugment: Bool = true) throws {
         try preprocessing.validate()
         guard batchSize > 0 else { throw ImageIOError.invalidConfiguration("batchSize \(batchSize) must be positive") }
         if let cache, cache.dataset.samples != dataset.samples {
@@ -52,7 +52,7 @@ public final class BatchLoader: Sendable {
         self.dataset = dataset
         self.cache = cache
         self.preprocessing = preprocessing
-        self.augmenter = try augmentation.flatMap { $0.isIdentity ? nil : try Augmenter(config: $0, preprocessing: preprocessing) }
+        self.augmenter = try augmentation.flatMap { $0.isIdentity ? nil : try Augmenter(config: $0, preprocessing: preprocessing, fused: fusedAugment) }
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.dropLast = dropLast
@@ -69,10 +69,10 @@ public final class BatchLoader: Sendable {
     /// to decode while caching).
     public convenience init(cache: DecodedImageCache, preprocessing: Preprocessing, augmentation: AugmentationConfig? = nil,
                             batchSize: Int, shuffle: Bool, dropLast: Bool = false, seed: UInt64 = 0,
-                            workers: Int = Threads.count, prefetchBatches: Int? = nil) throws {
+                            workers: Int = Threads.count, prefetchBatches: Int? = nil, fusedAugment: Bool = true) throws {
         try self.init(dataset: cache.dataset, preprocessing: preprocessing, augmentation: augmentation, cache: cache,
                       batchSize: batchSize, shuffle: shuffle, dropLast: dropLast, seed: seed, workers: workers,
-                      prefetchBatches: prefetchBatches)
+                      prefetchBatches: prefetchBatches, fusedAugment: fusedAugment)
     }
 
     public var batchesPerEpoch: Int {

@@ -32,14 +32,12 @@ final class AugmentScratch {
 /// vertical resampling pass writes in, the gray sum contrast needs is accumulated in the same pixel
 /// order (`PhotometricOps.GraySum`), and contrast is fused with the normalisation
 /// (`Resampler.resample`). The random draws happen in the same order too.
-/// `GRAFT_AUGMENT_FUSED=0` turns it off (for comparisons).
+/// `Augmenter.fused` false turns it off (for comparisons).
 extension Augmenter {
-    static let fusedEnabled = ProcessInfo.processInfo.environment["GRAFT_AUGMENT_FUSED"] != "0"
-
     /// True when `applyFused` covers this configuration.
     var canFuse: Bool {
         let c = config, p = preprocessing
-        return Augmenter.fusedEnabled && !c.hasAffine && c.saturation == 0 && c.gaussianNoise == 0
+        return fused && !c.hasAffine && c.saturation == 0 && c.gaussianNoise == 0
             && (p.channels == 1 || p.channels == 3)
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TensorCore
 import Training
 
 struct Predict: ParsableCommand {
@@ -9,10 +10,11 @@ struct Predict: ParsableCommand {
     @Option(help: "Classes to show per image.") var top = 3
     @Flag(help: "One JSON array: file, probabilities (class order), top.") var json = false
     @Argument(help: "PNG files or folders.") var images: [String]
+    @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try source.load()
+            let loaded = try source.load(runtime.applied())
             let predictions = try PredictJob.run(loaded, files: try PredictJob.imageFiles(images), preprocess: preprocess, top: top)
             print(json ? try PredictJob.json(predictions) : PredictJob.text(predictions))
         }
@@ -26,10 +28,11 @@ struct Evaluate: ParsableCommand {
     @Option var preprocess: Recipe.PreprocessMode?
     @Option(name: .customLong("top-k")) var topK = 5
     @Flag(help: "Print one JSON object (\"accuracy\" is top-1 in 0..1).") var json = false
+    @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func run() throws {
         try runReportingErrors {
-            let summary = try EvaluateJob.run(try source.load(), data: data, preprocess: preprocess, topK: topK)
+            let summary = try EvaluateJob.run(try source.load(runtime.applied()), data: data, preprocess: preprocess, topK: topK)
             print(json ? String(decoding: try summary.jsonData(), as: UTF8.self) : EvaluateJob.text(summary))
         }
     }
@@ -44,7 +47,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try source.load()
+            let loaded = try source.load(RuntimeOptions())
             try ExportJob.run(loaded, keras: format == .kerasH5, to: out)
             print("wrote \(out) (\(format.rawValue), \(loaded.model.architecture))")
         }

@@ -43,6 +43,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("cache-features"), help: "With augmentation: cache N augmented passes of trunk features for the frozen-trunk phase (0 = off).") var cacheFeatures: Int?
     @Option(name: .customLong("set"), help: "Any recipe key: --set augmentation={flip: true, rotation: 10}") var assignments: [String] = []
     @Flag(help: "Plain progress lines even on a terminal.") var plain = false
+    @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func overrides() throws -> RecipeOverrides {
         var pairs: [(key: String, value: String)] = []
@@ -64,10 +65,12 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            let options = runtime.applied()
             let job = try TrainJob.resolve(recipeFile: recipe, overrides: try overrides(), resumeFolder: resume,
                                            explicitData: data != nil || assignments.contains { $0.hasPrefix("data=") },
                                            explicitOut: out != nil)
             if plain { job.progressStyle = .lines }
+            job.runtime = options
             try job.run()
         }
     }

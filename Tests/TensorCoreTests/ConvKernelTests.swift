@@ -284,7 +284,7 @@ let convCases: [ConvCase] = [
         let oddChannels = convCases.first { $0.name == "3x3 pad1" }!.g
         let small = convCases.first { $0.name == "3x3 pad1 16ch batch1" }!.g   // 16 channels, 6x5 outputs
         for pass in DNNLConv.Pass.allCases {
-            let expectWinograd = DNNLConv.trainingAlgorithm == .winograd
+            let expectWinograd = true   // the default training algorithm
             #expect(DNNLConv.describe(g, pass).contains("wino") == expectWinograd, "\(pass): \(DNNLConv.describe(g, pass))")
             #expect(!DNNLConv.describe(oddChannels, pass).contains("wino"))
             #expect(!DNNLConv.describe(small, pass).contains("wino"), "\(pass): \(DNNLConv.describe(small, pass))")
@@ -342,7 +342,7 @@ func inferenceWinogradFollowsTheOutputSizeRule(size: Int, expectWinograd: Bool) 
     let window = DNNLInferenceGraph.Window(kernel: (3, 3), stride: (1, 1), top: 1, bottom: 1, left: 1, right: 1)
     let y = try graph.conv(0, outChannels: 16, window: window,
                            weight: [Float](repeating: 0.01, count: 16 * 16 * 9), bias: nil)
-    let net = try DNNLInferenceNet(graph: graph, output: y, algorithm: .winograd)
+    let net = try DNNLInferenceNet(graph: graph, output: y, options: InferenceOptions(conv: .winograd))
     let description = try net.describe(batch: 2)
     #expect(description.contains("wino") == expectWinograd, "\(description)")
 }

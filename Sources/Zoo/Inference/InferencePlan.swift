@@ -16,9 +16,10 @@ import NN
 /// training, loading weights, freezing BatchNorm or `setTraining`, build a new plan.
 ///
 /// Calls are serialised by a lock (one batch at a time; the batch itself uses `Threads.count` cores).
-/// Settings (measured defaults, see `DNNLInferenceNet`): nChw16c activations on AVX-512, Winograd
-/// for 3x3 stride-1 convolutions (direct elsewhere), the batch cut into slices of at most 4 images shared by the cores;
-/// `GRAFT_INFER_PLAN=0` turns the plan off in the jobs that use it.
+/// Settings (`InferenceOptions`; measured defaults, see `DNNLInferenceNet`): nChw16c activations on
+/// AVX-512, Winograd for 3x3 stride-1 convolutions (direct elsewhere), the batch cut into slices of at
+/// most 4 images shared by the cores. `InferenceOptions.plan` off makes the jobs that use a plan
+/// (bench, feature cache, predict, evaluate) run the module forward instead.
 public final class InferencePlan: @unchecked Sendable {
     enum Stage {
         /// A native chain; `layers` are what it replaces (run instead if compiling it for a batch
@@ -26,9 +27,6 @@ public final class InferencePlan: @unchecked Sendable {
         case native(DNNLInferenceNet, layers: [(name: String, layer: any Layer)], outputShape: [Int])
         case module(name: String, layer: any Layer)
     }
-
-    /// `GRAFT_INFER_PLAN=0` makes callers (bench, feature cache, predict, evaluate) use the module forward.
-    public static var isEnabled: Bool { ProcessInfo.processInfo.environment["GRAFT_INFER_PLAN"] != "0" }
 
     public let model: any Layer
     /// [C, H, W] the plan was compiled for; other input shapes run `model` directly.
@@ -39,19 +37,15 @@ public final class InferencePlan: @unchecked Sendable {
     public private(set) var nativeFailures = 0
 
     /// Compiles `model` (a `ZooModel`, a `Sequential`, or any layer) for inputs of `inputShape` ([C, H, W]).
-    /// `algorithm`, `threading` and `maxSliceImages` default to `DNNLInferenceNet`'s process-wide settings.
-    public init(_ model: any Layer, inputShape: [Int], algorithm: DNNLInferenceNet.ConvAlgorithm? = nil,
-                threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) {
+    public init(_ model: any Layer, inputShape: [Int], options: InferenceOptions = InferenceOptions()) {
         self.model = model
         self.inputShape = inputShape
-        stages = Self.compile(Self.flatLayers(model), inputShape: inputShape,
-                              settings: (algorithm, threading, maxSliceImages))
+        stages = Self.compile(Self.flatLayers(model), inputShape: inputShape, settings: options)
     }
 
     /// Compiles a zoo model for its own input size.
-    public convenience init(_ model: ZooModel, algorithm: DNNLInferenceNet.ConvAlgorithm? = nil,
-                            threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) {
-        self.init(model, inputShape: model.inputShape, algorithm: algorithm, threading: threading, maxSliceImages: maxSliceImages)
+    public convenience init(_ model: ZooModel, options: InferenceOptions = InferenceOptions()) {
+        self.init(model, inputShape: model.inputShape, options: options)
     }
 
     static func flatLayers(_ model: any Layer) -> [(name: String, layer: any Layer)] {
@@ -62,9 +56,7 @@ public final class InferencePlan: @unchecked Sendable {
         }
     }
 
-    typealias NetSettings = (algorithm: DNNLInferenceNet.ConvAlgorithm?, threading: DNNLInferenceNet.Threading?, maxSliceImages: Int?)
-
-    static func compile(_ layers: [(name: String, layer: any Layer)], inputShape: [Int], settings: NetSettings) -> [Stage] {
+    static func compile(_ layers: [(name: String, layer: any Layer)], inputShape: [Int], settings: InferenceOptions) -> [Stage] {
         var stages: [Stage] = []
         var graph: DNNLInferenceGraph?
         var cursor = InferenceCompiler.Cursor(value: 0)
@@ -72,8 +64,7 @@ public final class InferencePlan: @unchecked Sendable {
         var shape: [Int]? = inputShape   // logical per-image shape (nil: unknown)
 
         func close() {
-            if let g = graph, g.opCount > 0, let net = try? DNNLInferenceNet(graph: g, output: cursor.value, algorithm: settings.algorithm,
-                                                                       threading: settings.threading, maxSliceImages: settings.maxSliceImages) {
+            if let g = graph, g.opCount > 0, let net = try? DNNLInferenceNet(graph: g, output: cursor.value, options: settings) {
                 let realCovered = covered.filter { c in !cursor.padLayers.contains { $0.layer === c.layer } }
                 let out = cursor.flattened ? [g.shape(cursor.value)[0]] : g.shape(cursor.value)
                 stages.append(.native(net, layers: realCovered, outputShape: out))
