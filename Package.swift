@@ -37,8 +37,10 @@ let package = Package(
         .target(name: "Training", dependencies: ["DNNL", "NN", "Zoo", "WeightIO", "ImageIO",
                                                  .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastSwift),
+        // `finetune bench`: Graft side by side with PyTorch and TensorFlow (launches Python peers).
+        .target(name: "Bench", dependencies: ["TensorCore", "DNNL", "NN", "Zoo", "Training"], swiftSettings: fastSwift),
         .executableTarget(name: "finetune", dependencies: [
-            "TensorCore", "DNNL", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "TensorCore", "DNNL", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
         .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "DNNL", "NN", "ImageIO"], swiftSettings: fastSwift),
 

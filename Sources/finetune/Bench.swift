@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TensorCore
+import Bench
 import Training
 
 /// `finetune bench`: Graft side by side with PyTorch and TensorFlow (issue #7). Build with -c release.

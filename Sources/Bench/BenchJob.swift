@@ -1,6 +1,7 @@
 import Foundation
 import NN
 import TensorCore
+import Training
 import Zoo
 
 /// The workloads of `finetune bench` (issue #7). Every workload is defined identically in

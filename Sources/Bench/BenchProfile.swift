@@ -2,6 +2,7 @@ import Foundation
 import NN
 import DNNL
 import TensorCore
+import Training
 import Zoo
 
 extension BenchJob {
