@@ -1,7 +1,7 @@
 import Foundation
 import TensorCore
 
-/// Applies an `AugmentationConfig` on top of a `Preprocessing`: the training-time transform of one
+/// Applies an `AugmentationConfig` on top of a `ImagePreprocessing`: the training-time transform of one
 /// sample. All randomness comes from the `DataRNG` passed in, so a sample's result depends only on
 /// its generator's seed (the loader derives it from (seed, epoch, sample index)).
 ///
@@ -10,12 +10,12 @@ import TensorCore
 /// Gaussian noise -> normalisation -> random erasing.
 public struct Augmenter: Sendable {
     public let config: AugmentationConfig
-    public let preprocessing: Preprocessing
+    public let preprocessing: ImagePreprocessing
     /// Use the fused path where it covers the configuration (`RuntimeOptions.fusedAugment`; the
     /// result is bit-identical either way, false is for comparisons).
     public let fused: Bool
 
-    public init(config: AugmentationConfig, preprocessing: Preprocessing, fused: Bool = true) throws {
+    public init(config: AugmentationConfig, preprocessing: ImagePreprocessing, fused: Bool = true) throws {
         try config.validate()
         try preprocessing.validate()
         self.config = config

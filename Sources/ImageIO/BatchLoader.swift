@@ -23,7 +23,7 @@ public struct Batch: Sendable {
 public final class BatchLoader: Sendable {
     public let dataset: ImageFolderDataset
     public let cache: DecodedImageCache?
-    public let preprocessing: Preprocessing
+    public let preprocessing: ImagePreprocessing
     /// nil: the deterministic evaluation transform (`preprocessing` only).
     public let augmenter: Augmenter?
     public let batchSize: Int
@@ -40,7 +40,7 @@ public final class BatchLoader: Sendable {
     /// - Parameters:
     ///   - cache: decoded images of `dataset` (`DecodedImageCache`); nil decodes files every epoch.
     ///   - augmentation: nil (or an identity config) for evaluation.
-    public init(dataset: ImageFolderDataset, preprocessing: Preprocessing, augmentation: AugmentationConfig? = nil,
+    public init(dataset: ImageFolderDataset, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig? = nil,
                 cache: DecodedImageCache? = nil, batchSize: Int, shuffle: Bool, dropLast: Bool = false,
                 seed: UInt64 = 0, workers: Int = Threads.count, prefetchBatches: Int? = nil,
                 decodeOptions: PNGDecodeOptions? = nil, fusedAugment: Bool = true) throws {
@@ -67,7 +67,7 @@ public final class BatchLoader: Sendable {
 
     /// A loader over a decoded cache (its dataset is `cache.dataset`, which excludes files that failed
     /// to decode while caching).
-    public convenience init(cache: DecodedImageCache, preprocessing: Preprocessing, augmentation: AugmentationConfig? = nil,
+    public convenience init(cache: DecodedImageCache, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig? = nil,
                             batchSize: Int, shuffle: Bool, dropLast: Bool = false, seed: UInt64 = 0,
                             workers: Int = Threads.count, prefetchBatches: Int? = nil, fusedAugment: Bool = true) throws {
         try self.init(dataset: cache.dataset, preprocessing: preprocessing, augmentation: augmentation, cache: cache,

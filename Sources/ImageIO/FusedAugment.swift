@@ -28,7 +28,7 @@ final class AugmentScratch {
 /// normalisation - computed row by row and written straight into the batch, each value once.
 ///
 /// It does the same float operations in the same order as the step-by-step path (`augmentPixels`
-/// then `NormalizationMode.apply`), so the result is bit-identical: the flips become the order the
+/// then `Preprocessing.apply`), so the result is bit-identical: the flips become the order the
 /// vertical resampling pass writes in, the gray sum contrast needs is accumulated in the same pixel
 /// order (`PhotometricOps.GraySum`), and contrast is fused with the normalisation
 /// (`Resampler.resample`). The random draws happen in the same order too.

@@ -35,7 +35,7 @@ extension BatchLoader {
     /// Decode + augment + batch benchmark over a folder-per-class dataset, for `graft-bench`/`finetune`:
     /// scans `folder`, optionally decodes it into a `DecodedImageCache` (timed as setup), then runs
     /// `epochs` shuffled, augmented epochs.
-    public static func benchmark(folder: URL, preprocessing: Preprocessing, augmentation: AugmentationConfig?,
+    public static func benchmark(folder: URL, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig?,
                                  batchSize: Int = 32, epochs: Int = 1, useCache: Bool = true,
                                  workers: Int = Threads.count, seed: UInt64 = 0,
                                  options: DatasetOptions = DatasetOptions(verifyImages: false),

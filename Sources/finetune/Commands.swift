@@ -6,7 +6,7 @@ import Training
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Classify PNG images (files or folders).")
     @OptionGroup var source: ModelOptions
-    @Option(help: "none | scale | caffe | torch | tf (default: the model's). none feeds 0..255 RGB floats.") var preprocess: Recipe.PreprocessMode?
+    @Option(help: "none | scale | caffe | torch | tf (default: the model's). none feeds 0..255 RGB floats.") var preprocess: Preprocessing?
     @Option(help: "Classes to show per image.") var top = 3
     @Flag(help: "One JSON array: file, probabilities (class order), top.") var json = false
     @Argument(help: "PNG files or folders.") var images: [String]
@@ -25,7 +25,7 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Accuracy, top-k, per-class precision/recall and the confusion matrix.")
     @OptionGroup var source: ModelOptions
     @Option(help: "Class folders (or a folder with val/ or test/).") var data: String
-    @Option var preprocess: Recipe.PreprocessMode?
+    @Option var preprocess: Preprocessing?
     @Option(name: .customLong("top-k")) var topK = 5
     @Flag(help: "Print one JSON object (\"accuracy\" is top-1 in 0..1).") var json = false
     @OptionGroup(title: "Runtime") var runtime: RuntimeFlags

@@ -16,4 +16,4 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-extension Recipe.PreprocessMode: ExpressibleByArgument {}
+extension Preprocessing: ExpressibleByArgument {}

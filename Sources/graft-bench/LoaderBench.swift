@@ -128,7 +128,7 @@ enum LoaderBench {
 
     // MARK: Graft side
 
-    static let preprocessing = Preprocessing(width: 224, height: 224, resize: .centerCrop, pixelFormat: .rgb,
+    static let preprocessing = ImagePreprocessing(width: 224, height: 224, resize: .centerCrop, pixelFormat: .rgb,
                                              normalization: .torch, antialias: true)
     static var augmentation: AugmentationConfig {
         var a = AugmentationConfig()
@@ -209,7 +209,7 @@ enum LoaderBench {
     /// printed with GRAFT_AUGMENT_FUSED=0 (or --no-fused-augment) and without (the fused path must be
     /// bit-identical).
     static func checkAugment(_ ds: ImageFolderDataset, fused: Bool) throws {
-        var configs: [(String, AugmentationConfig, Preprocessing)] = [("bench", augmentation, preprocessing)]
+        var configs: [(String, AugmentationConfig, ImagePreprocessing)] = [("bench", augmentation, preprocessing)]
         var v = augmentation; v.verticalFlip = 0.5; v.horizontalFlip = 0.3
         configs.append(("vflip", v, preprocessing))
         var caffe = preprocessing; caffe.normalization = .caffe

@@ -4,7 +4,7 @@ import Testing
 
 /// An augmenter whose output is the raw 0...255 values at the source size (no resampling effect).
 private func rawAugmenter(_ config: AugmentationConfig, width: Int, height: Int, format: PixelFormat = .gray) throws -> Augmenter {
-    try Augmenter(config: config, preprocessing: Preprocessing(width: width, height: height, resize: .stretch,
+    try Augmenter(config: config, preprocessing: ImagePreprocessing(width: width, height: height, resize: .stretch,
                                                                pixelFormat: format, normalization: .none))
 }
 
@@ -104,7 +104,7 @@ private func everything() -> AugmentationConfig {
 
 @Test func augmentationIsDeterministicUnderASeed() throws {
     let image = try PNGDecoder.decode(file: Fixtures.tinyFolder.appendingPathComponent("frog/tr0093.png"))
-    let augmenter = try Augmenter(config: everything(), preprocessing: Preprocessing(width: 24, height: 24, normalization: .torch))
+    let augmenter = try Augmenter(config: everything(), preprocessing: ImagePreprocessing(width: 24, height: 24, normalization: .torch))
     let a = augmenter.apply(image, seed: 42).scalars
     #expect(a == augmenter.apply(image, seed: 42).scalars)
     #expect(a != augmenter.apply(image, seed: 43).scalars)
@@ -154,11 +154,11 @@ private func everything() -> AugmentationConfig {
     #expect(throws: ImageIOError.self) { try bad.validate() }
     bad = AugmentationConfig()
     bad.cropScale = Interval(0.5, 0.1)
-    #expect(throws: ImageIOError.self) { try Augmenter(config: bad, preprocessing: Preprocessing(width: 4, height: 4)) }
+    #expect(throws: ImageIOError.self) { try Augmenter(config: bad, preprocessing: ImagePreprocessing(width: 4, height: 4)) }
 }
 
 @Test func previewGridHasOneTilePerVariant() throws {
-    let augmenter = try Augmenter(config: everything(), preprocessing: Preprocessing(width: 8, height: 6))
+    let augmenter = try Augmenter(config: everything(), preprocessing: ImagePreprocessing(width: 8, height: 6))
     let images = [TestImages.numberedRGB(width: 10, height: 9), TestImages.numberedRGB(width: 12, height: 7)]
     let sheet = AugmentationPreview.grid(images: images, augmenter: augmenter, variants: 3, seed: 1, spacing: 2)
     #expect(sheet.width == 4 * 8 + 5 * 2 && sheet.height == 2 * 6 + 3 * 2 && sheet.channels == 3)

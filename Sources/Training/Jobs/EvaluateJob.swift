@@ -5,7 +5,7 @@ import TensorCore
 /// `finetune evaluate --data DIR`: accuracy, top-k, per-class precision/recall/F1 and the confusion
 /// matrix over DIR's class folders (DIR/val, DIR/valid or DIR/test when DIR has them).
 public enum EvaluateJob {
-    public static func run(_ loaded: LoadedModel, data: String, preprocess: Recipe.PreprocessMode?, topK: Int) throws -> EvaluationSummary {
+    public static func run(_ loaded: LoadedModel, data: String, preprocess: Preprocessing?, topK: Int) throws -> EvaluationSummary {
         var folder = URL(fileURLWithPath: data)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDir), isDir.boolValue else {

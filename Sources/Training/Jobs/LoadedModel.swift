@@ -67,7 +67,7 @@ public struct LoadedModel {
         }
     }
 
-    public func preprocessing(override: Recipe.PreprocessMode?) -> ImageIO.Preprocessing {
+    public func preprocessing(override: Preprocessing?) -> ImagePreprocessing {
         ModelSetup.imagePreprocessing(model, override: override)
     }
 }
