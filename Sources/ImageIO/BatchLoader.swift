@@ -82,7 +82,7 @@ public final class BatchLoader: Sendable {
     /// Sample order of `epoch`: a seeded permutation, or 0..<n without shuffling.
     public func order(epoch: Int) -> [Int] {
         guard shuffle else { return Array(0..<dataset.count) }
-        var rng = DataRNG(seed: seed, stream: 0x0005_4855_4646_4C45, UInt64(bitPattern: Int64(epoch)))
+        var rng = SeededRandom(dataSeed: seed, stream: 0x0005_4855_4646_4C45, UInt64(bitPattern: Int64(epoch)))
         return rng.permutation(dataset.count)
     }
 
@@ -119,7 +119,7 @@ public final class BatchLoader: Sendable {
         let image = try self.image(at: index, scratch: scratch.decode)
         let destination = images.pointer + slot * p.sampleSize
         if let augmenter {
-            var rng = DataRNG(seed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
+            var rng = SeededRandom(dataSeed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
             augmenter.apply(image, rng: &rng, into: destination, scratch: scratch.augment)
         } else {
             p.apply(image, into: destination)

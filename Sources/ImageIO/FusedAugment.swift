@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Reusable work memory for `Augmenter` (one per worker / per batch, never shared between threads),
 /// so that a sample costs no large allocation.
@@ -42,7 +43,7 @@ extension Augmenter {
     }
 
     /// Everything `apply` does before random erasing, for configurations where `canFuse` holds.
-    func applyFused(_ image: Image, rng: inout DataRNG, into out: UnsafeMutablePointer<Float>, scratch: AugmentScratch) {
+    func applyFused(_ image: Image, rng: inout SeededRandom, into out: UnsafeMutablePointer<Float>, scratch: AugmentScratch) {
         let p = preprocessing, c = config
         let source = p.conformed(image)
         let box = c.randomResizedCrop ? randomResizedCropBox(width: source.width, height: source.height, rng: &rng)

@@ -186,7 +186,7 @@ enum LoaderBench {
                 let t2 = threadSeconds()
                 let image = decoded.image(as: .rgb)
                 let t3 = threadSeconds()
-                var rng = DataRNG(seed: 0, stream: UInt64(epoch), UInt64(i))
+                var rng = SeededRandom(dataSeed: 0, stream: UInt64(epoch), UInt64(i))
                 augmenter.apply(image, rng: &rng, into: out)
                 let t4 = threadSeconds()
                 let again = try PNGDecoder.decode(file: s.file, as: .rgb)
@@ -228,7 +228,7 @@ enum LoaderBench {
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
             for (i, image) in images.enumerated() {
                 for e in 0..<3 {
-                    var rng = DataRNG(seed: 7, stream: UInt64(e), UInt64(i))
+                    var rng = SeededRandom(dataSeed: 7, stream: UInt64(e), UInt64(i))
                     let t = augmenter.apply(image, seed: rng.next())
                     for x in t.scalars { hash = (hash ^ UInt64(x.bitPattern)) &* 0x100_0000_01b3 }
                 }
