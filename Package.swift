@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Zoo", dependencies: ["NN", "DNNL"], swiftSettings: fastSwift),
         .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5"], swiftSettings: fastSwift),
         .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG"], swiftSettings: fastSwift),
-        .target(name: "Training", dependencies: ["DNNL", "NN", "Zoo", "WeightIO", "ImageIO",
+        .target(name: "Training", dependencies: ["NN", "Zoo", "WeightIO", "ImageIO",
                                                  .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastSwift),
         // `finetune bench`: Graft side by side with PyTorch and TensorFlow (launches Python peers).

@@ -35,6 +35,13 @@ public enum DNNLConv {
     /// training).
     static func winogradPays(outHeight: Int, outWidth: Int) -> Bool { outHeight >= 7 && outWidth >= 7 }
 
+    /// Whether oneDNN has f32 Winograd kernels on this CPU (oneDNN 2.6: AVX-512 only; elsewhere the
+    /// Winograd rule runs direct everywhere).
+    public static var hasWinogradKernels: Bool {
+        let isa = dnnl_get_effective_cpu_isa().rawValue, avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return isa & avx512 == avx512
+    }
+
     struct Key: Hashable { let g: Conv2DGeometry; let pass: Pass; let bias: Bool; let algorithm: Algorithm }
 
     final class Cache: @unchecked Sendable {
