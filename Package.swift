@@ -13,7 +13,7 @@ let package = Package(
     products: [
         .executable(name: "finetune", targets: ["finetune"]),
         .executable(name: "graft-bench", targets: ["graft-bench"]),
-        .library(name: "Graft", targets: ["TensorCore", "NN", "Zoo", "WeightIO", "ImageIO", "Training"]),
+        .library(name: "Graft", targets: ["TensorCore", "DNNL", "NN", "Zoo", "WeightIO", "ImageIO", "Training"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,20 +26,25 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSysMem"),   // header-only: mmap/mremap wrappers for StoragePool
 
-        .target(name: "TensorCore", dependencies: ["CBLAS", "CDNNL", "CSysMem"], swiftSettings: fastSwift),
-        .target(name: "NN", dependencies: ["TensorCore"], swiftSettings: fastSwift),
-        .target(name: "Zoo", dependencies: ["NN"], swiftSettings: fastSwift),
+        .target(name: "TensorCore", dependencies: ["CBLAS", "CSysMem"], swiftSettings: fastSwift),
+        // The only importer of CDNNL: oneDNN handles, training convolutions, the inference graph
+        // compiler and memory planner, and the CPU backend that picks oneDNN or im2col per pass.
+        .target(name: "DNNL", dependencies: ["TensorCore", "CBLAS", "CDNNL"], swiftSettings: fastSwift),
+        .target(name: "NN", dependencies: ["TensorCore", "DNNL"], swiftSettings: fastSwift),
+        .target(name: "Zoo", dependencies: ["NN", "DNNL"], swiftSettings: fastSwift),
         .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5"], swiftSettings: fastSwift),
         .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG"], swiftSettings: fastSwift),
         .target(name: "Training", dependencies: ["NN", "Zoo", "WeightIO", "ImageIO",
                                                  .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastSwift),
+        // `finetune bench`: Graft side by side with PyTorch and TensorFlow (launches Python peers).
+        .target(name: "Bench", dependencies: ["TensorCore", "DNNL", "NN", "Zoo", "Training"], swiftSettings: fastSwift),
         .executableTarget(name: "finetune", dependencies: [
-            "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "TensorCore", "DNNL", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
-        .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "NN", "ImageIO"], swiftSettings: fastSwift),
+        .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "DNNL", "NN", "ImageIO"], swiftSettings: fastSwift),
 
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNNL"]),
         .testTarget(name: "NNTests", dependencies: ["NN"]),
         .testTarget(name: "ZooTests", dependencies: ["Zoo"], exclude: ["Fixtures"]),
         .testTarget(name: "WeightIOTests", dependencies: ["WeightIO"], exclude: ["Fixtures"]),

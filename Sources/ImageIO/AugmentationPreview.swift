@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Contact sheets of augmented samples, for `finetune augment --preview`: one row per image, the
 /// first column the evaluation transform, the others augmented variants.
@@ -21,7 +22,7 @@ public enum AugmentationPreview {
                     let planar = evaluation.apply(image)
                     tile = Image.fromPlanar(planar.pointer, width: p.width, height: p.height, channels: p.channels)
                 } else {
-                    var rng = DataRNG(seed: seed, stream: UInt64(r), UInt64(column))
+                    var rng = SeededRandom(dataSeed: seed, stream: UInt64(r), UInt64(column))
                     tile = augmenter.augmentedImage(image, rng: &rng)
                 }
                 paste(tile, into: &sheet, x: spacing + column * (p.width + spacing), y: spacing + r * (p.height + spacing))
@@ -37,7 +38,7 @@ public enum AugmentationPreview {
                              decodeOptions: PNGDecodeOptions = PNGDecodeOptions()) throws {
         var indices = Array(dataset.samples.indices)
         if randomPick {
-            var rng = DataRNG(seed: seed, stream: 0x0050_5245_5649_4557)
+            var rng = SeededRandom(dataSeed: seed, stream: 0x0050_5245_5649_4557)
             rng.shuffle(&indices)
         }
         let images = try indices.prefix(max(count, 0)).map {

@@ -1,8 +1,8 @@
 import Foundation
 import TensorCore
 
-/// Applies an `AugmentationConfig` on top of a `Preprocessing`: the training-time transform of one
-/// sample. All randomness comes from the `DataRNG` passed in, so a sample's result depends only on
+/// Applies an `AugmentationConfig` on top of a `ImagePreprocessing`: the training-time transform of one
+/// sample. All randomness comes from the `SeededRandom` passed in, so a sample's result depends only on
 /// its generator's seed (the loader derives it from (seed, epoch, sample index)).
 ///
 /// Order: crop + resize (random resized crop, or the preprocessing's deterministic resize) ->
@@ -10,22 +10,26 @@ import TensorCore
 /// Gaussian noise -> normalisation -> random erasing.
 public struct Augmenter: Sendable {
     public let config: AugmentationConfig
-    public let preprocessing: Preprocessing
+    public let preprocessing: ImagePreprocessing
+    /// Use the fused path where it covers the configuration (`RuntimeOptions.fusedAugment`; the
+    /// result is bit-identical either way, false is for comparisons).
+    public let fused: Bool
 
-    public init(config: AugmentationConfig, preprocessing: Preprocessing) throws {
+    public init(config: AugmentationConfig, preprocessing: ImagePreprocessing, fused: Bool = true) throws {
         try config.validate()
         try preprocessing.validate()
         self.config = config
         self.preprocessing = preprocessing
+        self.fused = fused
     }
 
     /// The augmented, normalised sample (C * H * W floats) written to `out`.
-    public func apply(_ image: Image, rng: inout DataRNG, into out: UnsafeMutablePointer<Float>) {
+    public func apply(_ image: Image, rng: inout SeededRandom, into out: UnsafeMutablePointer<Float>) {
         apply(image, rng: &rng, into: out, scratch: AugmentScratch())
     }
 
     /// `apply` with caller-owned work memory (the loader keeps one per batch).
-    func apply(_ image: Image, rng: inout DataRNG, into out: UnsafeMutablePointer<Float>, scratch: AugmentScratch) {
+    func apply(_ image: Image, rng: inout SeededRandom, into out: UnsafeMutablePointer<Float>, scratch: AugmentScratch) {
         let p = preprocessing
         let plane = p.width * p.height
         if canFuse {
@@ -45,7 +49,7 @@ public struct Augmenter: Sendable {
 
     /// The augmented sample as a [1, C, H, W] tensor, from a generator seeded with `seed`.
     public func apply(_ image: Image, seed: UInt64) -> Tensor {
-        var rng = DataRNG(seed: seed)
+        var rng = SeededRandom(dataSeed: seed)
         var t = Tensor(uninitializedShape: [1, preprocessing.channels, preprocessing.height, preprocessing.width])
         apply(image, rng: &rng, into: t.mutablePointer())
         return t
@@ -53,7 +57,7 @@ public struct Augmenter: Sendable {
 
     /// The augmented sample as an 8-bit image (normalisation undone), for previews. Erased patches
     /// hold normalised 0, so they show as the mode's mean colour (black for none/scale, gray for tf).
-    public func augmentedImage(_ image: Image, rng: inout DataRNG) -> Image {
+    public func augmentedImage(_ image: Image, rng: inout SeededRandom) -> Image {
         let p = preprocessing
         var normalised = [Float](repeating: 0, count: p.sampleSize)
         normalised.withUnsafeMutableBufferPointer { buffer in
@@ -75,7 +79,7 @@ public struct Augmenter: Sendable {
     }
 
     /// Everything up to (not including) normalisation: planar 0...255 values into `out`.
-    func augmentPixels(_ image: Image, rng: inout DataRNG, into out: UnsafeMutablePointer<Float>) {
+    func augmentPixels(_ image: Image, rng: inout SeededRandom, into out: UnsafeMutablePointer<Float>) {
         let p = preprocessing, c = config
         let source = p.conformed(image)
         let box = c.randomResizedCrop ? randomResizedCropBox(width: source.width, height: source.height, rng: &rng)
@@ -123,7 +127,7 @@ public struct Augmenter: Sendable {
 
     /// torchvision RandomResizedCrop.get_params: up to 10 tries at a random area and log-uniform aspect
     /// ratio, then a centre crop clamped to the ratio range.
-    func randomResizedCropBox(width: Int, height: Int, rng: inout DataRNG) -> CropBox {
+    func randomResizedCropBox(width: Int, height: Int, rng: inout SeededRandom) -> CropBox {
         let c = config
         let area = Double(width * height)
         let logLo = Foundation.log(c.cropRatio.lower), logHi = Foundation.log(c.cropRatio.upper)

@@ -23,7 +23,7 @@ public struct Batch: Sendable {
 public final class BatchLoader: Sendable {
     public let dataset: ImageFolderDataset
     public let cache: DecodedImageCache?
-    public let preprocessing: Preprocessing
+    public let preprocessing: ImagePreprocessing
     /// nil: the deterministic evaluation transform (`preprocessing` only).
     public let augmenter: Augmenter?
     public let batchSize: Int
@@ -40,10 +40,10 @@ public final class BatchLoader: Sendable {
     /// - Parameters:
     ///   - cache: decoded images of `dataset` (`DecodedImageCache`); nil decodes files every epoch.
     ///   - augmentation: nil (or an identity config) for evaluation.
-    public init(dataset: ImageFolderDataset, preprocessing: Preprocessing, augmentation: AugmentationConfig? = nil,
+    public init(dataset: ImageFolderDataset, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig? = nil,
                 cache: DecodedImageCache? = nil, batchSize: Int, shuffle: Bool, dropLast: Bool = false,
                 seed: UInt64 = 0, workers: Int = Threads.count, prefetchBatches: Int? = nil,
-                decodeOptions: PNGDecodeOptions? = nil) throws {
+                decodeOptions: PNGDecodeOptions? = nil, fusedAugment: Bool = true) throws {
         try preprocessing.validate()
         guard batchSize > 0 else { throw ImageIOError.invalidConfiguration("batchSize \(batchSize) must be positive") }
         if let cache, cache.dataset.samples != dataset.samples {
@@ -52,7 +52,7 @@ public final class BatchLoader: Sendable {
         self.dataset = dataset
         self.cache = cache
         self.preprocessing = preprocessing
-        self.augmenter = try augmentation.flatMap { $0.isIdentity ? nil : try Augmenter(config: $0, preprocessing: preprocessing) }
+        self.augmenter = try augmentation.flatMap { $0.isIdentity ? nil : try Augmenter(config: $0, preprocessing: preprocessing, fused: fusedAugment) }
         self.batchSize = batchSize
         self.shuffle = shuffle
         self.dropLast = dropLast
@@ -67,12 +67,12 @@ public final class BatchLoader: Sendable {
 
     /// A loader over a decoded cache (its dataset is `cache.dataset`, which excludes files that failed
     /// to decode while caching).
-    public convenience init(cache: DecodedImageCache, preprocessing: Preprocessing, augmentation: AugmentationConfig? = nil,
+    public convenience init(cache: DecodedImageCache, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig? = nil,
                             batchSize: Int, shuffle: Bool, dropLast: Bool = false, seed: UInt64 = 0,
-                            workers: Int = Threads.count, prefetchBatches: Int? = nil) throws {
+                            workers: Int = Threads.count, prefetchBatches: Int? = nil, fusedAugment: Bool = true) throws {
         try self.init(dataset: cache.dataset, preprocessing: preprocessing, augmentation: augmentation, cache: cache,
                       batchSize: batchSize, shuffle: shuffle, dropLast: dropLast, seed: seed, workers: workers,
-                      prefetchBatches: prefetchBatches)
+                      prefetchBatches: prefetchBatches, fusedAugment: fusedAugment)
     }
 
     public var batchesPerEpoch: Int {
@@ -82,7 +82,7 @@ public final class BatchLoader: Sendable {
     /// Sample order of `epoch`: a seeded permutation, or 0..<n without shuffling.
     public func order(epoch: Int) -> [Int] {
         guard shuffle else { return Array(0..<dataset.count) }
-        var rng = DataRNG(seed: seed, stream: 0x0005_4855_4646_4C45, UInt64(bitPattern: Int64(epoch)))
+        var rng = SeededRandom(dataSeed: seed, stream: 0x0005_4855_4646_4C45, UInt64(bitPattern: Int64(epoch)))
         return rng.permutation(dataset.count)
     }
 
@@ -119,7 +119,7 @@ public final class BatchLoader: Sendable {
         let image = try self.image(at: index, scratch: scratch.decode)
         let destination = images.pointer + slot * p.sampleSize
         if let augmenter {
-            var rng = DataRNG(seed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
+            var rng = SeededRandom(dataSeed: seed, stream: UInt64(bitPattern: Int64(epoch)), UInt64(index))
             augmenter.apply(image, rng: &rng, into: destination, scratch: scratch.augment)
         } else {
             p.apply(image, into: destination)

@@ -16,7 +16,7 @@ public struct DecodedImageCache: Sendable {
 
     /// A shorter-side bound that keeps detail for `preprocessing`: twice the largest output or
     /// resize side, so random crops are rarely upscaled from a reduced copy.
-    public static func defaultMaxShorterSide(for preprocessing: Preprocessing) -> Int {
+    public static func defaultMaxShorterSide(for preprocessing: ImagePreprocessing) -> Int {
         2 * max(preprocessing.width, preprocessing.height, preprocessing.resizeShorterSide ?? 0)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Reusable work memory for `Augmenter` (one per worker / per batch, never shared between threads),
 /// so that a sample costs no large allocation.
@@ -28,23 +29,21 @@ final class AugmentScratch {
 /// normalisation - computed row by row and written straight into the batch, each value once.
 ///
 /// It does the same float operations in the same order as the step-by-step path (`augmentPixels`
-/// then `NormalizationMode.apply`), so the result is bit-identical: the flips become the order the
+/// then `Preprocessing.apply`), so the result is bit-identical: the flips become the order the
 /// vertical resampling pass writes in, the gray sum contrast needs is accumulated in the same pixel
 /// order (`PhotometricOps.GraySum`), and contrast is fused with the normalisation
 /// (`Resampler.resample`). The random draws happen in the same order too.
-/// `GRAFT_AUGMENT_FUSED=0` turns it off (for comparisons).
+/// `Augmenter.fused` false turns it off (for comparisons).
 extension Augmenter {
-    static let fusedEnabled = ProcessInfo.processInfo.environment["GRAFT_AUGMENT_FUSED"] != "0"
-
     /// True when `applyFused` covers this configuration.
     var canFuse: Bool {
         let c = config, p = preprocessing
-        return Augmenter.fusedEnabled && !c.hasAffine && c.saturation == 0 && c.gaussianNoise == 0
+        return fused && !c.hasAffine && c.saturation == 0 && c.gaussianNoise == 0
             && (p.channels == 1 || p.channels == 3)
     }
 
     /// Everything `apply` does before random erasing, for configurations where `canFuse` holds.
-    func applyFused(_ image: Image, rng: inout DataRNG, into out: UnsafeMutablePointer<Float>, scratch: AugmentScratch) {
+    func applyFused(_ image: Image, rng: inout SeededRandom, into out: UnsafeMutablePointer<Float>, scratch: AugmentScratch) {
         let p = preprocessing, c = config
         let source = p.conformed(image)
         let box = c.randomResizedCrop ? randomResizedCropBox(width: source.width, height: source.height, rng: &rng)

@@ -143,7 +143,7 @@ public struct ImageFolderDataset: Sendable {
         guard (0...1).contains(validationFraction) else {
             throw ImageIOError.invalidConfiguration("validationFraction \(validationFraction) must be in 0...1")
         }
-        var rng = DataRNG(seed: seed, stream: 0x5EED_5B17)
+        var rng = SeededRandom(dataSeed: seed, stream: 0x5EED_5B17)
         var isValidation = [Bool](repeating: false, count: samples.count)
         let groups = Dictionary(grouping: samples.indices, by: { samples[$0].label })
         for label in groups.keys.sorted() {

@@ -35,10 +35,11 @@ extension BatchLoader {
     /// Decode + augment + batch benchmark over a folder-per-class dataset, for `graft-bench`/`finetune`:
     /// scans `folder`, optionally decodes it into a `DecodedImageCache` (timed as setup), then runs
     /// `epochs` shuffled, augmented epochs.
-    public static func benchmark(folder: URL, preprocessing: Preprocessing, augmentation: AugmentationConfig?,
+    public static func benchmark(folder: URL, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig?,
                                  batchSize: Int = 32, epochs: Int = 1, useCache: Bool = true,
                                  workers: Int = Threads.count, seed: UInt64 = 0,
-                                 options: DatasetOptions = DatasetOptions(verifyImages: false)) throws -> LoaderThroughput {
+                                 options: DatasetOptions = DatasetOptions(verifyImages: false),
+                                 fusedAugment: Bool = true) throws -> LoaderThroughput {
         let start = DispatchTime.now().uptimeNanoseconds
         var dataset = try ImageFolderDataset(folder: folder, options: options)
         var cache: DecodedImageCache?
@@ -51,7 +52,8 @@ extension BatchLoader {
         }
         let setup = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let loader = try BatchLoader(dataset: dataset, preprocessing: preprocessing, augmentation: augmentation,
-                                     cache: cache, batchSize: batchSize, shuffle: true, seed: seed, workers: workers)
+                                     cache: cache, batchSize: batchSize, shuffle: true, seed: seed, workers: workers,
+                                     fusedAugment: fusedAugment)
         let run = try loader.measureThroughput(epochs: epochs)
         return LoaderThroughput(images: run.images, batches: run.batches, seconds: run.seconds, setupSeconds: setup)
     }

@@ -1,17 +1,7 @@
-/// How 0...255 pixel values become network inputs. The channel order is part of the mode:
-/// `caffe` writes BGR (Keras VGG/ResNet weights), every other mode RGB.
-public enum NormalizationMode: String, Codable, Sendable, CaseIterable {
-    /// Raw 0...255 values.
-    case none
-    /// v / 255, so 0...1.
-    case scale
-    /// RGB -> BGR, then subtract the ImageNet BGR means [103.939, 116.779, 123.68]; no scaling.
-    case caffe
-    /// v / 255, then (x - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225] (torchvision).
-    case torch
-    /// v / 127.5 - 1, so -1...1 (Keras "tf" mode, Inception/MobileNet).
-    case tf
+import TensorCore
 
+/// Applying a `Preprocessing` mode to planar pixel values.
+extension Preprocessing {
     /// Output channel `o` reads input channel `sourceChannel[o]` (BGR for caffe).
     func sourceChannel(_ output: Int, channels: Int) -> Int {
         self == .caffe && channels == 3 ? 2 - output : output

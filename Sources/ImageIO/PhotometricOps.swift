@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Colour operations on planar float images in 0...255 (C planes of `plane` floats), clamped to
 /// 0...255 after each step as torchvision does on its 0...1 tensors.
@@ -84,7 +85,7 @@ enum PhotometricOps {
     }
 
     /// Adds N(0, std) noise (std in 0...255 units), two samples per Box-Muller pair.
-    static func gaussianNoise(_ p: UnsafeMutablePointer<Float>, count: Int, std: Float, rng: inout DataRNG) {
+    static func gaussianNoise(_ p: UnsafeMutablePointer<Float>, count: Int, std: Float, rng: inout SeededRandom) {
         var i = 0
         while i < count {
             let u1 = max(rng.uniform(), 0x1.0p-60), u2 = rng.uniform()
@@ -99,7 +100,7 @@ enum PhotometricOps {
     /// Random erasing (torchvision RandomErasing) on a normalised planar image: picks a rectangle of
     /// area fraction `scale` and aspect `ratio` (log-uniform), up to 10 tries; fills it with 0 or N(0, 1).
     static func erase(_ p: UnsafeMutablePointer<Float>, channels: Int, width: Int, height: Int,
-                      scale: Interval, ratio: Interval, randomFill: Bool, rng: inout DataRNG) {
+                      scale: Interval, ratio: Interval, randomFill: Bool, rng: inout SeededRandom) {
         let area = Double(width * height)
         let logLo = Foundation.log(ratio.lower), logHi = Foundation.log(ratio.upper)
         for _ in 0..<10 {

@@ -69,7 +69,7 @@ enum Resampler {
     }
 
     /// Per-pixel steps applied after resampling, in this order, each exactly as the step-by-step
-    /// path does it (`PhotometricOps`, `NormalizationMode.apply`).
+    /// path does it (`PhotometricOps`, `Preprocessing.apply`).
     struct Finish {
         /// v * f, clamped to 0...255.
         var brightness: Float?

@@ -1,3 +1,4 @@
+import DNNL
 import TensorCore
 
 /// y = f(x · Wᵀ (+ b)): x [N, in], W [out, in], b [out], optional fused activation f. The dense layer's op.

@@ -65,8 +65,3 @@ public protocol Backend: Sendable {
     func conv2dBackwardWeights(_ g: Conv2DGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
                                dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?)
 }
-
-public enum Backends {
-    /// The CPU backend (immutable; there is no global mutable backend).
-    public static let cpu: any Backend = CPUBackend()
-}

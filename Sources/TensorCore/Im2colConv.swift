@@ -3,7 +3,7 @@ import CBLAS
 /// Convolution as im2col + sgemm (one image per worker, grouped convolutions handled per group).
 /// Column buffers and per-worker partial sums come from `ScratchPool.shared` (no allocation per call).
 /// Pointwise convolutions (1x1, stride 1, no padding) skip im2col: the image itself is the column matrix.
-enum Im2colConv {
+package enum Im2colConv {
     @inline(__always) static func ceilDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? (a + b - 1) / b : -((-a) / b) }
     @inline(__always) static func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
 
@@ -98,7 +98,7 @@ enum Im2colConv {
     /// VGG layer are 115 MB and ran 2-3x slower), but at least `minColumns` (256) wide, since much
     /// skinnier GEMMs lose more than the cache gains (512-512 at 28² with 56-column tiles ran slower).
     /// Both numbers are first guesses from noisy runs, not tuned.
-    static func rowTile(_ g: Conv2DGeometry, k: Int, bytes: Int = 1 << 20, minColumns: Int = 256) -> Int {
+    package static func rowTile(_ g: Conv2DGeometry, k: Int, bytes: Int = 1 << 20, minColumns: Int = 256) -> Int {
         let byBudget = bytes / max(1, k * g.outWidth * 4)
         let byWidth = (minColumns + g.outWidth - 1) / g.outWidth
         return max(1, min(g.outHeight, max(byBudget, byWidth)))
@@ -106,13 +106,13 @@ enum Im2colConv {
 
     /// Row-major sgemm with explicit leading dimensions (for column tiles of a wider matrix).
     @inline(__always)
-    static func sgemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
+    package static func sgemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int,
                       _ b: UnsafePointer<Float>, _ ldb: Int, _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
-    static func isPointwise(_ g: Conv2DGeometry) -> Bool {
+    package static func isPointwise(_ g: Conv2DGeometry) -> Bool {
         g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideH == 1 && g.strideW == 1
             && g.padTop == 0 && g.padBottom == 0 && g.padLeft == 0 && g.padRight == 0
     }
@@ -134,8 +134,8 @@ enum Im2colConv {
         }
     }
 
-    static func forward(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, gemm: CPUBackend,
+    package static func forward(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>, gemm: any Backend,
                         tileBytes: Int? = nil) {
         let cg = g.inChannels / g.groups, og = g.outChannels / g.groups
         let k = cg * g.kernelHeight * g.kernelWidth
@@ -177,8 +177,8 @@ enum Im2colConv {
         }
     }
 
-    static func backwardData(_ g: Conv2DGeometry, dOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                             dInput: UnsafeMutablePointer<Float>, gemm: CPUBackend, tileBytes: Int? = nil) {
+    package static func backwardData(_ g: Conv2DGeometry, dOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             dInput: UnsafeMutablePointer<Float>, gemm: any Backend, tileBytes: Int? = nil) {
         let cg = g.inChannels / g.groups, og = g.outChannels / g.groups
         let k = cg * g.kernelHeight * g.kernelWidth
         let n = g.outHeight * g.outWidth
@@ -210,8 +210,8 @@ enum Im2colConv {
         }
     }
 
-    static func backwardWeights(_ g: Conv2DGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
-                                dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?, gemm: CPUBackend,
+    package static func backwardWeights(_ g: Conv2DGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
+                                dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?, gemm: any Backend,
                                 tileBytes: Int? = nil) {
         let cg = g.inChannels / g.groups, og = g.outChannels / g.groups
         let k = cg * g.kernelHeight * g.kernelWidth

@@ -1,12 +1,20 @@
 import Foundation
+import Synchronization
 
 /// Box that lets a non-Sendable closure cross into `concurrentPerform` (Swift 6 requires @Sendable).
 /// Safe because `concurrentPerform` returns only after every iteration has finished.
 private struct UncheckedSendable<T>: @unchecked Sendable { let value: T }
 
 public enum Threads {
-    /// Worker count for element-wise and batch-parallel kernels. Set once at start-up (e.g. from --threads).
-    nonisolated(unsafe) public static var count: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Worker count for element-wise and batch-parallel kernels: one per core unless set at start-up
+    /// (`RuntimeOptions.apply`, a recipe's `threads`). Process-wide by nature, like the OpenMP and
+    /// OpenBLAS thread counts the kernels also set from it, so an atomic value set explicitly rather
+    /// than a parameter of every kernel.
+    public static var count: Int {
+        get { stored.load(ordering: .relaxed) }
+        set { stored.store(max(1, newValue), ordering: .relaxed) }
+    }
+    private static let stored = Atomic<Int>(RuntimeEnvironment.processorCount)
 }
 
 /// Runs `body(i)` for i in 0..<n on up to `Threads.count` workers; serial when n == 1 or one thread.

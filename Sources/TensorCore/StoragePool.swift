@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Free lists of tensor buffers by size class, so that training steps reuse last step's activation and
 /// gradient buffers instead of mapping (and page-faulting) fresh memory for every large tensor.
@@ -12,7 +13,22 @@ import Foundation
 /// Buffers below `minBytes` go straight to malloc, which already recycles small blocks well.
 /// Contents of a reused buffer are unspecified, exactly as for a fresh `Tensor(uninitializedShape:)`.
 public final class StoragePool: @unchecked Sendable {
-    public static let shared = StoragePool()
+    /// The pool every `Tensor` uses. Whether it pools is fixed when it is first used: set it before
+    /// (`configureShared`, called by `RuntimeOptions.apply` at start-up).
+    public static let shared: StoragePool = {
+        sharedCreated.store(true, ordering: .sequentiallyConsistent)
+        return StoragePool(enabled: sharedEnabled.load(ordering: .sequentiallyConsistent))
+    }()
+    private static let sharedEnabled = Atomic<Bool>(true)
+    private static let sharedCreated = Atomic<Bool>(false)
+
+    /// Whether `shared` pools (`RuntimeOptions.tensorPool`). Only before the first tensor exists: a
+    /// pooled buffer must go back to the pool it came from.
+    public static func configureShared(enabled: Bool) {
+        sharedEnabled.store(enabled, ordering: .sequentiallyConsistent)
+        precondition(!sharedCreated.load(ordering: .sequentiallyConsistent) || shared.enabled == enabled,
+                     "StoragePool.configureShared(enabled: \(enabled)) after the shared pool was first used")
+    }
 
     /// Smallest pooled request.
     public static let minBytes = 32 << 10
@@ -26,8 +42,8 @@ public final class StoragePool: @unchecked Sendable {
     /// Mapped buffers in use that consist of more than one mapping, by base address.
     private var liveExtents: [UnsafeMutableRawPointer: [Int]] = [:]
     private var liveBytes = 0, idleBytes = 0, peakLiveBytes = 0
-    /// `GRAFT_TENSOR_POOL=0` turns pooling off (every buffer is allocated and freed as before).
-    private let enabled = ProcessInfo.processInfo.environment["GRAFT_TENSOR_POOL"] != "0"
+    /// false: no pooling (every buffer is allocated and freed as before).
+    public let enabled: Bool
 
     /// Idle bytes allowed above the peak live total: without it, a small net (LeNet: 4.5 MiB live)
     /// settles into a cycle that evicts at its peak and re-faults the same buffers every step.
@@ -36,7 +52,7 @@ public final class StoragePool: @unchecked Sendable {
     /// Leftover pieces smaller than this are unmapped rather than kept.
     private static let minSpareBytes = 64 << 10
 
-    public init(slackBytes: Int = 64 << 20) { self.slackBytes = slackBytes }
+    public init(slackBytes: Int = 64 << 20, enabled: Bool = true) { self.slackBytes = slackBytes; self.enabled = enabled }
 
     /// The byte count actually reserved for a request: rounded up to 1/16 of its power of two (at most
     /// 6.25% slack), so that slightly different shapes share a class.

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Everything a `finetune` run needs, as one Codable value: written by hand as YAML
 /// (`recipes/NAME.yaml`, snake_case keys, every key optional), overridden by command-line flags
@@ -56,7 +57,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var out = "runs/finetune"
     public var augmentation = Augmentation()
     /// Input preprocessing; nil means the zoo entry's (Keras "caffe", torchvision "torch", ...).
-    public var preprocess: PreprocessMode?
+    public var preprocess: Preprocessing?
     /// With a frozen trunk, compute trunk features once and train the head on the cache.
     public var cacheFeatures = CacheCopies(0)
     /// A trained Graft model (.h5) whose classifier rows are kept for classes with the same name,
@@ -110,12 +111,6 @@ extension Recipe {
     /// multi-label), `euclidean` (squared error on one-hot targets, Caffe's EuclideanLoss).
     public enum LossKind: String, Codable, Sendable, CaseIterable {
         case softmax, sigmoid, euclidean
-        public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
-    }
-
-    /// `none` (0...255), `scale` (0...1) and Keras's `imagenet_utils` modes.
-    public enum PreprocessMode: String, Codable, Sendable, CaseIterable {
-        case none, scale, caffe, torch, tf
         public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
     }
 

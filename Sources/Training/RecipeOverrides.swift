@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 import Yams
 
 /// A partial recipe: every field optional. It is what a YAML file decodes to before defaults are
@@ -34,7 +35,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
     public var threads: Int?
     public var out: String?
     public var augmentation: Recipe.Augmentation?
-    public var preprocess: Recipe.PreprocessMode?
+    public var preprocess: Preprocessing?
     public var cacheFeatures: CacheCopies?
     public var extend: String?
     public var head: Recipe.Head?

@@ -1,4 +1,5 @@
 import NN
+import TensorCore
 
 /// A hidden dense layer of a head (VGG fc1/fc2, AlexNet fc6/fc7, LeNet fc1/fc2) and its dropout's name.
 public struct HiddenDenseSpec: Sendable, Equatable {

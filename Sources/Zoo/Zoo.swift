@@ -1,3 +1,5 @@
+import TensorCore
+
 /// The model zoo: a registry of architectures by name (`finetune zoo` lists it).
 ///
 /// ```swift

@@ -93,40 +93,6 @@ public enum Subsampling: String, Sendable, Codable, CaseIterable {
     case average, max
 }
 
-/// Input preprocessing the pretrained weights expect (keras.applications `preprocess_input` modes).
-public enum Preprocessing: String, Sendable, Codable, CaseIterable {
-    /// Raw pixel values, unchanged.
-    case none
-    /// x / 255 (the LeNet recipes).
-    case scale
-    /// RGB -> BGR, subtract mean [103.939, 116.779, 123.68] (BGR order), no scaling: Keras VGG16/19, ResNet50/101/152.
-    case caffe
-    /// x / 255, subtract [0.485, 0.456, 0.406], divide by [0.229, 0.224, 0.225] (RGB): torchvision weights.
-    case torch
-    /// x / 127.5 - 1.
-    case tf
-
-    /// Per-channel mean to subtract, in the channel order the network sees, after `scale` is applied.
-    public var mean: [Float] {
-        switch self {
-        case .caffe: [103.939, 116.779, 123.68]
-        case .torch: [0.485, 0.456, 0.406]
-        case .tf: [1, 1, 1]
-        case .none, .scale: [0, 0, 0]
-        }
-    }
-    /// Per-channel divisor applied after the mean.
-    public var std: [Float] {
-        switch self { case .torch: [0.229, 0.224, 0.225]; default: [1, 1, 1] }
-    }
-    /// Multiplier applied to raw 0...255 pixels first.
-    public var scale: Float {
-        switch self { case .none, .caffe: 1; case .scale, .torch: 1.0 / 255; case .tf: 1.0 / 127.5 }
-    }
-    /// Whether RGB input is reordered to BGR first.
-    public var swapsToBGR: Bool { self == .caffe }
-}
-
 public enum ZooError: Error, CustomStringConvertible, Equatable {
     case unknownModel(String, known: [String])
     case unknownLayer(String, model: String, known: [String])

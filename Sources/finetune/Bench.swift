@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import TensorCore
+import Bench
 import Training
 
 /// `finetune bench`: Graft side by side with PyTorch and TensorFlow (issue #7). Build with -c release.
@@ -28,17 +30,21 @@ struct Bench: ParsableCommand {
     @Option(name: .customLong("save-json"), help: "Also write the report as JSON to this file.") var saveJSON: String?
     @Flag(help: .hidden) var child = false
     @Flag(help: "Print where Graft's inference time goes by layer kind (resnet50-infer or vgg16-infer), then exit.") var profile = false
+    @OptionGroup(title: "Runtime (Graft runs)") var runtime: RuntimeFlags
 
     func run() throws {
         try runReportingErrors {
+            let options = runtime.applied()
             if profile {
                 guard let w = BenchWorkload(rawValue: workload), w.isInference else { throw ValidationError("--profile takes --workload resnet50-infer or vgg16-infer") }
-                print(try BenchJob.profileInference(w, threads: threads, iterations: iterations ?? 3, warmup: warmup))
+                print(try BenchJob.profileInference(w, threads: threads, iterations: iterations ?? 3, warmup: warmup,
+                                                    inference: options.inference))
                 return
             }
             if child {
                 guard let w = BenchWorkload(rawValue: workload) else { throw ValidationError("unknown workload \(workload)") }
-                let m = try BenchJob.runGraft(w, threads: threads, iterations: iterations ?? 3, warmup: warmup)
+                let m = try BenchJob.runGraft(w, threads: threads, iterations: iterations ?? 3, warmup: warmup,
+                                              inference: options.inference)
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys]
                 print(String(decoding: try enc.encode(m), as: UTF8.self))
@@ -56,6 +62,8 @@ struct Bench: ParsableCommand {
             o.threads = threads; o.iterations = iterations; o.warmup = warmup; o.rounds = rounds
             o.peers = peers.split(separator: ",").map(String.init).filter { ["torch", "tf"].contains($0) }
             o.torchPython = python; o.tfPython = tfPython; o.script = script; o.runTimeout = timeout; o.quick = quick
+            o.environment = RuntimeEnvironment.variables
+            o.graftArguments = runtime.arguments
             let command = "finetune " + CommandLine.arguments.dropFirst().joined(separator: " ")
             let report = BenchJob.runAll(o, command: command) { line in
                 FileHandle.standardError.write(Data("bench: \(line)\n".utf8))

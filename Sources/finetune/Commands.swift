@@ -1,18 +1,20 @@
 import ArgumentParser
 import Foundation
+import TensorCore
 import Training
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Classify PNG images (files or folders).")
     @OptionGroup var source: ModelOptions
-    @Option(help: "none | scale | caffe | torch | tf (default: the model's). none feeds 0..255 RGB floats.") var preprocess: Recipe.PreprocessMode?
+    @Option(help: "none | scale | caffe | torch | tf (default: the model's). none feeds 0..255 RGB floats.") var preprocess: Preprocessing?
     @Option(help: "Classes to show per image.") var top = 3
     @Flag(help: "One JSON array: file, probabilities (class order), top.") var json = false
     @Argument(help: "PNG files or folders.") var images: [String]
+    @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try source.load()
+            let loaded = try source.load(runtime.applied())
             let predictions = try PredictJob.run(loaded, files: try PredictJob.imageFiles(images), preprocess: preprocess, top: top)
             print(json ? try PredictJob.json(predictions) : PredictJob.text(predictions))
         }
@@ -24,14 +26,15 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var source: ModelOptions
     @Option(help: "Class folders (or a folder with val/ or test/).") var data: String
     @Option(name: .customLong("class-names"), help: "Evaluate only these class folders (comma-separated: the model's classes).") var classNames: String?
-    @Option var preprocess: Recipe.PreprocessMode?
+    @Option var preprocess: Preprocessing?
     @Option(name: .customLong("top-k")) var topK = 5
     @Flag(help: "Print one JSON object (\"accuracy\" is top-1 in 0..1).") var json = false
+    @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func run() throws {
         try runReportingErrors {
             let chosen = classNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            let summary = try EvaluateJob.run(try source.load(), data: data, classNames: chosen, preprocess: preprocess, topK: topK)
+            let summary = try EvaluateJob.run(try source.load(runtime.applied()), data: data, classNames: chosen, preprocess: preprocess, topK: topK)
             print(json ? String(decoding: try summary.jsonData(), as: UTF8.self) : EvaluateJob.text(summary))
         }
     }
@@ -46,7 +49,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let loaded = try source.load()
+            let loaded = try source.load(RuntimeOptions())
             try ExportJob.run(loaded, keras: format == .kerasH5, to: out)
             print("wrote \(out) (\(format.rawValue), \(loaded.model.architecture))")
         }

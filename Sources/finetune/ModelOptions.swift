@@ -1,4 +1,5 @@
 import ArgumentParser
+import TensorCore
 import Training
 
 /// How a command names its model: a Graft model file, or a zoo name with a weights file.
@@ -9,9 +10,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Class count of the weights' head.") var classes: Int?
     @Option(name: .customLong("input-size")) var inputSize: Int?
 
-    func load() throws -> LoadedModel {
-        try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize))
+    func load(_ runtime: RuntimeOptions) throws -> LoadedModel {
+        try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize),
+                             inference: runtime.inference)
     }
 }
 
-extension Recipe.PreprocessMode: ExpressibleByArgument {}
+extension Preprocessing: ExpressibleByArgument {}

@@ -45,6 +45,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("cache-features"), help: "With augmentation: cache N augmented passes of trunk features for the frozen-trunk phase (0 = off).") var cacheFeatures: Int?
     @Option(name: .customLong("set"), help: "Any recipe key: --set augmentation={flip: true, rotation: 10}") var assignments: [String] = []
     @Flag(help: "Plain progress lines even on a terminal.") var plain = false
+    @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func overrides() throws -> RecipeOverrides {
         var pairs: [(key: String, value: String)] = []
@@ -67,11 +68,13 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
+            let options = runtime.applied()
             let job = try TrainJob.resolve(recipeFile: recipe, overrides: try overrides(), resumeFolder: resume,
                                            explicitData: data != nil || assignments.contains { $0.hasPrefix("data=") },
                                            explicitClassNames: classNames != nil || assignments.contains { $0.hasPrefix("class_names=") || $0.hasPrefix("class-names=") },
                                            explicitOut: out != nil)
             if plain { job.progressStyle = .lines }
+            job.runtime = options
             try job.run()
         }
     }

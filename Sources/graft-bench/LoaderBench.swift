@@ -20,7 +20,7 @@
 // it, Pillow or NumPy is missing, a note is printed and only Graft's numbers.
 //
 // Diagnostics: `--profile` (single-thread CPU ms/image per stage), `--check-augment` (hash of augmenter
-// outputs; compare with GRAFT_AUGMENT_FUSED=0).
+// outputs; compare with GRAFT_AUGMENT_FUSED=0 or --no-fused-augment).
 //
 // Needs "ImageIO" in the graft-bench target's dependencies (Package.swift); without it this file
 // compiles to a stub that says so.
@@ -78,6 +78,7 @@ enum LoaderBench {
             case "--profile": o.profile = true
             case "--check-augment": o.checkAugment = true
             case "--threads": _ = value()   // handled by main.swift (Threads.count)
+            case "--no-fused-augment": break   // handled by main.swift (RuntimeOptions.fusedAugment)
             default: usage("unknown option \(args[i])")
             }
             i += 1
@@ -127,7 +128,7 @@ enum LoaderBench {
 
     // MARK: Graft side
 
-    static let preprocessing = Preprocessing(width: 224, height: 224, resize: .centerCrop, pixelFormat: .rgb,
+    static let preprocessing = ImagePreprocessing(width: 224, height: 224, resize: .centerCrop, pixelFormat: .rgb,
                                              normalization: .torch, antialias: true)
     static var augmentation: AugmentationConfig {
         var a = AugmentationConfig()
@@ -170,8 +171,8 @@ enum LoaderBench {
     }
 
     /// Single-threaded per-stage CPU times (ms per image, median over epochs) for finding hot spots.
-    static func profile(_ ds: ImageFolderDataset, epochs: Int) throws {
-        let augmenter = try Augmenter(config: augmentation, preprocessing: preprocessing)
+    static func profile(_ ds: ImageFolderDataset, epochs: Int, fused: Bool) throws {
+        let augmenter = try Augmenter(config: augmentation, preprocessing: preprocessing, fused: fused)
         let out = UnsafeMutablePointer<Float>.allocate(capacity: preprocessing.sampleSize)
         defer { out.deallocate() }
         var read: [Double] = [], samples: [Double] = [], convert: [Double] = [], augment: [Double] = [], whole: [Double] = []
@@ -185,7 +186,7 @@ enum LoaderBench {
                 let t2 = threadSeconds()
                 let image = decoded.image(as: .rgb)
                 let t3 = threadSeconds()
-                var rng = DataRNG(seed: 0, stream: UInt64(epoch), UInt64(i))
+                var rng = SeededRandom(dataSeed: 0, stream: UInt64(epoch), UInt64(i))
                 augmenter.apply(image, rng: &rng, into: out)
                 let t4 = threadSeconds()
                 let again = try PNGDecoder.decode(file: s.file, as: .rgb)
@@ -205,9 +206,10 @@ enum LoaderBench {
     }
 
     /// A hash of Augmenter outputs over the dataset for several configurations; compare the line
-    /// printed with GRAFT_AUGMENT_FUSED=0 and without (the fused path must be bit-identical).
-    static func checkAugment(_ ds: ImageFolderDataset) throws {
-        var configs: [(String, AugmentationConfig, Preprocessing)] = [("bench", augmentation, preprocessing)]
+    /// printed with GRAFT_AUGMENT_FUSED=0 (or --no-fused-augment) and without (the fused path must be
+    /// bit-identical).
+    static func checkAugment(_ ds: ImageFolderDataset, fused: Bool) throws {
+        var configs: [(String, AugmentationConfig, ImagePreprocessing)] = [("bench", augmentation, preprocessing)]
         var v = augmentation; v.verticalFlip = 0.5; v.horizontalFlip = 0.3
         configs.append(("vflip", v, preprocessing))
         var caffe = preprocessing; caffe.normalization = .caffe
@@ -222,11 +224,11 @@ enum LoaderBench {
         var line = "check-augment:"
         let images = try ds.samples.prefix(120).map { try PNGDecoder.decode(file: $0.file) }
         for (name, config, pre) in configs {
-            let augmenter = try Augmenter(config: config, preprocessing: pre)
+            let augmenter = try Augmenter(config: config, preprocessing: pre, fused: fused)
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
             for (i, image) in images.enumerated() {
                 for e in 0..<3 {
-                    var rng = DataRNG(seed: 7, stream: UInt64(e), UInt64(i))
+                    var rng = SeededRandom(dataSeed: 7, stream: UInt64(e), UInt64(i))
                     let t = augmenter.apply(image, seed: rng.next())
                     for x in t.scalars { hash = (hash ^ UInt64(x.bitPattern)) &* 0x100_0000_01b3 }
                 }
@@ -281,7 +283,7 @@ enum LoaderBench {
 
     // MARK: main
 
-    static func main(_ args: [String]) {
+    static func main(_ args: [String], runtime: RuntimeOptions) {
         let o = parse(args)
         let cwd = FileManager.default.currentDirectoryPath
         guard let data = o.data ?? firstExisting([cwd + "/../shared/data/hymenoptera",
@@ -300,17 +302,19 @@ enum LoaderBench {
                                           maxShorterSide: DecodedImageCache.defaultMaxShorterSide(for: preprocessing),
                                           options: DatasetOptions(verifyImages: false))
             plain = try BatchLoader(dataset: ds, preprocessing: preprocessing, augmentation: augmentation,
-                                    batchSize: o.batch, shuffle: true, seed: o.seed, workers: o.workers)
+                                    batchSize: o.batch, shuffle: true, seed: o.seed, workers: o.workers,
+                                    fusedAugment: runtime.fusedAugment)
             cached = try BatchLoader(cache: cache, preprocessing: preprocessing, augmentation: augmentation,
-                                     batchSize: o.batch, shuffle: true, seed: o.seed, workers: o.workers)
+                                     batchSize: o.batch, shuffle: true, seed: o.seed, workers: o.workers,
+                                     fusedAugment: runtime.fusedAugment)
         } catch {
             print("graft-bench loader: \(error)")
             exit(1)
         }
 
         do {
-            if o.profile { try profile(ds, epochs: o.epochs); return }
-            if o.checkAugment { try checkAugment(ds); return }
+            if o.profile { try profile(ds, epochs: o.epochs, fused: runtime.fusedAugment); return }
+            if o.checkAugment { try checkAugment(ds, fused: runtime.fusedAugment); return }
         } catch {
             print("graft-bench loader: \(error)")
             exit(1)
@@ -323,7 +327,7 @@ enum LoaderBench {
               + "contrast 0.2 jitter, torch mean/std normalise -> float32 NCHW batch of \(o.batch) (last partial)")
         print("timing: 1 warm-up epoch + \(o.epochs) timed epochs per run; \(o.rounds) alternating rounds "
               + "(Graft, Graft cached, Python); medians. Graft: BatchLoader, \(o.workers) worker threads, "
-              + "CPU cores online: \(ProcessInfo.processInfo.activeProcessorCount)")
+              + "CPU cores online: \(RuntimeEnvironment.processorCount)")
         print("load average at start: \(loadBefore)")
 
         var pythonNote: String? = o.runPython ? nil : "Python peer skipped (--no-python)"
@@ -389,10 +393,10 @@ enum LoaderBench {
     }
 }
 
-func loaderBenchmark(_ args: [String]) { LoaderBench.main(args) }
+func loaderBenchmark(_ args: [String], runtime: RuntimeOptions) { LoaderBench.main(args, runtime: runtime) }
 #else
 /// Built without the ImageIO module (graft-bench's Package.swift dependencies lack "ImageIO").
-func loaderBenchmark(_ args: [String]) {
+func loaderBenchmark(_ args: [String], runtime: RuntimeOptions) {
     print("graft-bench loader: this graft-bench was built without ImageIO; add \"ImageIO\" to the graft-bench "
           + "target's dependencies in Package.swift and rebuild")
     exit(2)

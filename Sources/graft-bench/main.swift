@@ -1,4 +1,5 @@
 import Foundation
+import DNNL
 import TensorCore
 
 // graft-bench: kernel benchmarks for the CPU backend (issue #2 item 7).
@@ -24,9 +25,20 @@ func option(_ name: String, _ def: Int) -> Int {
 let threads = option("--threads", 2)
 let reps = option("--reps", command == "convnet" ? 3 : 15)
 let warmup = option("--warmup", 3)
-Threads.count = threads
+// The one reading of GRAFT_* for this executable; --no-fused-augment (loader) goes on top.
+let runtime: RuntimeOptions = {
+    var o = RuntimeOptions(environment: RuntimeEnvironment.variables)
+    o.threads = threads
+    if argv.contains("--no-fused-augment") { o.fusedAugment = false }
+    return o
+}()
+runtime.apply()
 BLASThreads.set(threads)
-let defaultThreading = DNNLConv.threading
+let defaultThreading = runtime.dnnlThreading
+/// The CPU backend for `path` with this process's Winograd rule and the given oneDNN threading.
+func backend(_ path: ConvPath, threading: DNNLThreading = defaultThreading) -> CPUBackend {
+    CPUBackend(convPath: path, trainConv: runtime.trainConv, dnnlThreading: threading)
+}
 
 func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
 func median(_ v: [Double]) -> Double {
@@ -86,7 +98,7 @@ func kernels() {
     let big = 1024
     let ga = Buffer(big * big, seed: 1), gb = Buffer(big * big, seed: 2), gc = Buffer(big * big, seed: 3)
     keep += [ga, gb, gc]
-    let be = CPUBackend(convPath: .im2col)
+    let be = backend(.im2col)
     rows.append(Row(layer: "sgemm 1024³", pass: "-", path: "openblas \(threads)T", flops: 2 * pow(Double(big), 3)) {
         be.gemm(transA: false, transB: false, m: big, n: big, k: big, alpha: 1, a: ga.p, b: gb.p, beta: 0, c: gc.p)
     })
@@ -115,7 +127,7 @@ func kernels() {
             let variants: [(ConvPath, DNNLConv.Threading)] = [(.im2col, .batch), (.dnnl, .batch), (.dnnl, .openmp),
                                                                (.auto, defaultThreading)]
             for (path, threading) in variants {
-                let backend = CPUBackend(convPath: path)
+                let backend = backend(path, threading: threading)
                 let label = path == .auto ? "auto" : path == .dnnl ? "dnnl+reorders (\(threading.rawValue))"
                     : backend.pathName(g, pass, bias: true)
                 let call: () -> Void
@@ -125,12 +137,11 @@ func kernels() {
                 case .backwardWeights:
                     call = { backend.conv2dBackwardWeights(g, input: x.p, dOutput: dy.p, dWeight: dw.p, dBias: db.p) }
                 }
-                let run = { DNNLConv.threading = threading; call(); DNNLConv.threading = defaultThreading }
-                rows.append(Row(layer: name, pass: passName(pass), path: label, flops: g.flops, run: run))
+                rows.append(Row(layer: name, pass: passName(pass), path: label, flops: g.flops, run: call))
                 if path == .auto { autoRows.append((rows.count - 1, backend, g, pass)) }
             }
             // oneDNN kernel alone, data already in its blocked layout.
-            if DNNLConv.supports(g, pass, bias: true) {
+            if DNNLConv.supports(g, pass, bias: true, algorithm: runtime.trainConv) {
                 let buffers: [Int32: UnsafeMutableRawPointer]
                 switch pass {
                 case .forward: buffers = [DNNLConv.argSrc: x.raw, DNNLConv.argWeights: w.raw, DNNLConv.argBias: b.raw,
@@ -141,7 +152,9 @@ func kernels() {
                                                   DNNLConv.argDiffWeights: dw.raw, DNNLConv.argDiffBias: db.raw]
                 }
                 var r = Row(layer: name, pass: passName(pass), path: "dnnl kernel only (openmp)", flops: g.flops) {}
-                r.kernelOnly = { DNNLConv.timeKernelOnly(g, pass, buffers: buffers, warmup: 0, reps: 1).first ?? .nan }
+                r.kernelOnly = {
+                    DNNLConv.timeKernelOnly(g, pass, buffers: buffers, warmup: 0, reps: 1, algorithm: runtime.trainConv).first ?? .nan
+                }
                 rows.append(r)
             }
         }
@@ -165,11 +178,11 @@ func kernels() {
     let sgemmConv = rows[1].flops / median(rows[1].times) * 1e-9
     print("graft-bench kernels: threads=\(threads), reps=\(reps) (median), warmup=\(warmup), N=16, Float32")
     print("OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) thread(s) outside kernels; oneDNN 3x3 fwd: "
-          + DNNLConv.describe(vgg, .forward, bias: true))
-    print("oneDNN threading for dnnl/auto rows: \(defaultThreading.rawValue) (GRAFT_DNNL_THREADING); auto: per-geometry choice learned over its first 8 calls")
+          + DNNLConv.describe(vgg, .forward, bias: true, algorithm: runtime.trainConv))
+    print("oneDNN threading for dnnl/auto rows: \(defaultThreading.rawValue) (GRAFT_DNNL_THREADING); Winograd rule: \(runtime.trainConv.rawValue) (GRAFT_TRAIN_CONV); auto: per-geometry choice learned over its first 8 calls")
     print("FMA canary (SIMD8 peak probe) before/after: \(f(canaryBefore))/\(f(canaryAfter)) GFLOP/s "
           + "(~230 on an idle 2-vCPU Zen4; lower = other load on the machine)")
-    if let isa = ProcessInfo.processInfo.environment["DNNL_MAX_CPU_ISA"] { print("DNNL_MAX_CPU_ISA=\(isa)") }
+    if let isa = RuntimeEnvironment.variables["DNNL_MAX_CPU_ISA"] { print("DNNL_MAX_CPU_ISA=\(isa)") }
     print("ratios: r1024 = GFLOP/s / sgemm 1024³ (\(f(sgemmBig)) GFLOP/s); rconv = / 16×M64N3136K576 (\(f(sgemmConv)) GFLOP/s)")
     print("")
     print("| layer | pass | path | median ms | GFLOP/s | r1024 | rconv |")
@@ -252,7 +265,7 @@ func convnet(_ net: String) {
         var cells: [String] = []
         var ms = [[Double]](repeating: [], count: paths.count * 3)
         let runs: [[() -> Void]] = paths.map { path in
-            let be = CPUBackend(convPath: path)
+            let be = backend(path)
             return [{ be.conv2dForward(g, input: x.p, weight: w.p, bias: b.p, output: y.p) },
                     { be.conv2dBackwardData(g, dOutput: dy.p, weight: w.p, dInput: dx.p) },
                     { be.conv2dBackwardWeights(g, input: x.p, dOutput: dy.p, dWeight: dw.p, dBias: db.p) }]
@@ -290,7 +303,8 @@ func convnet(_ net: String) {
 func describe() {
     for (name, g) in layers {
         for pass in DNNLConv.Pass.allCases {
-            print("\(pad(name, 22)) \(pad(passName(pass), 12)) \(DNNLConv.describe(g, pass, bias: pass != .backwardData))")
+            print("\(pad(name, 22)) \(pad(passName(pass), 12)) "
+                  + DNNLConv.describe(g, pass, bias: pass != .backwardData, algorithm: runtime.trainConv))
         }
     }
 }
@@ -302,7 +316,7 @@ case "peak":
     let v = (0..<5).map { _ in peakGFLOPs(threads: threads) }
     print("FMA peak (SIMD8, 12 chains/thread), threads=\(threads): median \(f(median(v))) GFLOP/s, best \(f(v.max()!))")
 case "describe": describe()
-case "loader": loaderBenchmark(Array(argv.dropFirst()))   // LoaderBench.swift (image loader vs Pillow)
+case "loader": loaderBenchmark(Array(argv.dropFirst()), runtime: runtime)   // LoaderBench.swift (image loader vs Pillow)
 case "convnet":
     let net = argv.count > 1 && !argv[1].hasPrefix("--") ? argv[1] : "vgg16"
     guard net == "vgg16" || net == "resnet50" else { print("convnet vgg16|resnet50"); exit(2) }

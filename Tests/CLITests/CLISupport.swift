@@ -123,11 +123,10 @@ enum CLI {
         return r
     }
 
-    /// One fixed convolution path. The default (`GRAFT_CONV=auto`) times oneDNN against im2col on the
-    /// first call of each geometry and returns that call's im2col result, then uses the faster path
-    /// (chosen by timing, so it can differ between processes): the numerics of a process then depend on
-    /// which calls came first, and a resumed run is not bit-identical to a straight one.
-    static let fixedConvPath = ["GRAFT_CONV": "im2col"]
+    /// The im2col convolution path for every pass (`--conv im2col`), where a test wants one path
+    /// throughout; the default rule is fixed per geometry too (unlike `--conv auto`, which picks by
+    /// timing, so a resumed run would not be bit-identical to a straight one).
+    static let fixedConvPath = ["--conv", "im2col"]
 
     /// Common flags of the tiny LeNet runs: one thread (deterministic, and the machine is shared).
     static func lenet(data: URL, out: URL, epochs: Int = 1, extra: [String] = []) -> [String] {

@@ -4,28 +4,29 @@ import WeightIO
 
 /// A run interrupted after an epoch and continued with `finetune --resume OUT` ends bit-identical
 /// to the same run done in one go: every parameter of model.h5, and the metrics of every epoch.
-/// The runs use one fixed convolution path (`CLI.fixedConvPath`): with the default auto-tuning the
-/// numerics depend on call order and timing, which is not what these tests are about.
+/// The first test runs under the default convolution rule and under im2col; the others use im2col
+/// throughout (`CLI.fixedConvPath`). (`--conv auto` picks by timing, so it cannot resume bit-exactly.)
 @Suite struct ResumeTests {
     /// Images per class: enough that a full-phase epoch takes a noticeable time (about a second in
     /// debug), so the test sees the first checkpoints long before the run would end.
     static let trainPerClass = 20
 
-    @Test func fullPhaseRunKilledAfterAnEpochResumesBitExactly() throws {
+    @Test(arguments: [[], CLI.fixedConvPath])
+    func fullPhaseRunKilledAfterAnEpochResumesBitExactly(runtime: [String]) throws {
         let tmp = try TempDir()
         let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"], train: Self.trainPerClass, val: 3)
         let extra = ["--freeze", "none", "--optimizer", "adam", "--lr", "0.003"]
         let outA = tmp.path("straight")
-        try CLI.succeed(environment: CLI.fixedConvPath, CLI.lenet(data: data, out: outA, epochs: 3, extra: extra))
+        try CLI.succeed(CLI.lenet(data: data, out: outA, epochs: 3, extra: extra + runtime))
 
         // Kill the run with SIGKILL as soon as its first epoch is on disk; if the machine is so idle
         // that the whole run ends first, try again on a fresh folder.
-        let killed = try Interrupt.killedRun(in: tmp, afterEpochs: 1) { CLI.lenet(data: data, out: $0, epochs: 3, extra: extra) }
+        let killed = try Interrupt.killedRun(in: tmp, afterEpochs: 1) { CLI.lenet(data: data, out: $0, epochs: 3, extra: extra + runtime) }
         #expect(FileManager.default.fileExists(atPath: killed.appendingPathComponent("checkpoint.h5").path))
         #expect(!FileManager.default.fileExists(atPath: killed.appendingPathComponent("model.h5").path),
                 "a killed run has no final model")
 
-        let resumed = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", killed.path, "--plain"])
+        let resumed = try CLI.succeed(["--resume", killed.path, "--plain"] + runtime)
         #expect(resumed.stdout.contains("resume  "), "\(resumed)")
         #expect(resumed.stdout.contains("done    3 epochs"), "\(resumed)")
         try Compare.runs(outA, killed)
@@ -42,13 +43,14 @@ import WeightIO
         func args(_ out: URL) -> [String] {
             ["--extend", modelFile.path, "--data", data.path, "--out", out.path, "--epochs", "3", "--freeze", "none",
              "--optimizer", "adam", "--lr", "0.003", "--batch-size", "4", "--seed", "3", "--threads", "1", "--plain"]
+                + CLI.fixedConvPath
         }
         let outA = tmp.path("straight")
-        let straight = try CLI.succeed(environment: CLI.fixedConvPath, args(outA))
+        let straight = try CLI.succeed(args(outA))
         #expect(straight.stdout.contains("head extended 2 -> 3 classes"), "\(straight)")
 
         let killed = try Interrupt.killedRun(in: tmp, afterEpochs: 1, args)
-        let resumed = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", killed.path, "--plain"])
+        let resumed = try CLI.succeed(["--resume", killed.path, "--plain"] + CLI.fixedConvPath)
         #expect(resumed.stdout.contains("resume  "), "\(resumed)")
         #expect(resumed.stdout.contains("done    3 epochs"), "\(resumed)")
         try Compare.runs(outA, killed)
@@ -62,9 +64,9 @@ import WeightIO
     @Test func cachedHeadPhaseAndFullPhaseResumeBitExactly() throws {
         let tmp = try TempDir()
         let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"], train: Self.trainPerClass, val: 3)
-        let extra = ["--freeze", "trunk", "--unfreeze-at", "3:all", "--optimizer", "adam", "--lr", "0.003"]
+        let extra = ["--freeze", "trunk", "--unfreeze-at", "3:all", "--optimizer", "adam", "--lr", "0.003"] + CLI.fixedConvPath
         let outA = tmp.path("straight")
-        let straight = try CLI.succeed(environment: CLI.fixedConvPath, CLI.lenet(data: data, out: outA, epochs: 4, extra: extra))
+        let straight = try CLI.succeed(CLI.lenet(data: data, out: outA, epochs: 4, extra: extra))
         #expect(straight.stdout.contains("cached trunk features"), "phase 1 should run on cached features: \(straight)")
         #expect(straight.stdout.contains("phase 2"), "\(straight)")
 
@@ -73,19 +75,19 @@ import WeightIO
         let blocker = outB.appendingPathComponent("metrics.json")
         try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: blocker.appendingPathComponent("keep").path, contents: Data())
-        let crashed = try CLI.run(CLI.lenet(data: data, out: outB, epochs: 4, extra: extra), environment: CLI.fixedConvPath)
+        let crashed = try CLI.run(CLI.lenet(data: data, out: outB, epochs: 4, extra: extra))
         #expect(crashed.status != 0, "\(crashed)")
         #expect(crashed.stderrLines.last?.hasPrefix("error:") == true && crashed.stderr.contains("metrics.json"), "\(crashed)")
         let checkpoint = try readNativeCheckpoint(path: outB.appendingPathComponent("checkpoint.h5").path)
         #expect(checkpoint.attributes["checkpoint_phase"] == "1")
         try FileManager.default.removeItem(at: blocker)
-        let resumedB = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", outB.path, "--plain"])
+        let resumedB = try CLI.succeed(["--resume", outB.path, "--plain"] + CLI.fixedConvPath)
         #expect(resumedB.stdout.contains("phase 1, epoch 1 done"), "\(resumedB)")
         try Compare.runs(outA, outB)
 
         // (b) killed once metrics.json lists 2 epochs (phase 1 complete): resumes at the phase boundary or in phase 2.
         let killed = try Interrupt.killedRun(in: tmp, afterEpochs: 2) { CLI.lenet(data: data, out: $0, epochs: 4, extra: extra) }
-        let resumedC = try CLI.succeed(environment: CLI.fixedConvPath, ["--resume", killed.path, "--plain"])
+        let resumedC = try CLI.succeed(["--resume", killed.path, "--plain"] + CLI.fixedConvPath)
         #expect(resumedC.stdout.contains("resume  "), "\(resumedC)")
         try Compare.runs(outA, killed)
     }
@@ -105,7 +107,7 @@ enum Interrupt {
     /// Starts `finetune ARGS`, polls OUT/metrics.json and sends SIGKILL as soon as it lists
     /// `afterEpochs` epochs. Returns true when the process died by the signal (false: it ended first).
     static func kill(_ args: [String], out: URL, afterEpochs: Int, timeout: TimeInterval = 300) throws -> Bool {
-        let run = try CLI.Running(args, environment: CLI.fixedConvPath)
+        let run = try CLI.Running(args)
         let metrics = out.appendingPathComponent("metrics.json")
         let deadline = Date().addingTimeInterval(timeout)
         while run.process.isRunning {

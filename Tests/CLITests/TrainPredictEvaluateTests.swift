@@ -41,6 +41,11 @@ import Testing
         #expect(top.first?["probability"] as? Double == probabilities.max())
         #expect((p["file"] as? String).map { $0.hasSuffix(image.lastPathComponent) } == true)
 
+        // --no-plan (the module forward instead of the oneDNN plan) predicts the same, to float rounding.
+        let modulePredict = try CLI.succeed(["predict", "--model", model, "--json", "--no-plan", image.path])
+        let p3 = try #require((modulePredict.stdout.jsonObject as? [[String: Any]])?.first?["probabilities"] as? [Double])
+        #expect(p3.count == 3 && zip(p3, probabilities).allSatisfy { abs($0 - $1) < 1e-4 }, "\(p3) vs \(probabilities)")
+
         // predict on a folder: one prediction per PNG.
         let folder = try CLI.succeed(["predict", "--model", model, "--json", data.appendingPathComponent("val").path])
         #expect((folder.stdout.jsonObject as? [Any])?.count == 9)

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
 @testable import ImageIO
+import TensorCore
 
 /// An augmenter whose output is the raw 0...255 values at the source size (no resampling effect).
 private func rawAugmenter(_ config: AugmentationConfig, width: Int, height: Int, format: PixelFormat = .gray) throws -> Augmenter {
-    try Augmenter(config: config, preprocessing: Preprocessing(width: width, height: height, resize: .stretch,
+    try Augmenter(config: config, preprocessing: ImagePreprocessing(width: width, height: height, resize: .stretch,
                                                                pixelFormat: format, normalization: .none))
 }
 
@@ -80,12 +81,12 @@ func quarterTurnRotatesCounterClockwise(size: Int) {
     let augmenter = try rawAugmenter(config, width: 4, height: 4)
     let image = TestImages.numbered(width: 8, height: 8)
     for seed in 0..<20 as Range<UInt64> {
-        var rng = DataRNG(seed: seed)
+        var rng = SeededRandom(dataSeed: seed)
         let box = augmenter.randomResizedCropBox(width: 8, height: 8, rng: &rng)
         #expect(box.width == 4 && box.height == 4 && box.x >= 0 && box.y >= 0 && box.x + 4 <= 8 && box.y + 4 <= 8)
         // 4x4 crop to a 4x4 output: the pixels are copied exactly from the box.
         let out = grid(augmenter, image, seed: seed)
-        var again = DataRNG(seed: seed)
+        var again = SeededRandom(dataSeed: seed)
         let b = augmenter.randomResizedCropBox(width: 8, height: 8, rng: &again)
         #expect(out[0][0] == Float(10 * Int(b.y) + Int(b.x)))
         #expect(out[3][3] == Float(10 * (Int(b.y) + 3) + Int(b.x) + 3))
@@ -104,13 +105,13 @@ private func everything() -> AugmentationConfig {
 
 @Test func augmentationIsDeterministicUnderASeed() throws {
     let image = try PNGDecoder.decode(file: try Fixtures.tinyFolder().appendingPathComponent("frog/tr0093.png"))
-    let augmenter = try Augmenter(config: everything(), preprocessing: Preprocessing(width: 24, height: 24, normalization: .torch))
+    let augmenter = try Augmenter(config: everything(), preprocessing: ImagePreprocessing(width: 24, height: 24, normalization: .torch))
     let a = augmenter.apply(image, seed: 42).scalars
     #expect(a == augmenter.apply(image, seed: 42).scalars)
     #expect(a != augmenter.apply(image, seed: 43).scalars)
     #expect(a.allSatisfy { $0.isFinite })
     // The generator itself is pinned: a change of algorithm would silently change every recipe's data.
-    var rng = DataRNG(seed: 0)
+    var rng = SeededRandom(dataSeed: 0)
     #expect([rng.next(), rng.next()] == [0x99EC_5F36_CB75_F2B4, 0xBF6E_1F78_4956_452A])
 }
 
@@ -154,11 +155,11 @@ private func everything() -> AugmentationConfig {
     #expect(throws: ImageIOError.self) { try bad.validate() }
     bad = AugmentationConfig()
     bad.cropScale = Interval(0.5, 0.1)
-    #expect(throws: ImageIOError.self) { try Augmenter(config: bad, preprocessing: Preprocessing(width: 4, height: 4)) }
+    #expect(throws: ImageIOError.self) { try Augmenter(config: bad, preprocessing: ImagePreprocessing(width: 4, height: 4)) }
 }
 
 @Test func previewGridHasOneTilePerVariant() throws {
-    let augmenter = try Augmenter(config: everything(), preprocessing: Preprocessing(width: 8, height: 6))
+    let augmenter = try Augmenter(config: everything(), preprocessing: ImagePreprocessing(width: 8, height: 6))
     let images = [TestImages.numberedRGB(width: 10, height: 9), TestImages.numberedRGB(width: 12, height: 7)]
     let sheet = AugmentationPreview.grid(images: images, augmenter: augmenter, variants: 3, seed: 1, spacing: 2)
     #expect(sheet.width == 4 * 8 + 5 * 2 && sheet.height == 2 * 6 + 3 * 2 && sheet.channels == 3)

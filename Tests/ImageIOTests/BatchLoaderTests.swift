@@ -22,7 +22,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
 
 @Test func batchesAreNCHWWithLabelsAndCoverTheEpoch() throws {
     let dataset = try tinyDataset()
-    let p = Preprocessing(width: 16, height: 12, normalization: .torch)
+    let p = ImagePreprocessing(width: 16, height: 12, normalization: .torch)
     let loader = try BatchLoader(dataset: dataset, preprocessing: p, batchSize: 3, shuffle: true, seed: 5)
     let batches = try collect(loader, epoch: 0)
     #expect(batches.map(\.count) == [3, 3, 2] && loader.batchesPerEpoch == 3)
@@ -37,7 +37,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
 
 @Test func resultsDoNotDependOnWorkersOrTheCache() throws {
     let dataset = try tinyDataset()
-    let p = Preprocessing(width: 20, height: 20, normalization: .caffe)
+    let p = ImagePreprocessing(width: 20, height: 20, normalization: .caffe)
     let serial = try BatchLoader(dataset: dataset, preprocessing: p, augmentation: augmentation(), batchSize: 3,
                                  shuffle: true, seed: 11, workers: 1, prefetchBatches: 1)
     let cache = try DecodedImageCache(dataset: dataset)   // no size bound: the same pixels as decoding
@@ -65,7 +65,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
 
 @Test func evaluationLoaderMatchesPreprocessing() throws {
     let dataset = try tinyDataset()
-    let p = Preprocessing(width: 8, height: 8, resizeShorterSide: 10, normalization: .tf)
+    let p = ImagePreprocessing(width: 8, height: 8, resizeShorterSide: 10, normalization: .tf)
     let loader = try BatchLoader(dataset: dataset, preprocessing: p, augmentation: AugmentationConfig(),
                                  batchSize: 4, shuffle: false)
     #expect(loader.augmenter == nil)
@@ -80,7 +80,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
         ImageSample(file: s.file, label: i % 2, targets: [Float(i % 2), 1, 0.5])
     }
     let dataset = ImageFolderDataset(root: base.root, classNames: ["a", "b", "c"], samples: samples, isMultiLabel: true)
-    let loader = try BatchLoader(dataset: dataset, preprocessing: Preprocessing(width: 4, height: 4), batchSize: 2, shuffle: false)
+    let loader = try BatchLoader(dataset: dataset, preprocessing: ImagePreprocessing(width: 4, height: 4), batchSize: 2, shuffle: false)
     let batch = try loader.loadBatch(epoch: 0, batch: 1)
     #expect(batch.targets?.shape == [2, 3])
     #expect(batch.targets?.scalars == [0, 1, 0.5, 1, 1, 0.5])
@@ -96,7 +96,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
     }
     let dataset = try ImageFolderDataset(folder: folder)
     try FileManager.default.removeItem(at: folder.appendingPathComponent("a/y.png"))
-    let loader = try BatchLoader(dataset: dataset, preprocessing: Preprocessing(width: 4, height: 4), batchSize: 1, shuffle: false)
+    let loader = try BatchLoader(dataset: dataset, preprocessing: ImagePreprocessing(width: 4, height: 4), batchSize: 1, shuffle: false)
     let iterator = loader.batches(epoch: 0)
     #expect(try iterator.next()?.indices == [0])
     let error = #expect(throws: ImageIOError.self) { try iterator.next() }
@@ -105,7 +105,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
 }
 
 @Test func throughputCountsEveryImage() throws {
-    let p = Preprocessing(width: 16, height: 16)
+    let p = ImagePreprocessing(width: 16, height: 16)
     let result = try BatchLoader.benchmark(folder: try Fixtures.tinySplit().appendingPathComponent("train"), preprocessing: p,
                                            augmentation: augmentation(), batchSize: 4, epochs: 2)
     #expect(result.images == 12 && result.batches == 4)
@@ -114,7 +114,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
 
 @Test func reusedBatchBuffersNeverOverwriteABatchTheConsumerKeeps() throws {
     let dataset = try tinyDataset()
-    let p = Preprocessing(width: 12, height: 12, normalization: .torch)
+    let p = ImagePreprocessing(width: 12, height: 12, normalization: .torch)
     let loader = try BatchLoader(dataset: dataset, preprocessing: p, augmentation: augmentation(), batchSize: 3,
                                  shuffle: true, seed: 3, workers: 2, prefetchBatches: 1)
     let iterator = loader.batches(epoch: 0)
@@ -142,7 +142,7 @@ private func collect(_ loader: BatchLoader, epoch: Int) throws -> [Batch] {
     }
     let dataset = try ImageFolderDataset(folder: folder)
     for name in ["q.png", "s.png"] { try FileManager.default.removeItem(at: folder.appendingPathComponent("a/\(name)")) }
-    let loader = try BatchLoader(dataset: dataset, preprocessing: Preprocessing(width: 4, height: 4), batchSize: 4,
+    let loader = try BatchLoader(dataset: dataset, preprocessing: ImagePreprocessing(width: 4, height: 4), batchSize: 4,
                                  shuffle: false, workers: 3)
     let error = #expect(throws: ImageIOError.self) { try loader.batches(epoch: 0).next() }
     #expect(error?.description.contains("q.png") == true)

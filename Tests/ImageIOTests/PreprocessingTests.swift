@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import ImageIO
+import TensorCore
 
 @Test func resizeToTheSameSizeIsTheIdentity() {
     let image = TestImages.numberedRGB(width: 9, height: 5)
@@ -30,25 +31,25 @@ import Testing
 
 @Test func centerCropCutsTheMiddleWithoutScalingWhenItFits() throws {
     let image = TestImages.numbered(width: 6, height: 4)
-    let p = Preprocessing(width: 4, height: 4, resize: .centerCrop, pixelFormat: .gray, normalization: .none)
+    let p = ImagePreprocessing(width: 4, height: 4, resize: .centerCrop, pixelFormat: .gray, normalization: .none)
     #expect(p.cropBox(sourceWidth: 6, sourceHeight: 4) == CropBox(x: 1, y: 0, width: 4, height: 4))
     let out = p.apply(image).scalars
     #expect(TestImages.plane(out, width: 4, height: 4) == (0..<4).map { y in (1...4).map { Float(10 * y + $0) } })
     // Shorter side 8 then a 4x4 crop: the box is the central 2x2 of the source.
-    let zoomed = Preprocessing(width: 4, height: 4, resizeShorterSide: 8, pixelFormat: .gray)
+    let zoomed = ImagePreprocessing(width: 4, height: 4, resizeShorterSide: 8, pixelFormat: .gray)
     #expect(zoomed.cropBox(sourceWidth: 6, sourceHeight: 4) == CropBox(x: 2, y: 1, width: 2, height: 2))
     // A shorter side too small to cover the output is raised to cover it.
-    let tooSmall = Preprocessing(width: 4, height: 4, resizeShorterSide: 2, pixelFormat: .gray)
+    let tooSmall = ImagePreprocessing(width: 4, height: 4, resizeShorterSide: 2, pixelFormat: .gray)
     #expect(tooSmall.cropBox(sourceWidth: 6, sourceHeight: 4) == CropBox(x: 1, y: 0, width: 4, height: 4))
-    let stretch = Preprocessing(width: 3, height: 3, resize: .stretch)
+    let stretch = ImagePreprocessing(width: 3, height: 3, resize: .stretch)
     #expect(stretch.cropBox(sourceWidth: 6, sourceHeight: 4) == CropBox(x: 0, y: 0, width: 6, height: 4))
 }
 
 @Test func normalizationModesGiveTheDocumentedValues() {
     // One pixel: R 255, G 0, B 51.
     let pixel = Image(width: 1, height: 1, channels: 3, pixels: [255, 0, 51])
-    func run(_ mode: NormalizationMode) -> [Float] {
-        Preprocessing(width: 1, height: 1, normalization: mode).apply(pixel).scalars
+    func run(_ mode: Preprocessing) -> [Float] {
+        ImagePreprocessing(width: 1, height: 1, normalization: mode).apply(pixel).scalars
     }
     #expect(run(.none) == [255, 0, 51])
     func close(_ a: [Float], _ b: [Float]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) < 1e-5 } }
@@ -61,27 +62,27 @@ import Testing
     let want: [Float] = [(1 - 0.485) / 0.229, (0 - 0.456) / 0.224, (0.2 - 0.406) / 0.225]
     #expect(close(torch, want), "\(torch)")
     // Shape is NCHW.
-    #expect(Preprocessing(width: 5, height: 2).apply(TestImages.numberedRGB(width: 7, height: 7)).shape == [1, 3, 2, 5])
+    #expect(ImagePreprocessing(width: 5, height: 2).apply(TestImages.numberedRGB(width: 7, height: 7)).shape == [1, 3, 2, 5])
 }
 
 @Test func formatConversionInsidePreprocessing() {
     let rgb = TestImages.numberedRGB(width: 4, height: 4)
-    let gray = Preprocessing(width: 4, height: 4, pixelFormat: .gray, normalization: .none).apply(rgb)
+    let gray = ImagePreprocessing(width: 4, height: 4, pixelFormat: .gray, normalization: .none).apply(rgb)
     #expect(gray.shape == [1, 1, 4, 4])
     #expect(gray.scalars[0] == Float(rgb.converted(to: .gray).pixels[0]))
-    #expect(throws: ImageIOError.self) { try Preprocessing(width: 0, height: 4).validate() }
-    #expect(throws: ImageIOError.self) { try Preprocessing(width: 4, height: 4, pixelFormat: .rgba).validate() }
+    #expect(throws: ImageIOError.self) { try ImagePreprocessing(width: 0, height: 4).validate() }
+    #expect(throws: ImageIOError.self) { try ImagePreprocessing(width: 4, height: 4, pixelFormat: .rgba).validate() }
 }
 
 @Test func preprocessingDecodesWithDefaultsAndRejectsUnknownKeys() throws {
     let json = #"{"width": 224, "height": 224, "resizeShorterSide": 256, "normalization": "caffe"}"#
-    let p = try JSONDecoder().decode(Preprocessing.self, from: Data(json.utf8))
-    #expect(p == Preprocessing(width: 224, height: 224, resizeShorterSide: 256, normalization: .caffe))
-    #expect(try JSONDecoder().decode(Preprocessing.self, from: JSONEncoder().encode(p)) == p)
+    let p = try JSONDecoder().decode(ImagePreprocessing.self, from: Data(json.utf8))
+    #expect(p == ImagePreprocessing(width: 224, height: 224, resizeShorterSide: 256, normalization: .caffe))
+    #expect(try JSONDecoder().decode(ImagePreprocessing.self, from: JSONEncoder().encode(p)) == p)
     #expect(throws: DecodingError.self) {
-        try JSONDecoder().decode(Preprocessing.self, from: Data(#"{"width": 4, "height": 4, "normalisation": "tf"}"#.utf8))
+        try JSONDecoder().decode(ImagePreprocessing.self, from: Data(#"{"width": 4, "height": 4, "normalisation": "tf"}"#.utf8))
     }
-    #expect(throws: DecodingError.self) { try JSONDecoder().decode(Preprocessing.self, from: Data(#"{"width": 4}"#.utf8)) }
+    #expect(throws: DecodingError.self) { try JSONDecoder().decode(ImagePreprocessing.self, from: Data(#"{"width": 4}"#.utf8)) }
 }
 
 @Test func integerCropCopiesTheRectangle() {

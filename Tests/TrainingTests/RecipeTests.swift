@@ -115,6 +115,8 @@ extend: runs/old/model.h5
         #expect(ten?.line == 2 && ten?.description.contains("'epochs'") == true && ten?.description.contains("ten") == true)
         let opt = failure("optimizer: adamx\n")
         #expect(opt?.line == 1 && opt?.description.contains("sgd, adam, adamw") == true)
+        let pre = failure("model: vgg16\npreprocess: imagenet\n")   // never a silent fallback to scale
+        #expect(pre?.line == 2 && pre?.description.contains("none, scale, caffe, torch, tf") == true, "\(String(describing: pre))")
         let freeze = failure("model: x\n\nfreeze: everything\n")
         #expect(freeze?.line == 3 && freeze?.description.contains("upto:LAYER") == true)
         let unfreeze = failure("unfreeze_at:\n  - 3:layer4\n  - layer3\n")

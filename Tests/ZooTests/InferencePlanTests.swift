@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import DNNL
 import TensorCore
 import NN
 @testable import Zoo
@@ -40,9 +41,9 @@ private func planRelativeError(_ a: Tensor, _ b: Tensor) -> Float {
 }
 
 private func expectPlanMatches(_ model: any Layer, inputShape: [Int], batches: [Int] = [1, 3],
-                               threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) -> InferencePlan {
+                               threading: DNNLInferenceNet.Threading = .batch, maxSliceImages: Int = 4) -> InferencePlan {
     model.setTraining(false)
-    let plan = InferencePlan(model, inputShape: inputShape, threading: threading, maxSliceImages: maxSliceImages)
+    let plan = InferencePlan(model, inputShape: inputShape, options: InferenceOptions(threading: threading, maxSliceImages: maxSliceImages))
     for (i, n) in batches.enumerated() {
         let x = randomInput([n] + inputShape, seed: UInt64(10 + i)).value
         let want = withoutGradients { model(Var(x)).value }
@@ -99,10 +100,10 @@ func sliceSizesMatch(maxSliceImages: Int) throws {
 @Test func sliceBuffersDoNotGrowWithTheBatch() throws {
     let m = try tinyModel("vgg11_bn", size: 32)
     m.setTraining(false)
-    let single = InferencePlan(m, threading: .batch, maxSliceImages: 1)
+    let single = InferencePlan(m, options: InferenceOptions(threading: .batch, maxSliceImages: 1))
     _ = single(randomInput([1] + m.inputShape, seed: 8).value)
     let onePerImage = single.activationBytes
-    let plan = InferencePlan(m, threading: .batch, maxSliceImages: 1)
+    let plan = InferencePlan(m, options: InferenceOptions(threading: .batch, maxSliceImages: 1))
     _ = plan(randomInput([8] + m.inputShape, seed: 9).value)
     #expect(onePerImage > 0)
     #expect(plan.activationBytes <= min(Threads.count, 8) * onePerImage,
@@ -130,7 +131,7 @@ func sliceSizesMatch(maxSliceImages: Int) throws {
 func convolutionAlgorithmsMatch(algorithm: DNNLInferenceNet.ConvAlgorithm) throws {
     let m = try tinyModel("vgg11_bn", size: 32, width: 0.5)
     m.setTraining(false)
-    let plan = InferencePlan(m, algorithm: algorithm)
+    let plan = InferencePlan(m, options: InferenceOptions(conv: algorithm))
     let x = randomInput([2] + m.inputShape, seed: 4).value
     let err = planRelativeError(withoutGradients { m(Var(x)).value }, plan(x))
     #expect(err <= 1e-4, "relative error \(err)")

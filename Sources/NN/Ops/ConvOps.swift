@@ -1,3 +1,4 @@
+import DNNL
 import TensorCore
 
 /// 2-D convolution (cross-correlation) over NCHW input with OIHW weights ([O, C/groups, KH, KW]),

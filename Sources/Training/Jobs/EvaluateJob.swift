@@ -6,7 +6,7 @@ import TensorCore
 /// matrix over DIR's class folders (DIR/val, DIR/valid or DIR/test when DIR has them).
 public enum EvaluateJob {
     /// `classNames`: evaluate only these class folders of DIR (others ignored); they must be the model's classes.
-    public static func run(_ loaded: LoadedModel, data: String, classNames: [String]? = nil, preprocess: Recipe.PreprocessMode?,
+    public static func run(_ loaded: LoadedModel, data: String, classNames: [String]? = nil, preprocess: Preprocessing?,
                            topK: Int) throws -> EvaluationSummary {
         var folder = URL(fileURLWithPath: data)
         var isDir: ObjCBool = false

@@ -33,7 +33,7 @@ public enum ExportJob {
 
     public static func augmentPreview(data: String, augmentation: Recipe.Augmentation, inputSize: Int, seed: UInt64, to path: String) throws {
         let run = try RunData.load(data, validationFraction: 0, seed: seed, warn: { _ in })
-        let p = ImageIO.Preprocessing(width: inputSize, height: inputSize)
+        let p = ImagePreprocessing(width: inputSize, height: inputSize)
         let augmenter = try Augmenter(config: augmentation.imageConfig, preprocessing: p)
         try AugmentationPreview.write(dataset: run.train, augmenter: augmenter, to: URL(fileURLWithPath: path), seed: seed)
     }

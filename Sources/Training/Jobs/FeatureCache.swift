@@ -18,6 +18,7 @@ public struct FeatureCache: Sendable {
 
     /// Runs `trunk` in inference mode over every batch of `source` for `copies` epochs' worth of data.
     public static func compute(trunk: any Layer, source: any BatchSource, copies: Int,
+                               inference: InferenceOptions = InferenceOptions(),
                                progress: ((Int, Int) -> Void)? = nil) throws -> FeatureCache {
         let wasTraining = trunk.isTraining
         trunk.setTraining(false)
@@ -26,7 +27,7 @@ public struct FeatureCache: Sendable {
         var targets: [Targets] = []
         // The trunk runs as an inference plan (oneDNN chain, BN folded; unknown layers through their
         // module forward), built on the first batch: the weights are fixed while the cache is computed.
-        let plan = PlanCache()
+        let plan = PlanCache(inference)
         for copy in 0..<max(1, copies) {
             var chunks: [Tensor] = []
             var labels: [Int] = []

@@ -15,7 +15,7 @@ public struct LoadedModel {
     public let outputActivation: Activation?
     public let source: String
     /// The model's inference plan (built on first use; the loaded weights do not change afterwards).
-    private let plan = PlanCache()
+    let plan: PlanCache
 
     public struct Request {
         public var model: String?
@@ -28,7 +28,8 @@ public struct LoadedModel {
         }
     }
 
-    public static func load(_ q: Request) throws -> LoadedModel {
+    /// `inference`: how predictions run (`RuntimeOptions.inference`).
+    public static func load(_ q: Request, inference: InferenceOptions = InferenceOptions()) throws -> LoadedModel {
         if let path = q.model ?? q.base.flatMap({ ShippedModel.named($0) }).map(\.path), q.weights == nil {
             guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): model file not found") }
             let (model, meta) = try loadNativeModel(path: path)
@@ -38,19 +39,19 @@ public struct LoadedModel {
             let names = meta.classNames ?? (0..<model.classCount).map { "class\($0)" }
             let act = meta.extra["loss"] == "sigmoid" ? Activation.sigmoid : .softmax
             return LoadedModel(model: model, options: meta.options, classNames: names,
-                               outputActivation: model.outputIsLogits ? act : nil, source: path)
+                               outputActivation: model.outputIsLogits ? act : nil, source: path, plan: PlanCache(inference))
         }
         guard let base = q.base else { throw JobError("give --model FILE, or --base NAME (with --weights FILE)") }
         guard let weights = q.weights else { throw JobError("--base \(base) needs --weights FILE (or use --model FILE)") }
         guard FileManager.default.fileExists(atPath: weights) else { throw JobError("\(weights): weights file not found") }
         if try detectWeightFileFormat(path: weights) == .graftNative {
-            return try load(Request(model: weights, classes: q.classes))
+            return try load(Request(model: weights, classes: q.classes), inference: inference)
         }
         var o = ZooOptions(inputSize: q.inputSize, classCount: q.classes)
         o.classifierActivation = .softmax
         let (model, _) = try loadPretrained(base, options: o, weights: weights, importOptions: .strict)
         return LoadedModel(model: model, options: o, classNames: (0..<model.classCount).map { "class\($0)" },
-                           outputActivation: model.outputIsLogits ? .softmax : nil, source: weights)
+                           outputActivation: model.outputIsLogits ? .softmax : nil, source: weights, plan: PlanCache(inference))
     }
 
     /// Probabilities [N, classes] for a batch of preprocessed images.
@@ -66,7 +67,7 @@ public struct LoadedModel {
         }
     }
 
-    public func preprocessing(override: Recipe.PreprocessMode?) -> ImageIO.Preprocessing {
+    public func preprocessing(override: Preprocessing?) -> ImagePreprocessing {
         ModelSetup.imagePreprocessing(model, override: override)
     }
 }
@@ -93,13 +94,16 @@ extension ZooModel {
 final class PlanCache: @unchecked Sendable {
     private let lock = NSLock()
     private var plan: InferencePlan?
+    private let options: InferenceOptions
 
-    /// model(x) in the model's current mode: through the plan when enabled, else the module forward.
+    init(_ options: InferenceOptions) { self.options = options }
+
+    /// model(x) in the model's current mode: through the plan when `options.plan`, else the module forward.
     func output(_ model: any Layer, _ x: Tensor) -> Tensor {
-        guard InferencePlan.isEnabled, x.shape.count == 4 else { return withoutGradients { model(Var(x)).value } }
+        guard options.plan, x.shape.count == 4 else { return withoutGradients { model(Var(x)).value } }
         let shape = Array(x.shape.dropFirst())
         lock.lock()
-        let p = plan.flatMap { $0.inputShape == shape ? $0 : nil } ?? InferencePlan(model, inputShape: shape)
+        let p = plan.flatMap { $0.inputShape == shape ? $0 : nil } ?? InferencePlan(model, inputShape: shape, options: options)
         plan = p
         lock.unlock()
         return p(x)

@@ -133,11 +133,10 @@ enum ModelSetup {
     }
 
     /// The image pipeline's preprocessing for a model.
-    static func imagePreprocessing(_ model: ZooModel, override: Recipe.PreprocessMode?) -> ImageIO.Preprocessing {
-        let mode = override.map { NormalizationMode(rawValue: $0.rawValue) ?? .scale }
-            ?? NormalizationMode(rawValue: model.preprocessing.rawValue) ?? .scale
+    static func imagePreprocessing(_ model: ZooModel, override: Preprocessing?) -> ImagePreprocessing {
+        let mode = override ?? model.preprocessing
         let c = model.inputShape[0], h = model.inputShape[1], w = model.inputShape[2]
-        return ImageIO.Preprocessing(width: w, height: h, resize: .centerCrop, pixelFormat: c == 1 ? .gray : .rgb,
+        return ImagePreprocessing(width: w, height: h, resize: .centerCrop, pixelFormat: c == 1 ? .gray : .rgb,
                                      normalization: mode)
     }
 }

@@ -79,8 +79,9 @@ final class PhaseRunner {
         model.freezeTrunk()
         let copies = augmented ? min(recipe.cacheFeatures.count, epochs) : 1
         let t0 = Date()
-        let trainFeatures = try FeatureCache.compute(trunk: model.trunk, source: trainImages, copies: copies)
-        let valFeatures = try valImages.map { try FeatureCache.compute(trunk: model.trunk, source: $0, copies: 1) }
+        let inference = job.runtime.inference
+        let trainFeatures = try FeatureCache.compute(trunk: model.trunk, source: trainImages, copies: copies, inference: inference)
+        let valFeatures = try valImages.map { try FeatureCache.compute(trunk: model.trunk, source: $0, copies: 1, inference: inference) }
         job.say("phase 1 head on cached trunk features \(trainFeatures.featureShape) (\(copies) cop\(copies == 1 ? "y" : "ies"), "
                 + "computed in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s), \(epochs) epochs")
         let source = CachedFeatureSource(cache: trainFeatures, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)

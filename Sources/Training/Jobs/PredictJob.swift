@@ -31,7 +31,7 @@ public enum PredictJob {
         return files
     }
 
-    public static func run(_ loaded: LoadedModel, files: [URL], preprocess: Recipe.PreprocessMode?, top k: Int,
+    public static func run(_ loaded: LoadedModel, files: [URL], preprocess: Preprocessing?, top k: Int,
                            batchSize: Int = 32) throws -> [Prediction] {
         let p = loaded.preprocessing(override: preprocess)
         var results: [Prediction] = []

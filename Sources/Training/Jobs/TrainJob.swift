@@ -25,6 +25,8 @@ public final class TrainJob {
     public let resume: Bool
     public var say: (String) -> Void = { print($0); fflush(nil) }
     public var progressStyle: ProgressReporter.Style? = nil
+    /// How the run's kernels run (the process-wide parts are applied by the executable at start-up).
+    public var runtime = RuntimeOptions()
 
     public init(recipe: Recipe, resume: Bool = false) {
         self.recipe = recipe
@@ -67,7 +69,7 @@ public final class TrainJob {
         let augmentation = recipe.augmentation.imageConfig
         let trainImages = ImageBatchSource(loader: try BatchLoader(
             dataset: data.train, preprocessing: preprocessing, augmentation: augmentation.isIdentity ? nil : augmentation,
-            cache: trainCache, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed))
+            cache: trainCache, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, fusedAugment: runtime.fusedAugment))
         let valImages = try data.validation.map {
             ImageBatchSource(loader: try BatchLoader(dataset: $0, preprocessing: preprocessing, cache: valCache,
                                                      batchSize: max(recipe.batchSize, 64), shuffle: false))

@@ -3,7 +3,7 @@ import NN
 /// A layer kind: its options, output shape and parameter names, nothing about Keras or oneDNN. Every
 /// other concern is a protocol of the module that owns it, conformed to per kind in its own file:
 /// `ModuleBuildable` (Zoo/Layers), `KerasWeighted` (Zoo/Keras), `DNNLLowerable` (Zoo/Inference/Lowering),
-/// `KerasLayer` (WeightIO/Keras), `MACCountable` (Training/Jobs/BenchMACs). The tables `LayerKinds.all`
+/// `KerasLayer` (WeightIO/Keras), `MACCountable` (Bench/BenchMACs). The tables `LayerKinds.all`
 /// and `KerasLayers.all` list the kinds, so a kind missing a conformance does not compile.
 public protocol LayerKind: Sendable {
     /// Output shape ([C, H, W], or [F] after flatten / global pooling) for the per-image input shapes;

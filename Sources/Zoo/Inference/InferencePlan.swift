@@ -1,4 +1,5 @@
 import Foundation
+import DNNL
 import TensorCore
 import NN
 
@@ -17,9 +18,10 @@ import NN
 /// training, loading weights, freezing BatchNorm or `setTraining`, build a new plan.
 ///
 /// Calls are serialised by a lock (one batch at a time; the batch itself uses `Threads.count` cores).
-/// Settings (measured defaults, see `DNNLInferenceNet`): nChw16c activations on AVX-512, Winograd
-/// for 3x3 stride-1 convolutions (direct elsewhere), the batch cut into slices of at most 4 images shared by the cores;
-/// `GRAFT_INFER_PLAN=0` turns the plan off in the jobs that use it.
+/// Settings (`InferenceOptions`; measured defaults, see `DNNLInferenceNet`): nChw16c activations on
+/// AVX-512, Winograd for 3x3 stride-1 convolutions (direct elsewhere), the batch cut into slices of at
+/// most 4 images shared by the cores. `InferenceOptions.plan` off makes the jobs that use a plan
+/// (bench, feature cache, predict, evaluate) run the module forward instead.
 public final class InferencePlan: @unchecked Sendable {
     /// A node of the model as the plan runs it.
     struct PlanNode {
@@ -36,9 +38,6 @@ public final class InferencePlan: @unchecked Sendable {
         case module(PlanNode)
     }
 
-    /// `GRAFT_INFER_PLAN=0` makes callers (bench, feature cache, predict, evaluate) use the module forward.
-    public static var isEnabled: Bool { ProcessInfo.processInfo.environment["GRAFT_INFER_PLAN"] != "0" }
-
     public let model: any Layer
     /// [C, H, W] the plan was compiled for; other input shapes run `model` directly.
     public let inputShape: [Int]
@@ -51,16 +50,14 @@ public final class InferencePlan: @unchecked Sendable {
     public private(set) var nativeFailures = 0
 
     /// Compiles `model` (a `ZooModel`, a `GraphModule`, a `Sequential`, or any layer) for inputs of
-    /// `inputShape` ([C, H, W]). `algorithm`, `threading` and `maxSliceImages` default to
-    /// `DNNLInferenceNet`'s process-wide settings.
-    public init(_ model: any Layer, inputShape: [Int], algorithm: DNNLInferenceNet.ConvAlgorithm? = nil,
-                threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) {
+    /// `inputShape` ([C, H, W]) with the inference `options`.
+    public init(_ model: any Layer, inputShape: [Int], options: InferenceOptions = InferenceOptions()) {
         self.model = model
         self.inputShape = inputShape
         let (graph, modules) = Self.graph(of: model, inputShape: inputShape)
         input = graph.input
         output = graph.output
-        stages = Self.compile(graph, modules, settings: (algorithm, threading, maxSliceImages))
+        stages = Self.compile(graph, modules, settings: options)
         for (i, s) in stages.enumerated() {
             switch s {
             case let .native(_, inName, _, _, _): lastUse[inName] = i
@@ -70,9 +67,8 @@ public final class InferencePlan: @unchecked Sendable {
     }
 
     /// Compiles a zoo model for its own input size.
-    public convenience init(_ model: ZooModel, algorithm: DNNLInferenceNet.ConvAlgorithm? = nil,
-                            threading: DNNLInferenceNet.Threading? = nil, maxSliceImages: Int? = nil) {
-        self.init(model, inputShape: model.inputShape, algorithm: algorithm, threading: threading, maxSliceImages: maxSliceImages)
+    public convenience init(_ model: ZooModel, options: InferenceOptions = InferenceOptions()) {
+        self.init(model, inputShape: model.inputShape, options: options)
     }
 
     /// The model as one graph and its modules by node name (any other layer: one opaque node).
@@ -104,13 +100,11 @@ public final class InferencePlan: @unchecked Sendable {
         return (whole, ["model": model])
     }
 
-    typealias NetSettings = (algorithm: DNNLInferenceNet.ConvAlgorithm?, threading: DNNLInferenceNet.Threading?, maxSliceImages: Int?)
-
     /// Greedy chains in node order: a chain reads one tensor (its entry) and grows while each node's
     /// inputs are values of the chain and the node lowers; it closes on a node that does not, and
     /// that node runs as a module. A chain whose nodes other than the last are read after it runs as
     /// modules (a native chain has one output).
-    static func compile(_ graph: ModelGraph, _ modules: [String: Module], settings: NetSettings) -> [Stage] {
+    static func compile(_ graph: ModelGraph, _ modules: [String: Module], settings: InferenceOptions) -> [Stage] {
         let readers = graph.readers
         var stages: [Stage] = []
         var dnnl: DNNLInferenceGraph?
@@ -130,8 +124,7 @@ public final class InferencePlan: @unchecked Sendable {
             let tail = c.padNodes.first.flatMap { p in chain.firstIndex { $0.name == p } } ?? chain.count
             let outName = tail < chain.count ? chain[tail].inputs[0] : last.name
             if !readOutside, tail > 0, let g = dnnl, g.opCount > 0, outName != entry,
-               let net = try? DNNLInferenceNet(graph: g, output: c.value, algorithm: settings.algorithm,
-                                               threading: settings.threading, maxSliceImages: settings.maxSliceImages) {
+               let net = try? DNNLInferenceNet(graph: g, output: c.value, options: settings) {
                 let out = c.flattened ? [g.shape(c.value)[0]] : g.shape(c.value)
                 stages.append(.native(net, input: entry, output: outName, nodes: Array(chain[..<tail]), outputShape: out))
                 for n in chain[tail...] { stages.append(.module(n)) }

@@ -1,3 +1,4 @@
+import DNNL
 import TensorCore
 import NN
 

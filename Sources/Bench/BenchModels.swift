@@ -1,6 +1,7 @@
 import Foundation
 import NN
 import TensorCore
+import Training
 import Zoo
 
 /// ResNet-20 for CIFAR-10 as in He et al. 2015 ("Deep Residual Learning", section 4.2): a 3x3 conv of 16

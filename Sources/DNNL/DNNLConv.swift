@@ -1,5 +1,6 @@
 import CDNNL
 import Foundation
+import TensorCore
 
 /// oneDNN (2.6.x C API) convolutions from plain NCHW/OIHW buffers.
 ///
@@ -12,25 +13,11 @@ import Foundation
 public enum DNNLConv {
     public enum Pass: Int, Hashable, Sendable, CaseIterable { case forward, backwardData, backwardWeights }
 
-    /// How oneDNN work is spread over `Threads.count` cores.
-    public enum Threading: String, Sendable, CaseIterable {
-        /// One call on the whole batch; oneDNN's OpenMP team of `Threads.count` threads splits it.
-        case openmp
-        /// The batch is cut into slices of a few images, each run by a GCD worker as a single-threaded
-        /// oneDNN call (dynamic load balance, no OpenMP barriers: robust when other processes share
-        /// the cores). Backward-weights sums the slices' partial dW afterwards.
-        case batch
-    }
-    /// `GRAFT_DNNL_THREADING=openmp|batch` (default batch). Set once at start-up, like `Threads.count`.
-    nonisolated(unsafe) public static var threading: Threading =
-        ProcessInfo.processInfo.environment["GRAFT_DNNL_THREADING"].flatMap { Threading(rawValue: $0.lowercased()) } ?? .batch
-
-    /// Training convolution algorithm (`GRAFT_TRAIN_CONV=direct|winograd`, default winograd):
-    /// oneDNN's Winograd F(4x4,3x3) in all three passes where `winogradShape` holds, direct otherwise
-    /// (and wherever oneDNN has no Winograd kernel). Set once at start-up.
-    public enum Algorithm: String, Sendable { case direct, winograd }
-    nonisolated(unsafe) public static var trainingAlgorithm: Algorithm =
-        ProcessInfo.processInfo.environment["GRAFT_TRAIN_CONV"].flatMap { Algorithm(rawValue: $0.lowercased()) } ?? .winograd
+    /// How oneDNN work is spread over the cores (`RuntimeOptions.dnnlThreading`): with `batch`,
+    /// backward-weights sums the slices' partial dW afterwards.
+    public typealias Threading = DNNLThreading
+    /// Training convolution algorithm (`RuntimeOptions.trainConv`, default winograd).
+    public typealias Algorithm = TrainConvAlgorithm
 
     /// Whether this geometry takes the Winograd kernel in training: 3x3, stride 1, ungrouped, channels
     /// in whole blocks of 16, and outputs where Winograd pays (`winogradPays`).
@@ -48,7 +35,14 @@ public enum DNNLConv {
     /// training).
     static func winogradPays(outHeight: Int, outWidth: Int) -> Bool { outHeight >= 7 && outWidth >= 7 }
 
-    struct Key: Hashable { let g: Conv2DGeometry; let pass: Pass; let bias: Bool }
+    /// Whether oneDNN has f32 Winograd kernels on this CPU (oneDNN 2.6: AVX-512 only; elsewhere the
+    /// Winograd rule runs direct everywhere).
+    public static var hasWinogradKernels: Bool {
+        let isa = dnnl_get_effective_cpu_isa().rawValue, avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return isa & avx512 == avx512
+    }
+
+    struct Key: Hashable { let g: Conv2DGeometry; let pass: Pass; let bias: Bool; let algorithm: Algorithm }
 
     final class Cache: @unchecked Sendable {
         let lock = NSLock()
@@ -58,12 +52,12 @@ public enum DNNLConv {
 
     /// The cached primitive for this geometry and pass (built on first use), or nil when oneDNN
     /// cannot provide one.
-    static func primitive(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool) -> DNNLConvPrimitive? {
-        let key = Key(g: g, pass: pass, bias: bias)
+    static func primitive(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool, algorithm: Algorithm) -> DNNLConvPrimitive? {
+        let key = Key(g: g, pass: pass, bias: bias, algorithm: algorithm)
         cache.lock.lock()
         defer { cache.lock.unlock() }
         if let hit = cache.entries[key] { return hit }
-        let winograd = trainingAlgorithm == .winograd && winogradShape(g)
+        let winograd = algorithm == .winograd && winogradShape(g)
         let made = DNNLContext.shared.flatMap { ctx in
             (winograd ? try? DNNLConvPrimitive(g, pass, bias: bias, algorithm: dnnl_convolution_winograd, context: ctx) : nil)
                 ?? (try? DNNLConvPrimitive(g, pass, bias: bias, algorithm: dnnl_convolution_direct, context: ctx))
@@ -73,19 +67,19 @@ public enum DNNLConv {
     }
 
     /// Whether oneDNN can run this pass (builds and caches the primitive).
-    public static func supports(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool = false) -> Bool {
-        primitive(g, pass, bias: bias) != nil
+    public static func supports(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool = false, algorithm: Algorithm = .winograd) -> Bool {
+        primitive(g, pass, bias: bias, algorithm: algorithm) != nil
     }
 
     /// Implementation name and blocked layouts oneDNN chose, e.g. "jit:avx2 src=aBcd8b wei=ABcd8b8a ...".
-    public static func describe(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool = false) -> String {
-        primitive(g, pass, bias: bias)?.summary ?? "unsupported"
+    public static func describe(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool = false, algorithm: Algorithm = .winograd) -> String {
+        primitive(g, pass, bias: bias, algorithm: algorithm)?.summary ?? "unsupported"
     }
 
     /// Splits the batch for `Threading.batch`: (images per slice, number of slices), aiming at
     /// `slicesPerWorker` slices per worker for dynamic balance (at least one image per slice); one
     /// slice when OpenMP threading is used or there is one thread.
-    static func slices(_ g: Conv2DGeometry, slicesPerWorker: Int = 4) -> (per: Int, count: Int) {
+    static func slices(_ g: Conv2DGeometry, threading: Threading, slicesPerWorker: Int = 4) -> (per: Int, count: Int) {
         let t = Threads.count
         guard threading == .batch, t > 1, g.batch > 1 else { return (g.batch, 1) }
         let per = max(1, g.batch / (slicesPerWorker * t))
@@ -95,20 +89,20 @@ public enum DNNLConv {
     /// Runs the pass slice by slice: `shared` arguments are the same for every slice (weights, bias);
     /// `perSlice(slice, firstImage)` gives the rest. A shared input that oneDNN wants blocked is
     /// reordered once per call, not once per slice. Returns false when oneDNN has no primitive.
-    static func runSlices(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool, slicesPerWorker: Int = 4,
-                          shared: [Int32: UnsafeMutableRawPointer],
+    static func runSlices(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool, algorithm: Algorithm, threading: Threading,
+                          slicesPerWorker: Int = 4, shared: [Int32: UnsafeMutableRawPointer],
                           perSlice: (Int, Int) -> [Int32: UnsafeMutableRawPointer]) -> Bool {
-        let (per, count) = slices(g, slicesPerWorker: slicesPerWorker)
+        let (per, count) = slices(g, threading: threading, slicesPerWorker: slicesPerWorker)
         if count == 1 {
-            guard let p = primitive(g, pass, bias: bias) else { return false }
+            guard let p = primitive(g, pass, bias: bias, algorithm: algorithm) else { return false }
             p.execute(shared.merging(perSlice(0, 0)) { a, _ in a }, ompThreads: Threads.count)
             return true
         }
         var gFull = g; gFull.batch = per
         let tail = g.batch - per * (count - 1)
         var gTail = g; gTail.batch = tail
-        guard let pFull = primitive(gFull, pass, bias: bias),
-              let pTail = tail == per ? pFull : primitive(gTail, pass, bias: bias) else { return false }
+        guard let pFull = primitive(gFull, pass, bias: bias, algorithm: algorithm),
+              let pTail = tail == per ? pFull : primitive(gTail, pass, bias: bias, algorithm: algorithm) else { return false }
         // Reorder shared blocked inputs once, when both slice primitives want the same layout.
         var sharedArgs = shared
         var preBlocked = Set<Int32>()
@@ -136,11 +130,12 @@ public enum DNNLConv {
 
     @discardableResult
     static func forward(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) -> Bool {
+                        bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>,
+                        algorithm: Algorithm, threading: Threading) -> Bool {
         let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
         var shared: [Int32: UnsafeMutableRawPointer] = [DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight)]
         if let bias { shared[DNNL_ARG_BIAS] = UnsafeMutableRawPointer(mutating: bias) }
-        return runSlices(g, .forward, bias: bias != nil, shared: shared) { _, b0 in
+        return runSlices(g, .forward, bias: bias != nil, algorithm: algorithm, threading: threading, shared: shared) { _, b0 in
             [DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input + b0 * inStride),
              DNNL_ARG_DST: UnsafeMutableRawPointer(output + b0 * outStride)]
         }
@@ -148,9 +143,9 @@ public enum DNNLConv {
 
     @discardableResult
     static func backwardData(_ g: Conv2DGeometry, dOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                             dInput: UnsafeMutablePointer<Float>) -> Bool {
+                             dInput: UnsafeMutablePointer<Float>, algorithm: Algorithm, threading: Threading) -> Bool {
         let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
-        return runSlices(g, .backwardData, bias: false,
+        return runSlices(g, .backwardData, bias: false, algorithm: algorithm, threading: threading,
                          shared: [DNNL_ARG_WEIGHTS: UnsafeMutableRawPointer(mutating: weight)]) { _, b0 in
             [DNNL_ARG_DIFF_DST: UnsafeMutableRawPointer(mutating: dOutput + b0 * outStride),
              DNNL_ARG_DIFF_SRC: UnsafeMutableRawPointer(dInput + b0 * inStride)]
@@ -159,7 +154,8 @@ public enum DNNLConv {
 
     @discardableResult
     static func backwardWeights(_ g: Conv2DGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
-                                dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?) -> Bool {
+                                dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?,
+                                algorithm: Algorithm, threading: Threading) -> Bool {
         let inStride = g.inChannels * g.inHeight * g.inWidth, outStride = g.outChannels * g.outHeight * g.outWidth
         let wCount = g.outChannels * (g.inChannels / g.groups) * g.kernelHeight * g.kernelWidth
         let bCount = dBias == nil ? 0 : g.outChannels
@@ -170,12 +166,13 @@ public enum DNNLConv {
         let imageBytes = (inStride + outStride) * MemoryLayout<Float>.stride
         let perWorker = (g.batch + Threads.count - 1) / max(1, Threads.count)
         let slicesPerWorker = max(1, (perWorker * imageBytes + (32 << 20) - 1) / (32 << 20))
-        let (_, count) = slices(g, slicesPerWorker: slicesPerWorker)
+        let (_, count) = slices(g, threading: threading, slicesPerWorker: slicesPerWorker)
         // Slice 0 writes dWeight/dBias; the others write pooled partials, summed afterwards.
         let partialScratch = count > 1 ? ScratchPool.shared.acquire(bytes: (count - 1) * (wCount + bCount) * 4) : nil
         defer { if let partialScratch { ScratchPool.shared.release(partialScratch) } }
         let partials = partialScratch?.pointer.bindMemory(to: Float.self, capacity: (count - 1) * (wCount + bCount))
-        let ok = runSlices(g, .backwardWeights, bias: dBias != nil, slicesPerWorker: slicesPerWorker, shared: [:]) { i, b0 in
+        let ok = runSlices(g, .backwardWeights, bias: dBias != nil, algorithm: algorithm, threading: threading,
+                           slicesPerWorker: slicesPerWorker, shared: [:]) { i, b0 in
             let dw = i == 0 ? dWeight : partials! + (i - 1) * (wCount + bCount)
             var ptrs: [Int32: UnsafeMutableRawPointer] = [
                 DNNL_ARG_SRC: UnsafeMutableRawPointer(mutating: input + b0 * inStride),
@@ -205,9 +202,9 @@ public enum DNNLConv {
     /// primitive alone on the blocked copies (what a network that stays in oneDNN's layout would pay).
     /// Returns seconds per run, or [] when oneDNN has no primitive for this pass.
     public static func timeKernelOnly(_ g: Conv2DGeometry, _ pass: Pass, buffers: [Int32: UnsafeMutableRawPointer],
-                                      warmup: Int, reps: Int) -> [Double] {
+                                      warmup: Int, reps: Int, algorithm: Algorithm = .winograd) -> [Double] {
         let bias = buffers[DNNL_ARG_BIAS] != nil || buffers[DNNL_ARG_DIFF_BIAS] != nil
-        guard let p = primitive(g, pass, bias: bias) else { return [] }
+        guard let p = primitive(g, pass, bias: bias, algorithm: algorithm) else { return [] }
         return p.execute(buffers, ompThreads: Threads.count, kernelWarmup: warmup, kernelReps: reps)
     }
 
@@ -215,40 +212,6 @@ public enum DNNLConv {
     public static let argSrc = DNNL_ARG_SRC, argWeights = DNNL_ARG_WEIGHTS, argBias = DNNL_ARG_BIAS,
         argDst = DNNL_ARG_DST, argDiffSrc = DNNL_ARG_DIFF_SRC, argDiffDst = DNNL_ARG_DIFF_DST,
         argDiffWeights = DNNL_ARG_DIFF_WEIGHTS, argDiffBias = DNNL_ARG_DIFF_BIAS
-}
-
-struct DNNLError: Error, CustomStringConvertible {
-    let what: String, status: dnnl_status_t
-    var description: String { "\(what): \(String(cString: dnnl_status2str(status)))" }
-}
-
-@inline(__always) func dnnlCheck(_ s: dnnl_status_t, _ what: @autoclosure () -> String) throws {
-    if s != dnnl_success { throw DNNLError(what: what(), status: s) }
-}
-
-/// The CPU engine and one in-order stream, created once.
-final class DNNLContext: @unchecked Sendable {
-    static let shared: DNNLContext? = DNNLContext()
-    let engine: dnnl_engine_t
-    let stream: dnnl_stream_t
-    /// oneDNN (OpenMP build) sizes its thread team from the calling thread's OpenMP ICV; set it to
-    /// `Threads.count` before each call, via libgomp's `omp_set_num_threads` (no omp.h in the shim).
-    let setOMPThreads: (@convention(c) (Int32) -> Void)?
-
-    private init?() {
-        var e: dnnl_engine_t?
-        guard dnnl_engine_create(&e, dnnl_cpu, 0) == dnnl_success, let e else { return nil }
-        var s: dnnl_stream_t?
-        guard dnnl_stream_create(&s, e, dnnl_stream_default_flags.rawValue) == dnnl_success, let s else {
-            dnnl_engine_destroy(e); return nil
-        }
-        engine = e; stream = s
-        if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "omp_set_num_threads") {
-            setOMPThreads = unsafeBitCast(sym, to: (@convention(c) (Int32) -> Void).self)
-        } else {
-            setOMPThreads = nil
-        }
-    }
 }
 
 /// One convolution pass with its reorders. Immutable after creation: memory objects are created per
@@ -262,99 +225,73 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         let isOutput: Bool
         var plainMD: dnnl_memory_desc_t
         var blockedMD: dnnl_memory_desc_t?
-        let reorder: dnnl_primitive_t?
+        let reorder: Primitive?
         var reorderScratchpadMD: dnnl_memory_desc_t?
         let blockedBytes: Int
         let layout: String
     }
 
     let context: DNNLContext
-    let pd: dnnl_primitive_desc_t
-    let prim: dnnl_primitive_t
-    var args: [Arg] = []
+    let pd: PrimitiveDesc
+    let prim: Primitive
+    let args: [Arg]
     let summary: String
     /// Bytes of the pooled buffer per call: blocked copies, then the (shared) scratchpad.
     let scratchBytes: Int
     let blockedBytes: Int
-    var convScratchpadMD: dnnl_memory_desc_t?
+    let convScratchpadMD: dnnl_memory_desc_t?
 
+    /// Every oneDNN object is made and owned by its own handle, so a throw at any step frees what was
+    /// made before it.
     init(_ g: Conv2DGeometry, _ pass: DNNLConv.Pass, bias: Bool, algorithm: dnnl_alg_kind_t, context ctx: DNNLContext) throws {
         context = ctx
-        func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
-            var d = dnnl_memory_desc_t()
-            try dnnlCheck(dnnl_memory_desc_init_by_tag(&d, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag),
-                          "memory_desc_init \(dims)")
-            return d
-        }
+        let md = dnnlMemoryDesc
         let srcDims = g.inputShape, dstDims = g.outputShape
         let grouped = g.groups > 1
         let weiDims = grouped
             ? [g.groups, g.outChannels / g.groups, g.inChannels / g.groups, g.kernelHeight, g.kernelWidth]
             : g.weightShape
         let weiTag = grouped ? dnnl_goihw : dnnl_oihw
-        let srcAny = try md(srcDims, dnnl_format_tag_any), dstAny = try md(dstDims, dnnl_format_tag_any)
-        let weiAny = try md(weiDims, dnnl_format_tag_any)
-        let biasMD = try md([g.outChannels], dnnl_x)
-        let biasBox = UnsafeMutablePointer<dnnl_memory_desc_t>.allocate(capacity: 1)
-        biasBox.initialize(to: biasMD)
-        defer { biasBox.deallocate() }
+        var s = try md(srcDims, dnnl_format_tag_any), d = try md(dstDims, dnnl_format_tag_any)
+        var w = try md(weiDims, dnnl_format_tag_any)
+        var biasMD = try md([g.outChannels], dnnl_x)
         let strides: [Int64] = [Int64(g.strideH), Int64(g.strideW)]
         let padL: [Int64] = [Int64(g.padTop), Int64(g.padLeft)]
         let padR: [Int64] = [Int64(g.padBottom), Int64(g.padRight)]
 
-        // User-managed scratchpads: oneDNN 2.x's library scratchpad is thread_local and sized when a
-        // primitive is created, so running a cached primitive on another thread (GCD workers, parallel
-        // tests) wrote through a null pointer. Each call now passes a pooled scratchpad.
-        var attrHandle: dnnl_primitive_attr_t?
-        try dnnlCheck(dnnl_primitive_attr_create(&attrHandle), "primitive_attr_create")
-        let attr = attrHandle!
-        defer { dnnl_primitive_attr_destroy(attr) }
-        try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
+        // User-managed scratchpads: each call passes a pooled one (see `PrimitiveAttr.userScratchpad`;
+        // cached primitives run on GCD workers and in parallel tests).
+        let attr = try PrimitiveAttr.userScratchpad()
 
-        func makePD(_ desc: inout dnnl_convolution_desc_t, hint: dnnl_primitive_desc_t?) throws -> dnnl_primitive_desc_t {
-            var pd: dnnl_primitive_desc_t?
-            try dnnlCheck(withUnsafePointer(to: &desc) { dnnl_primitive_desc_create(&pd, $0, attr, ctx.engine, hint) },
-                          "primitive_desc_create \(pass)")
-            return pd!
-        }
         // Forward descriptor: the primitive itself for .forward, the hint for the backward passes.
         var fwdDesc = dnnl_convolution_desc_t()
-        var s = srcAny, w = weiAny, d = dstAny
         let needFwdBias = pass == .forward ? bias : false
-        try dnnlCheck(dnnl_convolution_forward_desc_init(&fwdDesc, dnnl_forward_training, algorithm,
-                                                         &s, &w, needFwdBias ? UnsafePointer(biasBox) : nil, &d, strides, padL, padR),
-                      "convolution_forward_desc_init")
-        let fwdPD = try makePD(&fwdDesc, hint: nil)
+        try withUnsafePointer(to: &biasMD) { b in
+            try dnnlCheck(dnnl_convolution_forward_desc_init(&fwdDesc, dnnl_forward_training, algorithm,
+                                                             &s, &w, needFwdBias ? b : nil, &d, strides, padL, padR),
+                          "convolution_forward_desc_init")
+        }
+        let fwdPD = try PrimitiveDesc("primitive_desc_create \(pass)", op: &fwdDesc, attr: attr, engine: ctx.engine)
         switch pass {
         case .forward:
             pd = fwdPD
         case .backwardData:
-            defer { dnnl_primitive_desc_destroy(fwdPD) }
             var desc = dnnl_convolution_desc_t()
             try dnnlCheck(dnnl_convolution_backward_data_desc_init(&desc, algorithm, &s, &w, &d,
                                                                    strides, padL, padR), "backward_data_desc_init")
-            pd = try makePD(&desc, hint: fwdPD)
+            pd = try PrimitiveDesc("primitive_desc_create \(pass)", op: &desc, attr: attr, engine: ctx.engine, hint: fwdPD)
         case .backwardWeights:
-            defer { dnnl_primitive_desc_destroy(fwdPD) }
             var desc = dnnl_convolution_desc_t()
-            try dnnlCheck(dnnl_convolution_backward_weights_desc_init(&desc, algorithm, &s, &w,
-                                                                      bias ? UnsafePointer(biasBox) : nil, &d, strides, padL, padR),
-                          "backward_weights_desc_init")
-            pd = try makePD(&desc, hint: fwdPD)
+            try withUnsafePointer(to: &biasMD) { b in
+                try dnnlCheck(dnnl_convolution_backward_weights_desc_init(&desc, algorithm, &s, &w, bias ? b : nil, &d,
+                                                                          strides, padL, padR),
+                              "backward_weights_desc_init")
+            }
+            pd = try PrimitiveDesc("primitive_desc_create \(pass)", op: &desc, attr: attr, engine: ctx.engine, hint: fwdPD)
         }
-        var p: dnnl_primitive_t?
-        try dnnlCheck(dnnl_primitive_create(&p, pd), "primitive_create")
-        prim = p!
-        var padBytes = 0
-        func scratchpadMD(_ pd: dnnl_primitive_desc_t) -> dnnl_memory_desc_t? {
-            guard let q = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0) else { return nil }
-            var m = q.pointee
-            let size = dnnl_memory_desc_get_size(&m)
-            if size == 0 { return nil }
-            padBytes = max(padBytes, size)
-            return m
-        }
-        convScratchpadMD = scratchpadMD(pd)
+        prim = try Primitive(pd, "primitive_create")
+        var padBytes = pd.scratchpad?.bytes ?? 0
+        convScratchpadMD = pd.scratchpad?.md
 
         // (argument, query, plain layout, is output)
         var specs: [(Int32, dnnl_query_t, dnnl_memory_desc_t, Bool)] = []
@@ -378,50 +315,34 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         }
         var total = 0
         var names: [String] = []
+        var made: [Arg] = []
         for (id, query, plainIn, isOutput) in specs {
             var plain = plainIn
             // Bias lives at index 1 of the weights queries.
             let index: Int32 = (id == DNNL_ARG_BIAS || id == DNNL_ARG_DIFF_BIAS) ? 1 : 0
-            guard let want = dnnl_primitive_desc_query_md(pd, query, index) else {
+            guard var kernelMD = pd.memoryDesc(query, index) else {
                 throw DNNLError(what: "query_md \(id)", status: dnnl_runtime_error)
             }
-            var kernelMD = want.pointee
             if dnnl_memory_desc_equal(&plain, &kernelMD) != 0 {
-                args.append(Arg(id: id, isOutput: isOutput, plainMD: plain, blockedMD: nil, reorder: nil,
+                made.append(Arg(id: id, isOutput: isOutput, plainMD: plain, blockedMD: nil, reorder: nil,
                                 reorderScratchpadMD: nil, blockedBytes: 0, layout: "plain"))
                 continue
             }
-            var rpd: dnnl_primitive_desc_t?
-            if isOutput {
-                try dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &kernelMD, ctx.engine, &plain, ctx.engine, attr),
-                              "reorder pd")
-            } else {
-                try dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &plain, ctx.engine, &kernelMD, ctx.engine, attr),
-                              "reorder pd")
-            }
-            var r: dnnl_primitive_t?
-            try dnnlCheck(dnnl_primitive_create(&r, rpd), "reorder create")
-            let rpad = scratchpadMD(rpd!)
-            dnnl_primitive_desc_destroy(rpd)
+            let rpd = try PrimitiveDesc.reorder(from: isOutput ? kernelMD : plain, to: isOutput ? plain : kernelMD,
+                                                engine: ctx.engine, attr: attr, "reorder pd")
+            let r = try Primitive(rpd, "reorder create")
+            padBytes = max(padBytes, rpd.scratchpad?.bytes ?? 0)
             let bytes = (dnnl_memory_desc_get_size(&kernelMD) + 63) & ~63
             total += bytes
-            args.append(Arg(id: id, isOutput: isOutput, plainMD: plain, blockedMD: kernelMD, reorder: r!,
-                            reorderScratchpadMD: rpad, blockedBytes: bytes, layout: DNNLConvPrimitive.layoutName(kernelMD)))
-            names.append("\(DNNLConvPrimitive.argName(id))=\(args.last!.layout)")
+            made.append(Arg(id: id, isOutput: isOutput, plainMD: plain, blockedMD: kernelMD, reorder: r,
+                            reorderScratchpadMD: rpd.scratchpad?.md, blockedBytes: bytes,
+                            layout: DNNLConvPrimitive.layoutName(kernelMD)))
+            names.append("\(DNNLConvPrimitive.argName(id))=\(made.last!.layout)")
         }
+        args = made
         blockedBytes = total
         scratchBytes = total + ((padBytes + 63) & ~63)
-        var impl: UnsafePointer<CChar>?
-        let pdLocal = pd
-        _ = withUnsafeMutablePointer(to: &impl) { dnnl_primitive_desc_query(pdLocal, dnnl_query_impl_info_str, 0, $0) }
-        let implName = impl.map { String(cString: $0) } ?? "?"
-        summary = ([implName] + (names.isEmpty ? ["all plain"] : names)).joined(separator: " ")
-    }
-
-    deinit {
-        for a in args { if let r = a.reorder { dnnl_primitive_destroy(r) } }
-        dnnl_primitive_destroy(prim)
-        dnnl_primitive_desc_destroy(pd)
+        summary = ([pd.implementation] + (names.isEmpty ? ["all plain"] : names)).joined(separator: " ")
     }
 
     static func argName(_ id: Int32) -> String {
@@ -472,7 +393,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         var ra = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: memory(a.plainMD, from)),
                   dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: memory(bmd, to))]
         if let smd = a.reorderScratchpadMD { ra.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory(smd, pad!.pointer))) }
-        let st = dnnl_primitive_execute(r, context.stream, Int32(ra.count), ra)
+        let st = dnnl_primitive_execute(r.handle, context.stream, Int32(ra.count), ra)
         check(st == dnnl_success, "DNNLConv reorder failed: \(String(cString: dnnl_status2str(st)))")
         dnnl_stream_wait(context.stream)
     }
@@ -492,7 +413,7 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         let pad = scratch.map { $0.pointer + blockedBytes }
         var offset = 0
         var convArgs: [dnnl_exec_arg_t] = []
-        var reordersIn: [(dnnl_primitive_t, [dnnl_exec_arg_t])] = [], reordersOut = reordersIn
+        var reordersIn: [(Primitive, [dnnl_exec_arg_t])] = [], reordersOut = reordersIn
         for a in args {
             guard let p = pointers[a.id] else { preconditionFailure("DNNLConv: missing argument \(a.id)") }
             if let bmd = a.blockedMD, preBlocked.contains(a.id) {
@@ -513,8 +434,8 @@ final class DNNLConvPrimitive: @unchecked Sendable {
             if a.isOutput { reordersOut.append((r, ra)) } else { reordersIn.append((r, ra)) }
         }
         if let smd = convScratchpadMD { convArgs.append(dnnl_exec_arg_t(arg: DNNL_ARG_SCRATCHPAD, memory: memory(smd, pad!))) }
-        func run(_ prim: dnnl_primitive_t, _ args: [dnnl_exec_arg_t]) {
-            let st = dnnl_primitive_execute(prim, context.stream, Int32(args.count), args)
+        func run(_ prim: Primitive, _ args: [dnnl_exec_arg_t]) {
+            let st = dnnl_primitive_execute(prim.handle, context.stream, Int32(args.count), args)
             check(st == dnnl_success, "DNNLConv execute failed: \(String(cString: dnnl_status2str(st)))")
         }
         for (r, ra) in reordersIn { run(r, ra) }
@@ -533,23 +454,5 @@ final class DNNLConvPrimitive: @unchecked Sendable {
         for (r, ra) in reordersOut { run(r, ra) }
         dnnl_stream_wait(context.stream)
         return times
-    }
-}
-
-/// oneDNN memory objects over caller-owned buffers for one call; destroyed when the call's owner goes.
-final class DNNLMemoryHandles {
-    private let engine: dnnl_engine_t
-    private var made: [dnnl_memory_t] = []
-
-    init(engine: dnnl_engine_t) { self.engine = engine }
-    deinit { for m in made { dnnl_memory_destroy(m) } }
-
-    func wrap(_ md: dnnl_memory_desc_t, _ handle: UnsafeMutableRawPointer) -> dnnl_memory_t {
-        var m = md
-        var mem: dnnl_memory_t?
-        let st = dnnl_memory_create(&mem, &m, engine, handle)
-        check(st == dnnl_success && mem != nil, "DNNLConv memory_create failed: \(String(cString: dnnl_status2str(st)))")
-        made.append(mem!)
-        return mem!
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NN
 import TensorCore
+import Training
 import Zoo
 
 /// The workloads of `finetune bench` (issue #7). Every workload is defined identically in
@@ -94,15 +95,15 @@ public struct BenchMeasurement: Codable, Sendable {
 }
 
 public enum BenchJob {
-    /// Inference workloads and frozen trunks run through `InferencePlan` (oneDNN chain); set
-    /// `GRAFT_INFER_PLAN=0` to time the ordinary module forward instead.
-    public static var useInferencePlan: Bool { InferencePlan.isEnabled }
-
     // MARK: - Graft side (runs in a child process: one workload, so ru_maxrss is per workload)
 
     /// Runs `workload` in this process and returns its measurement. `iterations` measured steps after
-    /// `warmup` unmeasured ones; the step time is the median.
-    public static func runGraft(_ workload: BenchWorkload, threads: Int, iterations: Int, warmup: Int) throws -> BenchMeasurement {
+    /// `warmup` unmeasured ones; the step time is the median. Inference workloads and frozen trunks run
+    /// through `InferencePlan` (oneDNN chain) unless `inference.plan` is off (`--no-plan`): then the
+    /// ordinary module forward is timed.
+    public static func runGraft(_ workload: BenchWorkload, threads: Int, iterations: Int, warmup: Int,
+                                inference: InferenceOptions = InferenceOptions()) throws -> BenchMeasurement {
+        let useInferencePlan = inference.plan
         Threads.count = max(1, threads)
         var m = BenchMeasurement(framework: "graft", workload: workload.rawValue, batch: workload.batch)
         m.version = "graft"
@@ -126,7 +127,7 @@ public enum BenchJob {
             let times: [Double]
             if useInferencePlan {
                 // Built (weights snapshot) before timing; the first warm-up call compiles for batch 16.
-                let plan = InferencePlan(model)
+                let plan = InferencePlan(model, options: inference)
                 times = measure(warmup: max(1, warmup), iterations: iters) { _ = plan(x) }
                 m.note = "inference plan (oneDNN chain): \(plan.nativeLayerCount) native layers, modules: \(plan.moduleLayers.joined(separator: " "))"
             } else {
@@ -169,7 +170,7 @@ public enum BenchJob {
             if useInferencePlan {
                 // Frozen trunk: inference plan (no tape); head: forward + backward on the tape.
                 model.trunk.setTraining(false)
-                let trunk = InferencePlan(model.trunk, inputShape: [3, 224, 224])
+                let trunk = InferencePlan(model.trunk, inputShape: [3, 224, 224], options: inference)
                 let head = model.head
                 let params = head.namedParameters().filter { $0.1.requiresGrad }
                 var opt = SGD(momentum: 0.9)
@@ -198,7 +199,7 @@ public enum BenchJob {
             model.trunk.setTraining(false)
             let trunkTimes: [Double]
             if useInferencePlan {
-                let trunk = InferencePlan(model.trunk, inputShape: [3, 224, 224])
+                let trunk = InferencePlan(model.trunk, inputShape: [3, 224, 224], options: inference)
                 trunkTimes = measure(warmup: max(1, warmup), iterations: iters) { _ = trunk(x) }
             } else {
                 trunkTimes = measure(warmup: warmup, iterations: iters) {
@@ -295,7 +296,7 @@ public enum BenchJob {
         let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         let name = info.split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "?"
-        return "\(name), \(ProcessInfo.processInfo.activeProcessorCount) logical CPUs"
+        return "\(name), \(RuntimeEnvironment.processorCount) logical CPUs"
     }
 
     /// Measured FMA peak of `threads` threads, GFLOP/s: the best of `repeats` probes of ~0.1-0.3 s each

@@ -1,6 +1,8 @@
 import Foundation
 import NN
+import DNNL
 import TensorCore
+import Training
 import Zoo
 
 extension BenchJob {
@@ -8,20 +10,22 @@ extension BenchJob {
     /// dense, other), walking the trunk and head layer by layer exactly as `ZooModel.callAsFunction`
     /// does. Median over `iterations` passes after `warmup`. For finding where a model's time goes
     /// (`finetune bench --profile resnet50-infer`).
-    public static func profileInference(_ workload: BenchWorkload, threads: Int, iterations: Int, warmup: Int) throws -> String {
+    public static func profileInference(_ workload: BenchWorkload, threads: Int, iterations: Int, warmup: Int,
+                                        inference: InferenceOptions = InferenceOptions()) throws -> String {
         Threads.count = max(1, threads)
         let name = workload == .vgg16Infer ? "vgg16" : "resnet50"
         let model = try Zoo.build(name, ZooOptions(inputSize: 224, classCount: 1000))
         model.setTraining(false)
         var rng = SeededRandom(seed: 7)
         let x = Tensor.uniform([workload.batch, 3, 224, 224], limit: 1, rng: &rng)
-        if useInferencePlan {
-            var report = try profilePlan(InferencePlan(model), name: name, x: x, threads: threads, iterations: iterations)
+        if inference.plan {
+            var report = try profilePlan(InferencePlan(model, options: inference), name: name, x: x, threads: threads,
+                                         iterations: iterations, options: inference)
             // Accuracy of the plan's trunk (folded BN, Winograd if chosen) against the module forward, 2 images.
             var x2 = Tensor(uninitializedShape: [2, 3, 224, 224])
             x2.mutablePointer().update(from: x.pointer, count: x2.count)
             let want = withoutGradients { model.trunk(Var(x2)).value }
-            let got = InferencePlan(model.trunk, inputShape: [3, 224, 224])(x2)
+            let got = InferencePlan(model.trunk, inputShape: [3, 224, 224], options: inference)(x2)
             var diff: Float = 0, scale: Float = 0
             for i in 0..<want.count { diff = max(diff, abs(want[flat: i] - got[flat: i])); scale = max(scale, abs(want[flat: i])) }
             report += String(format: "trunk output vs module forward (2 images): max relative error %.2e\n", diff / max(scale, 1e-30))
@@ -69,7 +73,8 @@ extension BenchJob {
 
     /// The inference plan's time per oneDNN step, grouped by kind (conv by kernel, pool, reorder,
     /// module layers), with GFLOP/s of the convolutions, then the slowest steps.
-    static func profilePlan(_ plan: InferencePlan, name: String, x: Tensor, threads: Int, iterations: Int) throws -> String {
+    static func profilePlan(_ plan: InferencePlan, name: String, x: Tensor, threads: Int, iterations: Int,
+                            options: InferenceOptions) throws -> String {
         let steps = try plan.profile(x, reps: max(1, iterations))
         func kind(_ step: String) -> String {
             let w = step.split(separator: " ")
@@ -81,10 +86,10 @@ extension BenchJob {
         var groups: [String: (s: Double, macs: Double)] = [:]
         for st in steps { groups[kind(st.step), default: (0, 0)].s += st.seconds; groups[kind(st.step), default: (0, 0)].macs += st.macs }
         let total = steps.reduce(0) { $0 + $1.seconds }, macs = steps.reduce(0) { $0 + $1.macs }
-        let cap = DNNLInferenceNet.maxSliceImages
-        var s = "\(name) inference plan, batch \(x.shape[0]), \(threads) threads (\(DNNLInferenceNet.threading.rawValue) threading"
-            + (DNNLInferenceNet.threading == .batch ? (cap > 0 ? " in slices of at most \(cap) images, " : " in one slice per core, ") : ", ")
-            + "layout \(DNNLInferenceNet.layout.rawValue), conv \(DNNLInferenceNet.convAlgorithm.rawValue)): median seconds per step over \(iterations) runs\n"
+        let cap = options.maxSliceImages
+        var s = "\(name) inference plan, batch \(x.shape[0]), \(threads) threads (\(options.threading.rawValue) threading"
+            + (options.threading == .batch ? (cap > 0 ? " in slices of at most \(cap) images, " : " in one slice per core, ") : ", ")
+            + "layout \(options.layout.rawValue), conv \(options.conv.rawValue)): median seconds per step over \(iterations) runs\n"
         for (k, v) in groups.sorted(by: { $0.value.s > $1.value.s }) {
             let rate = v.macs > 0 ? String(format: "  %6.1f GFLOP/s", 2 * v.macs / v.s / 1e9) : ""
             s += "  " + k.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%7.3f s  %5.1f%%", v.s, 100 * v.s / total) + rate + "\n"

@@ -1,5 +1,6 @@
 import CDNNL
 import Foundation
+import TensorCore
 
 /// A `DNNLInferenceGraph` compiled for one batch size: one oneDNN primitive per op, activations kept
 /// in one blocked layout (`DNNLInferenceNet.Layout`, nChw16c on AVX-512), weights reordered once
@@ -12,14 +13,13 @@ import Foundation
 final class DNNLInferenceProgram {
     private enum Buffer { case input, output, slot(Int), owned(Int), scratchpad }
     private struct Arg { let id: Int32; let md: dnnl_memory_desc_t; let buffer: Buffer }
-    private struct Step { let prim: dnnl_primitive_t; let args: [Arg]; let what: String }
+    private struct Step { let prim: Primitive; let args: [Arg]; let what: String }
 
     let batch: Int
     /// OpenMP threads the primitives were created for and run with.
     let ompThreads: Int
     private let context: DNNLContext
     private var steps: [Step] = []
-    private var primitives: [dnnl_primitive_t] = []
     private var slotBytes: [Int] = []
     private var slots: [UnsafeMutableRawPointer] = []
     /// Reordered weights and biases, shared with the net's other programs (`DNNLInferenceWeights`).
@@ -27,7 +27,7 @@ final class DNNLInferenceProgram {
     private let weights: DNNLInferenceWeights
     private var scratchBytes = 0
     private var scratch: UnsafeMutableRawPointer?
-    private var memories: [dnnl_memory_t] = []
+    private var memories: [Memory] = []
     private var execArgs: [[dnnl_exec_arg_t]] = []
     private var inputMemories: [dnnl_memory_t] = [], outputMemories: [dnnl_memory_t] = []
     /// One line per step: primitive implementation and layouts (for `describe`).
@@ -60,10 +60,8 @@ final class DNNLInferenceProgram {
     deinit { release() }
 
     private func release() {
-        for m in memories { dnnl_memory_destroy(m) }
-        memories = []
-        for p in primitives { dnnl_primitive_destroy(p) }
-        primitives = []
+        memories = []; inputMemories = []; outputMemories = []; execArgs = []
+        steps = []
         for p in slots { p.deallocate() }
         slots = []; owned = []
         scratch?.deallocate(); scratch = nil
@@ -71,12 +69,7 @@ final class DNNLInferenceProgram {
 
     // MARK: Building
 
-    private func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
-        var d = dnnl_memory_desc_t()
-        try dnnlCheck(dnnl_memory_desc_init_by_tag(&d, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag),
-                      "memory_desc_init \(dims)")
-        return d
-    }
+    private func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t { try dnnlMemoryDesc(dims, tag) }
 
     private static func bytes(_ m: dnnl_memory_desc_t) -> Int {
         var m = m
@@ -89,25 +82,15 @@ final class DNNLInferenceProgram {
     }
 
     private func makeAttr(post: [DNNLInferenceGraph.Eltwise], sum: Bool, postSum: [DNNLInferenceGraph.Eltwise]) throws
-        -> dnnl_primitive_attr_t {
-        var a: dnnl_primitive_attr_t?
-        try dnnlCheck(dnnl_primitive_attr_create(&a), "primitive_attr_create")
-        let attr = a!
-        do {
-            // User scratchpad: one buffer of the program serves every step (they run one after another).
-            try dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "scratchpad_mode")
-            if !post.isEmpty || sum || !postSum.isEmpty {
-                var p: dnnl_post_ops_t?
-                try dnnlCheck(dnnl_post_ops_create(&p), "post_ops_create")
-                defer { dnnl_post_ops_destroy(p) }
-                for e in post { try dnnlCheck(Self.appendEltwise(p!, e), "post_ops eltwise") }
-                if sum { try dnnlCheck(dnnl_post_ops_append_sum(p!, 1), "post_ops sum") }
-                for e in postSum { try dnnlCheck(Self.appendEltwise(p!, e), "post_ops eltwise") }
-                try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr, p), "set_post_ops")
-            }
-        } catch {
-            dnnl_primitive_attr_destroy(attr)
-            throw error
+        -> PrimitiveAttr {
+        // User scratchpad: one buffer of the program serves every step (they run one after another).
+        let attr = try PrimitiveAttr.userScratchpad()
+        if !post.isEmpty || sum || !postSum.isEmpty {
+            let p = try PostOps()
+            for e in post { try dnnlCheck(Self.appendEltwise(p.handle, e), "post_ops eltwise") }
+            if sum { try dnnlCheck(dnnl_post_ops_append_sum(p.handle, 1), "post_ops sum") }
+            for e in postSum { try dnnlCheck(Self.appendEltwise(p.handle, e), "post_ops eltwise") }
+            try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr.handle, p.handle), "set_post_ops")
         }
         return attr
     }
@@ -128,51 +111,33 @@ final class DNNLInferenceProgram {
     }
 
     /// Creates a primitive descriptor from an op descriptor; nil when oneDNN has no implementation.
-    private func makePD<D>(_ desc: inout D, _ attr: dnnl_primitive_attr_t) -> dnnl_primitive_desc_t? {
-        var pd: dnnl_primitive_desc_t?
-        let st = withUnsafePointer(to: &desc) { p in
-            dnnl_primitive_desc_create(&pd, UnsafeRawPointer(p), attr, context.engine, nil)
-        }
-        return st == dnnl_success ? pd : nil
+    private func makePD<D>(_ desc: inout D, _ attr: PrimitiveAttr) -> PrimitiveDesc? {
+        try? PrimitiveDesc("primitive_desc_create", op: &desc, attr: attr, engine: context.engine)
     }
 
-    private func query(_ pd: dnnl_primitive_desc_t, _ what: dnnl_query_t, _ index: Int32 = 0) throws -> dnnl_memory_desc_t {
-        guard let m = dnnl_primitive_desc_query_md(pd, what, index) else {
-            throw DNNLInferenceError.unavailable("query_md \(what)")
-        }
-        return m.pointee
+    private func query(_ pd: PrimitiveDesc, _ what: dnnl_query_t, _ index: Int32 = 0) throws -> dnnl_memory_desc_t {
+        guard let m = pd.memoryDesc(what, index) else { throw DNNLInferenceError.unavailable("query_md \(what)") }
+        return m
     }
 
-    private static func implName(_ pd: dnnl_primitive_desc_t) -> String {
-        var impl: UnsafePointer<CChar>?
-        _ = withUnsafeMutablePointer(to: &impl) { dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, $0) }
-        return impl.map { String(cString: $0) } ?? "?"
-    }
-
-    /// Makes the primitive of `pd` (destroying pd), records the step and the scratchpad it needs.
-    private func addStep(_ pd: dnnl_primitive_desc_t, _ args: [Arg], _ what: String, macs: Double = 0) throws {
-        defer { dnnl_primitive_desc_destroy(pd) }
-        var p: dnnl_primitive_t?
-        try dnnlCheck(dnnl_primitive_create(&p, pd), "primitive_create \(what)")
-        primitives.append(p!)
+    /// Makes the primitive of `pd`, records the step and the scratchpad it needs.
+    private func addStep(_ pd: PrimitiveDesc, _ args: [Arg], _ what: String, macs: Double = 0) throws {
+        let p = try Primitive(pd, "primitive_create \(what)")
         var all = args
-        if let s = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0), Self.bytes(s.pointee) > 0 {
-            scratchBytes = max(scratchBytes, Self.bytes(s.pointee))
-            all.append(Arg(id: DNNL_ARG_SCRATCHPAD, md: s.pointee, buffer: .scratchpad))
+        if let s = pd.scratchpad {
+            scratchBytes = max(scratchBytes, Self.bytes(s.md))
+            all.append(Arg(id: DNNL_ARG_SCRATCHPAD, md: s.md, buffer: .scratchpad))
         }
-        steps.append(Step(prim: p!, args: all, what: what))
-        lines.append("\(what): \(Self.implName(pd))")
+        steps.append(Step(prim: p, args: all, what: what))
+        lines.append("\(what): \(pd.implementation)")
         stepMACs.append(macs)
     }
 
     /// A reorder between two layouts of the same activation, as a step of the program.
     private func addReorder(from: dnnl_memory_desc_t, _ src: Buffer, to: dnnl_memory_desc_t, _ dst: Buffer, _ what: String) throws {
         let attr = try makeAttr(post: [], sum: false, postSum: [])
-        defer { dnnl_primitive_attr_destroy(attr) }
-        var f = from, t = to
-        var rpd: dnnl_primitive_desc_t?
-        try dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &f, context.engine, &t, context.engine, attr), "reorder \(what)")
-        try addStep(rpd!, [Arg(id: DNNL_ARG_FROM, md: from, buffer: src), Arg(id: DNNL_ARG_TO, md: to, buffer: dst)],
+        let rpd = try PrimitiveDesc.reorder(from: from, to: to, engine: context.engine, attr: attr, "reorder \(what)")
+        try addStep(rpd, [Arg(id: DNNL_ARG_FROM, md: from, buffer: src), Arg(id: DNNL_ARG_TO, md: to, buffer: dst)],
                     "reorder \(what) \(DNNLConvPrimitive.layoutName(from)) -> \(DNNLConvPrimitive.layoutName(to))")
         activationReorders += 1
     }
@@ -194,18 +159,13 @@ final class DNNLInferenceProgram {
             return
         }
         let src = UnsafeMutableRawPointer(mutating: values.baseAddress!)
-        var p = plain, w = want
-        var rpd: dnnl_primitive_desc_t?
-        try dnnlCheck(dnnl_reorder_primitive_desc_create(&rpd, &p, context.engine, &w, context.engine, nil), "weights reorder")
-        defer { dnnl_primitive_desc_destroy(rpd) }
-        var r: dnnl_primitive_t?
-        try dnnlCheck(dnnl_primitive_create(&r, rpd), "weights reorder create")
-        defer { dnnl_primitive_destroy(r) }
+        let rpd = try PrimitiveDesc.reorder(from: plain, to: want, engine: context.engine, attr: nil, "weights reorder")
+        let r = try Primitive(rpd, "weights reorder create")
         let handles = DNNLMemoryHandles(engine: context.engine)
         let args = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: handles.wrap(plain, src)),
                     dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: handles.wrap(want, dst))]
         try withExtendedLifetime(handles) {   // the memory objects live until the reorder has run
-            try dnnlCheck(dnnl_primitive_execute(r, context.stream, 2, args), "weights reorder execute")
+            try dnnlCheck(dnnl_primitive_execute(r.handle, context.stream, 2, args), "weights reorder execute")
             dnnl_stream_wait(context.stream)
         }
     }
@@ -265,7 +225,6 @@ final class DNNLInferenceProgram {
                 let strides = [Int64(c.window.sh), Int64(c.window.sw)]
                 let padL = [Int64(c.window.top), Int64(c.window.left)], padR = [Int64(c.window.bottom), Int64(c.window.right)]
                 let attr = try makeAttr(post: c.post, sum: c.sum != nil, postSum: c.postSum)
-                defer { dnnl_primitive_attr_destroy(attr) }
                 // Prefer the producer's layout for src and the summed value's for dst (no reorders); the
                 // first conv reads plain NCHW, so it picks its own src layout.
                 // A forced layout (`DNNLInferenceNet.layout`) makes the chain uniform; oneDNN's reference
@@ -273,7 +232,7 @@ final class DNNLInferenceProgram {
                 let forced = try layout.tag.map { try md(outDims, $0) }
                 let srcChoices = c.input == 0 ? [anySrc] : [srcActual, anySrc]
                 let dstChoices = c.sum.map { [valueMD[$0]!, anyDst] } ?? ((forced.map { [$0] } ?? []) + [anyDst])
-                var made: dnnl_primitive_desc_t?, reference: dnnl_primitive_desc_t?
+                var made: PrimitiveDesc?, reference: PrimitiveDesc?
                 let algorithms = DNNLConv.winogradPays(outHeight: outDims[2], outWidth: outDims[3])
                     ? algorithm.kinds : algorithm.kinds.filter { $0 != dnnl_convolution_winograd }
                 search: for alg in algorithms {
@@ -283,15 +242,14 @@ final class DNNLInferenceProgram {
                             guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &s, &wei, &bias, &d,
                                                                      strides, padL, padR) == dnnl_success,
                                   let pd = makePD(&desc, attr) else { continue }
-                            if !Self.implName(pd).hasPrefix("ref") { made = pd; break search }
-                            if reference == nil { reference = pd } else { dnnl_primitive_desc_destroy(pd) }
+                            if !pd.implementation.hasPrefix("ref") { made = pd; break search }
+                            if reference == nil { reference = pd }
                         }
                     }
                 }
-                if made == nil { made = reference } else if let r = reference { dnnl_primitive_desc_destroy(r) }
-                guard let pd = made else { throw DNNLInferenceError.unavailable("no convolution for op \(i) \(inShape) -> \(graph.shapes[out])") }
-                var unclaimed: dnnl_primitive_desc_t? = pd   // destroyed here if a step below throws before addStep takes it
-                defer { if let p = unclaimed { dnnl_primitive_desc_destroy(p) } }
+                guard let pd = made ?? reference else {
+                    throw DNNLInferenceError.unavailable("no convolution for op \(i) \(inShape) -> \(graph.shapes[out])")
+                }
                 let srcMD = try query(pd, dnnl_query_src_md), weiMD = try query(pd, dnnl_query_weights_md)
                 let biasMD = try query(pd, dnnl_query_weights_md, 1), dstMD = try query(pd, dnnl_query_dst_md)
                 var srcBuffer = valueBuffer[c.input]!
@@ -314,7 +272,6 @@ final class DNNLInferenceProgram {
                 let what = "op \(i) conv \(inShape[0])->\(c.outChannels) \(c.window.kh)x\(c.window.kw)/\(c.window.sh)"
                     + (c.groups > 1 ? " g\(c.groups)" : "") + (c.post.isEmpty && c.postSum.isEmpty ? "" : " +act")
                     + (c.sum != nil ? " +sum" : "") + " src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
-                unclaimed = nil
                 try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: srcMD, buffer: srcBuffer), Arg(id: DNNL_ARG_WEIGHTS, md: weiMD, buffer: .owned(w)),
                                  Arg(id: DNNL_ARG_BIAS, md: biasMD, buffer: .owned(b)), Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)], what,
                             macs: Double(outDims.reduce(1, *)) * Double(inShape[0] / c.groups * c.window.kh * c.window.kw))
@@ -330,15 +287,13 @@ final class DNNLInferenceProgram {
                 case .averageIncludingPadding: dnnl_pooling_avg_include_padding
                 }
                 let attr = try makeAttr(post: [], sum: false, postSum: [])
-                defer { dnnl_primitive_attr_destroy(attr) }
                 var desc = dnnl_pooling_desc_t()
                 try dnnlCheck(dnnl_pooling_forward_desc_init(&desc, dnnl_forward_inference, kind, &src, &dst,
                                                              [Int64(win.sh), Int64(win.sw)], [Int64(win.kh), Int64(win.kw)],
                                                              [Int64(win.top), Int64(win.left)], [Int64(win.bottom), Int64(win.right)]),
                               "pooling_desc_init op \(i)")
                 guard let pd = makePD(&desc, attr) else { throw DNNLInferenceError.unavailable("no pooling for op \(i)") }
-                let dstMD: dnnl_memory_desc_t
-                do { dstMD = try query(pd, dnnl_query_dst_md) } catch { dnnl_primitive_desc_destroy(pd); throw error }
+                let dstMD = try query(pd, dnnl_query_dst_md)
                 let dstBuffer = allocate(Self.bytes(dstMD))
                 try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: src, buffer: valueBuffer[x]!), Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)],
                             "op \(i) pool \(alg) \(win.kh)x\(win.kw)/\(win.sh) \(DNNLConvPrimitive.layoutName(dstMD))")
@@ -354,7 +309,6 @@ final class DNNLInferenceProgram {
                     var d = m, desc = dnnl_eltwise_desc_t()
                     try dnnlCheck(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_inference, alg, &d, alpha, beta), "eltwise op \(i)")
                     let attr = try makeAttr(post: [], sum: false, postSum: [])
-                    defer { dnnl_primitive_attr_destroy(attr) }
                     guard let pd = makePD(&desc, attr) else { throw DNNLInferenceError.unavailable("no eltwise for op \(i)") }
                     try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: m, buffer: from), Arg(id: DNNL_ARG_DST, md: m, buffer: dstBuffer)],
                                 "op \(i) eltwise \(f)")
@@ -367,7 +321,6 @@ final class DNNLInferenceProgram {
                 var s0 = valueMD[a]!, s1 = valueMD[b]!, d = valueMD[a]!
                 let dstBuffer = inPlace(a, at: i, d) ?? allocate(Self.bytes(d))
                 let attr = try makeAttr(post: post, sum: false, postSum: [])
-                defer { dnnl_primitive_attr_destroy(attr) }
                 var desc = dnnl_binary_desc_t()
                 try dnnlCheck(dnnl_binary_desc_init(&desc, dnnl_binary_add, &s0, &s1, &d), "binary op \(i)")
                 guard let pd = makePD(&desc, attr) else { throw DNNLInferenceError.unavailable("no binary add for op \(i)") }
@@ -393,17 +346,17 @@ final class DNNLInferenceProgram {
         let srcs = xs.map { valueMD[$0]! }
         var dst = try md(outDims, dnnl_format_tag_any)
         let attr = try makeAttr(post: [], sum: false, postSum: [])
-        defer { dnnl_primitive_attr_destroy(attr) }
-        var pd: dnnl_primitive_desc_t?
-        try srcs.withUnsafeBufferPointer { p in
-            try dnnlCheck(dnnl_concat_primitive_desc_create(&pd, &dst, Int32(srcs.count), 1, p.baseAddress, attr, context.engine),
-                          "concat op \(i)")
+        let engine = context.engine
+        let count = Int32(srcs.count)
+        let pd = try PrimitiveDesc("concat op \(i)") { (h: inout dnnl_primitive_desc_t?) -> dnnl_status_t in
+            srcs.withUnsafeBufferPointer { (p: UnsafeBufferPointer<dnnl_memory_desc_t>) -> dnnl_status_t in
+                dnnl_concat_primitive_desc_create(&h, &dst, count, 1, p.baseAddress, attr.handle, engine)
+            }
         }
-        let dstMD: dnnl_memory_desc_t
-        do { dstMD = try query(pd!, dnnl_query_dst_md) } catch { dnnl_primitive_desc_destroy(pd); throw error }
+        let dstMD = try query(pd, dnnl_query_dst_md)
         let dstBuffer = allocate(Self.bytes(dstMD))
         let args = xs.enumerated().map { k, x in Arg(id: DNNL_ARG_MULTIPLE_SRC + Int32(k), md: srcs[k], buffer: valueBuffer[x]!) }
-        try addStep(pd!, args + [Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)],
+        try addStep(pd, args + [Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)],
                     "op \(i) concat \(xs.count) \(DNNLConvPrimitive.layoutName(dstMD))")
         valueMD[i + 1] = dstMD; valueBuffer[i + 1] = dstBuffer
     }
@@ -423,19 +376,17 @@ final class DNNLInferenceProgram {
         for s in steps {
             var args: [dnnl_exec_arg_t] = []
             for a in s.args {
-                var m = a.md
-                var mem: dnnl_memory_t?
                 let handle: UnsafeMutableRawPointer? = switch a.buffer {
                 case .input, .output: placeholder
                 case let .slot(k): slots[k]
                 case let .owned(k): owned[k].pointer
                 case .scratchpad: scratch
                 }
-                try dnnlCheck(dnnl_memory_create(&mem, &m, context.engine, handle), "memory_create")
-                memories.append(mem!)
-                if case .input = a.buffer { inputMemories.append(mem!) }
-                if case .output = a.buffer { outputMemories.append(mem!) }
-                args.append(dnnl_exec_arg_t(arg: a.id, memory: mem!))
+                let mem = try Memory(a.md, engine: context.engine, buffer: handle)
+                memories.append(mem)
+                if case .input = a.buffer { inputMemories.append(mem.handle) }
+                if case .output = a.buffer { outputMemories.append(mem.handle) }
+                args.append(dnnl_exec_arg_t(arg: a.id, memory: mem.handle))
             }
             execArgs.append(args)
         }
@@ -454,7 +405,7 @@ final class DNNLInferenceProgram {
         for m in outputMemories { dnnl_memory_set_data_handle(m, UnsafeMutableRawPointer(output)) }
         for (i, (s, args)) in zip(steps, execArgs).enumerated() {
             let t0 = stepSeconds == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            let st = dnnl_primitive_execute(s.prim, context.stream, Int32(args.count), args)
+            let st = dnnl_primitive_execute(s.prim.handle, context.stream, Int32(args.count), args)
             check(st == dnnl_success, "DNNLInference \(s.what) failed: \(String(cString: dnnl_status2str(st)))")
             if let t = stepSeconds {
                 dnnl_stream_wait(context.stream)

@@ -1,5 +1,6 @@
 import CDNNL
 import Foundation
+import TensorCore
 
 /// Runs a `DNNLInferenceGraph` on plain NCHW batches: compiles a `DNNLInferenceProgram` per batch
 /// size (cached, at most `maxCachedBatchSizes`), and spreads the work over `Threads.count` cores as
@@ -7,71 +8,17 @@ import Foundation
 ///
 /// Thread-safe: concurrent `run` calls each take their own program instance.
 public final class DNNLInferenceNet: @unchecked Sendable {
-    /// How the cores share one batch.
-    public enum Threading: String, Sendable, CaseIterable {
-        /// Every primitive runs on the whole batch with an OpenMP team of `Threads.count` threads.
-        case openmp
-        /// The batch is cut into slices (one per worker, more where a slice would exceed
-        /// `maxSliceImages`); `Threads.count` workers take slices one after another and run the whole
-        /// chain on each single-threaded (no barrier per primitive; each worker has its own program
-        /// and buffers).
-        case batch
-    }
-
+    /// How the cores share one batch: `openmp` runs every primitive on the whole batch with an OpenMP
+    /// team of `Threads.count` threads; `batch` cuts the batch into slices (one per worker, more where
+    /// a slice would exceed `maxSliceImages`), and `Threads.count` workers take slices one after
+    /// another and run the whole chain on each single-threaded (no barrier per primitive; each worker
+    /// has its own program and buffers).
+    public typealias Threading = DNNLThreading
     /// Convolution algorithm oneDNN is asked for.
-    public enum ConvAlgorithm: String, Sendable, CaseIterable {
-        case direct
-        /// oneDNN picks (Winograd where it has a kernel and thinks it faster), direct otherwise.
-        case auto
-        /// Winograd where available (3x3 stride 1) and outputs are at least 7x7 (`DNNLConv.winogradPays`),
-        /// direct elsewhere.
-        case winograd
-
-        var kinds: [dnnl_alg_kind_t] {
-            switch self {
-            case .direct: [dnnl_convolution_direct]
-            case .auto: [dnnl_convolution_auto, dnnl_convolution_direct]
-            case .winograd: [dnnl_convolution_winograd, dnnl_convolution_direct]
-            }
-        }
-    }
-
+    public typealias ConvAlgorithm = InferenceConvAlgorithm
     /// Activation layout of the convolutions' outputs.
-    public enum Layout: String, Sendable, CaseIterable {
-        /// nChw16c where oneDNN runs AVX-512 kernels, else nChw8c. (With `any`, oneDNN 2.6 picks NHWC
-        /// brgconv kernels on this Zen 4, measured 2-2.5x slower than its nChw16c jit kernels.)
-        case automatic
-        /// Whatever each convolution prefers (reorders appear where neighbours disagree).
-        case any
-        /// nChw16c everywhere (AVX-512 blocking).
-        case nchw16c
-        /// nChw8c everywhere (AVX2 blocking).
-        case nchw8c
-        /// NHWC everywhere.
-        case nhwc
+    public typealias Layout = InferenceLayout
 
-        var tag: dnnl_format_tag_t? {
-            switch self {
-            case .automatic:
-                let isa = dnnl_get_effective_cpu_isa().rawValue, avx512 = dnnl_cpu_isa_avx512_core.rawValue
-                return isa & avx512 == avx512 ? dnnl_nChw16c : dnnl_nChw8c
-            case .any: return nil
-            case .nchw16c: return dnnl_nChw16c
-            case .nchw8c: return dnnl_nChw8c
-            case .nhwc: return dnnl_nhwc
-            }
-        }
-    }
-
-    /// `GRAFT_INFER_LAYOUT=automatic|any|nchw16c|nchw8c|nhwc`.
-    nonisolated(unsafe) public static var layout: Layout =
-        ProcessInfo.processInfo.environment["GRAFT_INFER_LAYOUT"].flatMap { Layout(rawValue: $0.lowercased()) } ?? .automatic
-    /// `GRAFT_INFER_THREADING=openmp|batch`. Set once at start-up, like `Threads.count`.
-    nonisolated(unsafe) public static var threading: Threading =
-        ProcessInfo.processInfo.environment["GRAFT_INFER_THREADING"].flatMap { Threading(rawValue: $0.lowercased()) } ?? .batch
-    /// `GRAFT_INFER_CONV=direct|auto|winograd`.
-    nonisolated(unsafe) public static var convAlgorithm: ConvAlgorithm =
-        ProcessInfo.processInfo.environment["GRAFT_INFER_CONV"].flatMap { ConvAlgorithm(rawValue: $0.lowercased()) } ?? .winograd
     /// Batch sizes whose programs (and activation buffers) are kept.
     public static let maxCachedBatchSizes = 2
 
@@ -80,6 +27,7 @@ public final class DNNLInferenceNet: @unchecked Sendable {
     private let context: DNNLContext
     private let algorithm: ConvAlgorithm
     private let threadingMode: Threading
+    private let layout: Layout
     private let sliceCap: Int
     private let lock = NSLock()
     private let weights = DNNLInferenceWeights()
@@ -87,31 +35,29 @@ public final class DNNLInferenceNet: @unchecked Sendable {
     private var idle: [(batch: Int, threads: Int, programs: [DNNLInferenceProgram])] = []
 
     /// Throws when oneDNN is unavailable; compiling for a batch size happens on first use (or `prepare`).
-    public init(graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, algorithm: ConvAlgorithm? = nil,
-                threading: Threading? = nil, maxSliceImages: Int? = nil) throws {
+    public init(graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, options: InferenceOptions = InferenceOptions()) throws {
         guard let ctx = DNNLContext.shared else { throw DNNLInferenceError.unavailable("no oneDNN CPU engine") }
         guard output >= 0, output < graph.shapes.count else { throw DNNLInferenceError.invalid("output value \(output)") }
         self.graph = graph
         self.output = output
         self.context = ctx
-        self.algorithm = algorithm ?? Self.convAlgorithm
-        self.threadingMode = threading ?? Self.threading
-        self.sliceCap = max(0, maxSliceImages ?? Self.maxSliceImages)
+        self.algorithm = options.conv
+        self.threadingMode = options.threading
+        self.layout = options.layout
+        self.sliceCap = max(0, options.maxSliceImages)
     }
 
     /// [C, H, W] of the input and of the output.
     public var inputShape: [Int] { graph.shape(0) }
     public var outputShape: [Int] { graph.shape(output) }
 
-    /// At most this many images per slice in `batch` threading (`GRAFT_INFER_SLICE_IMAGES`; 0: no
-    /// limit, one slice per worker). A program's activation buffers and oneDNN scratchpad grow with its
-    /// batch (Winograd keeps whole transformed tensors: VGG16 at 224 px holds ~425 MB per 8-image
-    /// program, ~217 MB per 4-image one, ~40 MB per 1-image one), and each worker keeps one program.
-    /// Default 4, measured on 2 cores (VGG16 batch 16, interleaved runs): within ~2% (the noise) of one
-    /// 8-image slice per core, where 2-image slices lose ~5% and single images ~10% (every slice reads
-    /// all the Winograd weights again).
-    nonisolated(unsafe) public static var maxSliceImages: Int =
-        ProcessInfo.processInfo.environment["GRAFT_INFER_SLICE_IMAGES"].flatMap { Int($0) }.map { max(0, $0) } ?? 4
+    // `InferenceOptions.maxSliceImages`: at most this many images per slice in `batch` threading (0: no
+    // limit, one slice per worker). A program's activation buffers and oneDNN scratchpad grow with its
+    // batch (Winograd keeps whole transformed tensors: VGG16 at 224 px holds ~425 MB per 8-image
+    // program, ~217 MB per 4-image one, ~40 MB per 1-image one), and each worker keeps one program.
+    // Default 4, measured on 2 cores (VGG16 batch 16, interleaved runs): within ~2% (the noise) of one
+    // 8-image slice per core, where 2-image slices lose ~5% and single images ~10% (every slice reads
+    // all the Winograd weights again).
 
     /// How one call's batch is cut: `count` slices whose sizes differ by at most one image, shared by
     /// `workers`, each program run by `threads` OpenMP threads (all cores for a batch in one piece).
@@ -155,7 +101,7 @@ public final class DNNLInferenceNet: @unchecked Sendable {
             lock.unlock()
         }
         return try DNNLInferenceProgram(graph, output: output, batch: batch, ompThreads: threads, algorithm: algorithm,
-                                        layout: Self.layout, weights: weights, context: context)
+                                        layout: layout, weights: weights, context: context)
     }
 
     /// Bytes of activation buffers and scratchpads held by the compiled programs (all idle between
@@ -268,5 +214,31 @@ private final class SliceCounter: @unchecked Sendable {
         guard next < count else { return nil }
         next += 1
         return next - 1
+    }
+}
+
+extension InferenceConvAlgorithm {
+    /// oneDNN algorithms to try, in order.
+    var kinds: [dnnl_alg_kind_t] {
+        switch self {
+        case .direct: [dnnl_convolution_direct]
+        case .auto: [dnnl_convolution_auto, dnnl_convolution_direct]
+        case .winograd: [dnnl_convolution_winograd, dnnl_convolution_direct]
+        }
+    }
+}
+
+extension InferenceLayout {
+    /// The format tag every convolution output is forced to (nil: each picks its own).
+    var tag: dnnl_format_tag_t? {
+        switch self {
+        case .automatic:
+            let isa = dnnl_get_effective_cpu_isa().rawValue, avx512 = dnnl_cpu_isa_avx512_core.rawValue
+            return isa & avx512 == avx512 ? dnnl_nChw16c : dnnl_nChw8c
+        case .any: return nil
+        case .nchw16c: return dnnl_nChw16c
+        case .nchw8c: return dnnl_nChw8c
+        case .nhwc: return dnnl_nhwc
+        }
     }
 }

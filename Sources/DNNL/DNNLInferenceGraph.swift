@@ -1,3 +1,5 @@
+import TensorCore
+
 /// A batch-independent description of an inference network for oneDNN: convolutions (with folded
 /// per-channel affine transforms and fused activations / residual sums), pooling, standalone
 /// activations and additions over [C, H, W] activations. `DNNLInferenceNet` compiles it into

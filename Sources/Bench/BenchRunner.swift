@@ -16,6 +16,11 @@ public struct BenchOptions: Sendable {
     /// Seconds before a single run is killed.
     public var runTimeout = 900
     public var quick = false
+    /// The environment the runs start from (the executable passes its own; each run adds its thread
+    /// variables), and where peers' Pythons are looked up (`PATH`).
+    public var environment: [String: String] = [:]
+    /// Runtime flags passed on to every Graft run (`--conv im2col`, `--no-plan`, ...).
+    public var graftArguments: [String] = []
     public init() {}
 
     /// Default measured steps: many for cheap workloads, few for VGG16 training.
@@ -88,16 +93,17 @@ public struct BenchReport: Codable, Sendable {
 
 extension BenchJob {
     /// Python that can import `module` (first candidate that works), or nil.
-    static func python(importing module: String, candidates: [String]) -> String? {
+    static func python(importing module: String, candidates: [String], environment: [String: String]) -> String? {
         for c in candidates where FileManager.default.isExecutableFile(atPath: c) {
-            let r = runProcess([c, "-c", "import \(module)"], timeout: 120)
+            let r = runProcess([c, "-c", "import \(module)"], timeout: 120, environment: environment)
             if r.status == 0 { return c }
         }
         return nil
     }
 
-    /// Runs argv with a timeout (via /usr/bin/timeout); stdout/stderr go through temp files (no pipe deadlock).
-    static func runProcess(_ argv: [String], timeout: Int, environment: [String: String] = [:]) -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs argv with a timeout (via /usr/bin/timeout) in exactly `environment`; stdout/stderr go
+    /// through temp files (no pipe deadlock).
+    static func runProcess(_ argv: [String], timeout: Int, environment: [String: String]) -> (status: Int32, stdout: String, stderr: String) {
         let dir = FileManager.default.temporaryDirectory
         let id = UUID().uuidString
         let outURL = dir.appendingPathComponent("graft-bench-\(id).out"), errURL = dir.appendingPathComponent("graft-bench-\(id).err")
@@ -107,9 +113,7 @@ extension BenchJob {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
         p.arguments = ["-s", "KILL", String(timeout)] + argv
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
+        p.environment = environment
         guard let out = try? FileHandle(forWritingTo: outURL), let err = try? FileHandle(forWritingTo: errURL) else {
             return (-1, "", "cannot create temp files")
         }
@@ -129,11 +133,11 @@ extension BenchJob {
         var failed = BenchMeasurement(framework: framework, workload: w.rawValue, batch: w.batch)
         let its = o.iterations(for: w), wu = o.warmup(for: w)
         let common = ["--workload", w.rawValue, "--threads", String(o.threads), "--iterations", String(its), "--warmup", String(wu)]
-        let env = ["OMP_NUM_THREADS": String(o.threads), "OPENBLAS_NUM_THREADS": String(o.threads),
+        let threadVariables = ["OMP_NUM_THREADS": String(o.threads), "OPENBLAS_NUM_THREADS": String(o.threads),
                    "MKL_NUM_THREADS": String(o.threads), "TF_ENABLE_ONEDNN_OPTS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"]
         let argv: [String]
         if framework == "graft" {
-            argv = [executable, "bench", "--child"] + common
+            argv = [executable, "bench", "--child"] + common + o.graftArguments
         } else {
             guard let py = pythons[framework] else {
                 failed.skipped = framework == "tf" ? "no Python that imports tensorflow (pass --tf-python)"
@@ -142,7 +146,7 @@ extension BenchJob {
             }
             argv = [py, o.script, "--framework", framework, "--json"] + common
         }
-        let r = runProcess(argv, timeout: o.runTimeout, environment: env)
+        let r = runProcess(argv, timeout: o.runTimeout, environment: o.environment.merging(threadVariables) { _, new in new })
         let line = r.stdout.split(separator: "\n").last { $0.hasPrefix("{") }
         if let line, let m = try? JSONDecoder().decode(BenchMeasurement.self, from: Data(line.utf8)) { return m }
         let tail = r.stderr.split(separator: "\n").suffix(3).joined(separator: " | ")
@@ -157,13 +161,15 @@ extension BenchJob {
         var pythons: [String: String] = [:]
         if o.peers.contains("torch") {
             pythons["torch"] = python(importing: "torch, torchvision",
-                                      candidates: [o.torchPython, "/usr/bin/python3", "python3"].compactMap { $0 }.map(resolve))
+                                      candidates: [o.torchPython, "/usr/bin/python3", "python3"].compactMap { $0 }.map { resolve($0, o) },
+                                      environment: o.environment)
             log("torch: \(pythons["torch"] ?? "not found, skipped")")
         }
         if o.peers.contains("tf") {
             let cwd = FileManager.default.currentDirectoryPath
             pythons["tf"] = python(importing: "tensorflow",
-                                   candidates: [o.tfPython, cwd + "/.venv/bin/python", "/usr/bin/python3"].compactMap { $0 }.map(resolve))
+                                   candidates: [o.tfPython, cwd + "/.venv/bin/python", "/usr/bin/python3"].compactMap { $0 }.map { resolve($0, o) },
+                                   environment: o.environment)
             log("tf: \(pythons["tf"] ?? "not found, skipped")")
         }
         let loadBefore = loadAverage()
@@ -221,9 +227,9 @@ extension BenchJob {
                            fmaPeakGFLOPs: peak, fmaPeakAfterGFLOPs: peakAfter, command: command, rows: rows)
     }
 
-    static func resolve(_ p: String) -> String {
+    static func resolve(_ p: String, _ o: BenchOptions) -> String {
         if p.contains("/") { return p }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        for dir in (o.environment["PATH"] ?? "").split(separator: ":") {
             let c = "\(dir)/\(p)"
             if FileManager.default.isExecutableFile(atPath: c) { return c }
         }

@@ -11,7 +11,7 @@ public enum ResizeMode: String, Codable, Sendable, CaseIterable {
 
 /// The deterministic part of the input pipeline: size, resize policy, pixel format, normalisation.
 /// Output is one NCHW float image per sample; `Augmenter` adds the random part on top.
-public struct Preprocessing: Codable, Sendable, Equatable {
+public struct ImagePreprocessing: Codable, Sendable, Equatable {
     public var width: Int
     public var height: Int
     public var resize: ResizeMode
@@ -20,14 +20,14 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     public var resizeShorterSide: Int?
     /// `.rgb` or `.gray` (the number of input channels of the model).
     public var pixelFormat: PixelFormat
-    public var normalization: NormalizationMode
+    public var normalization: Preprocessing
     /// What transparent pixels are composited onto.
     public var background: RGBColor
     /// Average all covered source pixels when shrinking (Pillow-style); off = plain bilinear taps.
     public var antialias: Bool
 
     public init(width: Int, height: Int, resize: ResizeMode = .centerCrop, resizeShorterSide: Int? = nil,
-                pixelFormat: PixelFormat = .rgb, normalization: NormalizationMode = .scale,
+                pixelFormat: PixelFormat = .rgb, normalization: Preprocessing = .scale,
                 background: RGBColor = .white, antialias: Bool = true) {
         self.width = width; self.height = height; self.resize = resize; self.resizeShorterSide = resizeShorterSide
         self.pixelFormat = pixelFormat; self.normalization = normalization
@@ -42,12 +42,12 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     public init(from decoder: Decoder) throws {
         try StrictKeys.check(decoder, known: CodingKeys.allCases.map(\.stringValue), what: "preprocessing")
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = Preprocessing(width: 1, height: 1)
+        let d = ImagePreprocessing(width: 1, height: 1)
         self.init(width: try c.decode(Int.self, forKey: .width), height: try c.decode(Int.self, forKey: .height),
                   resize: try c.decodeIfPresent(ResizeMode.self, forKey: .resize) ?? d.resize,
                   resizeShorterSide: try c.decodeIfPresent(Int.self, forKey: .resizeShorterSide),
                   pixelFormat: try c.decodeIfPresent(PixelFormat.self, forKey: .pixelFormat) ?? d.pixelFormat,
-                  normalization: try c.decodeIfPresent(NormalizationMode.self, forKey: .normalization) ?? d.normalization,
+                  normalization: try c.decodeIfPresent(Preprocessing.self, forKey: .normalization) ?? d.normalization,
                   background: try c.decodeIfPresent(RGBColor.self, forKey: .background) ?? d.background,
                   antialias: try c.decodeIfPresent(Bool.self, forKey: .antialias) ?? d.antialias)
     }

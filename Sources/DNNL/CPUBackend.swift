@@ -1,39 +1,23 @@
 import CBLAS
 import Foundation
-
-/// Which convolution implementation the CPU backend uses.
-public enum ConvPath: String, Sendable, CaseIterable {
-    /// im2col (or plain sgemm for pointwise 1x1) + OpenBLAS, batch-parallel with 1-thread BLAS per worker.
-    case im2col
-    /// oneDNN with `tag=any` blocked layouts, reordering from/to NCHW at every call, threaded as
-    /// `DNNLConv.threading` says (falls back to im2col where oneDNN has no primitive).
-    case dnnl
-    /// Per (geometry, pass, bias), learned online (`ConvAutotune`): the first 8 calls alternate between
-    /// oneDNN (+reorders) and im2col/sgemm, then the faster by median is kept, with a 10% bias towards
-    /// the prior (oneDNN for non-pointwise forward and backward-data and for backward-weights with at
-    /// least 8x8 outputs; im2col for smaller backward-weights;
-    /// plain sgemm for pointwise 1x1). The winner depends on the CPU (AVX2 Zen3 vs AVX-512 Zen4).
-    case auto
-    /// The default: the measured-fastest path per pass as a fixed rule (`ConvAutotune.prior`), so every
-    /// run computes bit-identically (a resumed run must end with the same weights as an uninterrupted
-    /// one, which online timing cannot promise).
-    case rule
-
-    /// `GRAFT_CONV=im2col|dnnl|auto|rule` (default rule).
-    public static var fromEnvironment: ConvPath {
-        ProcessInfo.processInfo.environment["GRAFT_CONV"].flatMap { ConvPath(rawValue: $0.lowercased()) } ?? .rule
-    }
-}
+import Synchronization
+import TensorCore
 
 /// CPU backend: OpenBLAS sgemm, im2col/col2im and oneDNN convolutions, chosen per pass (see `ConvPath`).
 public struct CPUBackend: Backend {
     public let convPath: ConvPath
+    /// oneDNN's algorithm and threading for the passes that run on oneDNN.
+    public let trainConv: TrainConvAlgorithm
+    public let dnnlThreading: DNNLThreading
 
-    /// Reads `GRAFT_CONV` (im2col | dnnl | auto).
-    public init() { convPath = ConvPath.fromEnvironment }
     /// Multiply-adds below which `gemm` runs single-threaded.
     static let singleThreadGEMMWork = 1 << 23
-    public init(convPath: ConvPath) { self.convPath = convPath }
+    public init(convPath: ConvPath = .rule, trainConv: TrainConvAlgorithm = .winograd, dnnlThreading: DNNLThreading = .batch) {
+        self.convPath = convPath; self.trainConv = trainConv; self.dnnlThreading = dnnlThreading
+    }
+    public init(_ options: RuntimeOptions) {
+        self.init(convPath: options.conv, trainConv: options.trainConv, dnnlThreading: options.dnnlThreading)
+    }
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                      a: UnsafePointer<Float>, b: UnsafePointer<Float>, beta: Float, c: UnsafeMutablePointer<Float>) {
@@ -59,8 +43,8 @@ public struct CPUBackend: Backend {
         let plain = Im2colConv.isPointwise(g) ? "sgemm" : "im2col"
         switch convPath {
         case .im2col: return plain
-        case .dnnl: return DNNLConv.supports(g, pass, bias: bias) ? "dnnl" : plain
-        case .rule: return ConvAutotune.prior(g, pass) && DNNLConv.supports(g, pass, bias: bias) ? "dnnl" : plain
+        case .dnnl: return DNNLConv.supports(g, pass, bias: bias, algorithm: trainConv) ? "dnnl" : plain
+        case .rule: return ConvAutotune.prior(g, pass) && DNNLConv.supports(g, pass, bias: bias, algorithm: trainConv) ? "dnnl" : plain
         case .auto:
             guard let useDNNL = ConvAutotune.shared.choice(.init(g: g, pass: pass, bias: bias)) else { return "auto(tuning)" }
             return useDNNL ? "dnnl" : plain
@@ -89,21 +73,24 @@ public struct CPUBackend: Backend {
     public func conv2dForward(_ g: Conv2DGeometry, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                               bias: UnsafePointer<Float>?, output: UnsafeMutablePointer<Float>) {
         dispatch(g, .forward, bias: bias != nil,
-                 dnnl: { DNNLConv.forward(g, input: input, weight: weight, bias: bias, output: output) },
+                 dnnl: { DNNLConv.forward(g, input: input, weight: weight, bias: bias, output: output,
+                                          algorithm: trainConv, threading: dnnlThreading) },
                  im2col: { Im2colConv.forward(g, input: input, weight: weight, bias: bias, output: output, gemm: self) })
     }
 
     public func conv2dBackwardData(_ g: Conv2DGeometry, dOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                    dInput: UnsafeMutablePointer<Float>) {
         dispatch(g, .backwardData, bias: false,
-                 dnnl: { DNNLConv.backwardData(g, dOutput: dOutput, weight: weight, dInput: dInput) },
+                 dnnl: { DNNLConv.backwardData(g, dOutput: dOutput, weight: weight, dInput: dInput,
+                                               algorithm: trainConv, threading: dnnlThreading) },
                  im2col: { Im2colConv.backwardData(g, dOutput: dOutput, weight: weight, dInput: dInput, gemm: self) })
     }
 
     public func conv2dBackwardWeights(_ g: Conv2DGeometry, input: UnsafePointer<Float>, dOutput: UnsafePointer<Float>,
                                       dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?) {
         dispatch(g, .backwardWeights, bias: dBias != nil,
-                 dnnl: { DNNLConv.backwardWeights(g, input: input, dOutput: dOutput, dWeight: dWeight, dBias: dBias) },
+                 dnnl: { DNNLConv.backwardWeights(g, input: input, dOutput: dOutput, dWeight: dWeight, dBias: dBias,
+                                                  algorithm: trainConv, threading: dnnlThreading) },
                  im2col: { Im2colConv.backwardWeights(g, input: input, dOutput: dOutput, dWeight: dWeight, dBias: dBias,
                                                       gemm: self) })
     }
@@ -188,10 +175,27 @@ public final class ConvAutotune: @unchecked Sendable {
     }
 }
 
-/// Single-threaded OpenBLAS for use inside parallel workers (nested threading oversubscribes 2 cores).
-public enum BLASThreads {
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-    public static var current: Int { Int(openblas_get_num_threads()) }
-    /// The kernel family OpenBLAS picked at run time (e.g. "Zen", "Haswell", "SkylakeX").
-    public static var coreName: String { openblas_get_corename().map { String(cString: $0) } ?? "?" }
+/// The backend the NN ops run on. The ops are free functions over `Var` with no context argument, so
+/// the backend (its conv rule, Winograd rule and oneDNN threading) is process-wide: installed once at
+/// start-up by `RuntimeOptions.apply`, behind a lock; the default until then is `CPUBackend()`.
+public enum Backends {
+    private static let installed = Mutex<CPUBackend>(CPUBackend())
+
+    public static var cpu: any Backend { installed.withLock { $0 } }
+
+    /// The CPU backend as configured (for benchmarks and logs).
+    public static var cpuBackend: CPUBackend { installed.withLock { $0 } }
+
+    public static func install(_ backend: CPUBackend) { installed.withLock { $0 = backend } }
+}
+
+extension RuntimeOptions {
+    /// Applies the process-wide parts once at start-up, before the first tensor exists: worker
+    /// threads (`Threads.count`), the backend NN ops run on (`Backends`), and tensor pooling
+    /// (`StoragePool.shared`). Everything else is passed to what uses it.
+    public func apply() {
+        if let t = threads { Threads.count = t }
+        Backends.install(CPUBackend(self))
+        StoragePool.configureShared(enabled: tensorPool)
+    }
 }
