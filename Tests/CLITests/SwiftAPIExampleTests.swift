@@ -108,6 +108,37 @@ import Testing
         #expect(Self.maxDifference(try Self.outputs(keras, data), expected) <= 1e-5)
     }
 
+    /// The recipe-driven way of the DocC article (`Recipe` built in code, `TrainJob(recipe:).run()`),
+    /// on the same weights and digits: the job writes the Graft and Keras files, and the Graft file
+    /// keeps the Keras trunk.
+    @Test func recipeExampleRuns() throws {
+        let tmp = try TempDir("graft-swift-api-recipe")
+        let root = try TinyData.mnist(tmp.path("digits"), classes: ["7", "8", "9"], train: 10, val: 4)
+
+        var recipe = Recipe()
+        recipe.model = "lenet5"
+        recipe.weights = Self.kerasFixture
+        recipe.inputSize = 28
+        recipe.data = root.path          // root/train/<class>/*.png and root/val/<class>/*.png
+        recipe.epochs = 2
+        recipe.freeze = .trunk
+        recipe.out = tmp.path("run").path
+        let job = TrainJob(recipe: recipe)
+        job.say = { _ in }
+        job.progressStyle = .silent
+        let summary = try job.run()
+
+        #expect(summary.epochs == 2)
+        #expect(summary.validationAccuracy != nil)
+        for file in ["model.h5", "model-keras.h5", "recipe.yaml", "metrics.json", "report.html"] {
+            #expect(FileManager.default.fileExists(atPath: tmp.path("run/\(file)").path), "\(file) missing")
+        }
+        let (model, meta) = try loadNativeModel(path: tmp.path("run/model.h5").path)
+        #expect(meta.classNames == ["7", "8", "9"])
+        let (reference, _) = try loadPretrained("lenet5", options: ZooOptions(inputSize: 28), weights: Self.kerasFixture)
+        #expect(Self.values(model.trunk.namedParameters()) == Self.values(reference.trunk.namedParameters()))
+    }
+
     /// The README's code block under "Use Graft from Swift" that defines `fineTuneLeNet` is the snippet above.
     @Test func readmeHoldsThisSnippet() throws {
         let source = try String(contentsOfFile: #filePath, encoding: .utf8)
