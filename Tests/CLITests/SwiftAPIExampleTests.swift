@@ -1,7 +1,8 @@
 // The README's "Use Graft from Swift" example, compiled and run by CI.
 //
-// The lines between the two SNIPPET markers are the README's Swift code block word for word;
-// `readmeHoldsThisSnippet` fails when the two differ, so edit both together. The example trains
+// The lines between the two SNIPPET markers are the README's Swift code block word for word, and
+// the DocC article's (Sources/Training/Training.docc/FineTuneFromSwift.md) without the comments;
+// `readmeHoldsThisSnippet` fails when they differ, so edit them together. The example trains
 // with `Trainer`, not with `TrainJob(recipe:)`: a Keras `model.fit` / PyTorch-loop user sees each
 // piece (batches, optimizer, schedule, loss) as a value to swap. `TrainJob` runs the whole
 // `finetune train` job (cached features, phases, checkpoints, report) from a `Recipe` value.
@@ -160,5 +161,14 @@ import Testing
             return
         }
         #expect(block == snippet, "README.md and Tests/CLITests/SwiftAPIExampleTests.swift disagree: keep them identical")
+
+        // The DocC article shows the same code without its comments.
+        let article = try String(contentsOf: CLI.packageRoot.appendingPathComponent(
+            "Sources/Training/Training.docc/FineTuneFromSwift.md"), encoding: .utf8)
+        let articleBlock = article.components(separatedBy: "```swift\n").dropFirst()
+            .compactMap { $0.components(separatedBy: "```").first }.first { $0.contains("func fineTuneLeNet(") }
+        let uncommented = snippet.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }.joined(separator: "\n")
+        #expect(articleBlock == uncommented, "FineTuneFromSwift.md's example differs from the test's snippet (less comments)")
     }
 }
