@@ -20,6 +20,15 @@ public struct Batch: Sendable {
 /// Determinism: the order of epoch e is a permutation drawn from (seed, e); sample i of epoch e is
 /// augmented with a generator seeded from (seed, e, i). Neither depends on thread scheduling, the
 /// worker count, or the batch size.
+///
+/// ```swift
+/// let data = try ImageFolderDataset(folder: URL(fileURLWithPath: "digits"))
+/// let loader = try BatchLoader(dataset: data, preprocessing: pipeline, batchSize: 32, shuffle: true)
+/// let epoch = loader.batches(epoch: 1)
+/// while let batch = try epoch.next() { /* batch.images: [N, C, H, W], batch.labels */ }
+/// ```
+///
+/// Training's `ImageBatchSource(loader:)` hands a loader to its `Trainer`.
 public final class BatchLoader: Sendable {
     public let dataset: ImageFolderDataset
     public let cache: DecodedImageCache?
@@ -38,8 +47,19 @@ public final class BatchLoader: Sendable {
     let buffers: BatchBufferPool
 
     /// - Parameters:
-    ///   - cache: decoded images of `dataset` (`DecodedImageCache`); nil decodes files every epoch.
+    ///   - dataset: the samples to serve.
+    ///   - preprocessing: output size, resize policy, pixel format and normalisation (what the model's
+    ///     weights expect).
     ///   - augmentation: nil (or an identity config) for evaluation.
+    ///   - cache: decoded images of `dataset` (`DecodedImageCache`); nil decodes files every epoch.
+    ///   - batchSize: images per batch (> 0).
+    ///   - shuffle: a new seeded order every epoch (training); false keeps the dataset's order.
+    ///   - dropLast: leave out a last, smaller batch.
+    ///   - seed: seeds the order and the augmentation.
+    ///   - workers: decoding threads.
+    ///   - prefetchBatches: most batches built ahead of the consumer (default twice the workers).
+    ///   - decodeOptions: PNG decoding (default: transparency onto `preprocessing.background`).
+    /// - Throws: ``ImageIOError/invalidConfiguration(_:)`` for settings that cannot work.
     public init(dataset: ImageFolderDataset, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig? = nil,
                 cache: DecodedImageCache? = nil, batchSize: Int, shuffle: Bool, dropLast: Bool = false,
                 seed: UInt64 = 0, workers: Int = Threads.count, prefetchBatches: Int? = nil,

@@ -46,14 +46,27 @@ public struct DatasetOptions: Sendable {
 /// explicit train/val pair of such folders, or a CSV label file (multi-label). Hidden files and
 /// folders and non-image files are ignored; unreadable images are skipped with one warning line each
 /// and counted in `skipped`; a class left without any readable image is an error.
+///
+/// ```swift
+/// let data = try ImageFolderDataset(folder: URL(fileURLWithPath: "digits"))   // digits/7/*.png, digits/8/...
+/// print(data.summary, data.classNames)                                      // label i is classNames[i]
+/// let (train, validation) = try data.split(validationFraction: 0.2, seed: 0)
+/// ```
 public struct ImageFolderDataset: Sendable {
+    /// The folder it was read from.
     public let root: URL
+    /// Class names in label order (sorted folder names unless given).
     public let classNames: [String]
+    /// Every readable image with its label (folder datasets: class by class, files sorted by path).
     public let samples: [ImageSample]
+    /// Read from a label file with several labels per image (targets instead of one label).
     public let isMultiLabel: Bool
+    /// Files that were left out, with the reason.
     public let skipped: [SkippedFile]
 
+    /// Number of samples.
     public var count: Int { samples.count }
+    /// Number of classes.
     public var classCount: Int { classNames.count }
 
     /// Images per class (for multi-label: samples where the class target is positive).

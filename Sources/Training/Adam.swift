@@ -12,15 +12,21 @@ import TensorCore
 /// `w -= lr * weightDecay * w`, instead of entering the moments (Loshchilov & Hutter).
 /// State per parameter: `<path>.m`, `<path>.v`, `<path>.step`.
 public struct Adam: Optimizer {
+    /// Decay of the first-moment average (PyTorch `betas[0]`).
     public var beta1: Float
+    /// Decay of the second-moment average (PyTorch `betas[1]`).
     public var beta2: Float
+    /// Added to the denominator (PyTorch `eps`; Keras's default is 1e-7).
     public var epsilon: Float
+    /// Weight decay, L1 and per-parameter-group scales.
     public var options: OptimizerOptions
+    /// Decay applied to the weights directly instead of entering the moments (``AdamW``).
     public var decoupledWeightDecay: Bool
 
     struct Slot: Sendable { var m: Tensor; var v: Tensor; var step: Int }
     var slots: [String: Slot] = [:]
 
+    /// PyTorch's defaults; the learning rate comes from the trainer's schedule at each step.
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
                 options: OptimizerOptions = .init(), decoupledWeightDecay: Bool = false) {
         self.beta1 = beta1
@@ -109,6 +115,7 @@ public struct Adam: Optimizer {
 /// `options.weightDecay` shrinks weights directly, `w -= lr * weightDecay * w`; `options.l1`
 /// still enters the gradient.
 public struct AdamW: Optimizer {
+    /// The underlying Adam, with `decoupledWeightDecay` set.
     public var adam: Adam
 
     public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,

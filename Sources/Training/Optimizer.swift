@@ -19,8 +19,11 @@ public protocol Optimizer: Sendable {
 /// group wins, unmatched parameters get 1 and 1. Example: trunk at a tenth of the head's rate,
 /// `ParamGroup(lrScale: 0.1) { !$0.hasPrefix("fc.") }`.
 public struct ParamGroup: Sendable {
+    /// Whether a parameter path belongs to the group.
     public let match: @Sendable (String) -> Bool
+    /// Multiplier of the base learning rate for the group.
     public let lrScale: Float
+    /// Multiplier of the weight decay for the group (0 exempts it).
     public let weightDecayScale: Float
 
     public init(lrScale: Float = 1, weightDecayScale: Float = 1, match: @escaping @Sendable (String) -> Bool) {
@@ -47,8 +50,11 @@ public struct ParamGroup: Sendable {
 ///   `ParamGroup` with `weightDecayScale: 0` to exempt biases or norms.
 /// - `l1`: `g += l1 * sign(w)`, the gradient of Keras `l1(λ)` with `λ = l1` (sign(0) = 0).
 public struct OptimizerOptions: Sendable {
+    /// L2 coefficient (see above for its Keras equivalent).
     public var weightDecay: Float
+    /// L1 coefficient.
     public var l1: Float
+    /// Per-path learning-rate and weight-decay scales; the first matching group wins.
     public var groups: [ParamGroup]
 
     public init(weightDecay: Float = 0, l1: Float = 0, groups: [ParamGroup] = []) {

@@ -10,13 +10,17 @@ import TensorCore
 /// With `momentum == 0` there is no buffer and `w -= lr * d`.
 /// State per parameter: `<path>.momentum` (when momentum > 0) and `<path>.step`.
 public struct SGD: Optimizer {
+    /// Momentum factor (PyTorch `momentum`; 0.9 in most fine-tuning recipes).
     public var momentum: Float
+    /// Nesterov momentum (needs `momentum > 0`).
     public var nesterov: Bool
+    /// Weight decay, L1 and per-parameter-group scales.
     public var options: OptimizerOptions
 
     struct Slot: Sendable { var buffer: Tensor?; var step: Int }
     var slots: [String: Slot] = [:]
 
+    /// Plain SGD by default; the learning rate comes from the trainer's schedule at each step.
     public init(momentum: Float = 0, nesterov: Bool = false, options: OptimizerOptions = .init()) {
         check(!nesterov || momentum > 0, "SGD: Nesterov momentum requires momentum > 0")
         self.momentum = momentum

@@ -23,14 +23,18 @@ public struct TrainerHooks {
     }
 }
 
+/// What one optimizer step did, handed to ``TrainerHooks/batchEnd``.
 public struct BatchResult: Sendable {
     public var epoch: Int
     /// 1-based within the epoch.
     public var batch: Int
     /// Global step after this batch's update.
     public var step: Int
+    /// Samples in the batch.
     public var size: Int
+    /// The batch's loss before the update.
     public var loss: Float
+    /// The learning rate of the step (base rate, before parameter-group scales).
     public var lr: Float
 }
 
@@ -39,15 +43,35 @@ public struct BatchResult: Sendable {
 /// currently require gradients. All run state (epoch, step, RNG, metrics) is captured by
 /// `captureState()` and restored by `restore(_:)`, so a resumed run ends bit-identical to an
 /// uninterrupted one when the batch source is deterministic per epoch.
+///
+/// It is Keras's `model.fit` (or a PyTorch training loop) with each part a value:
+///
+/// ```swift
+/// let trainer = Trainer(model: model, optimizer: SGD(momentum: 0.9), schedule: Schedules.cosine(0.01),
+///                       loss: { y, t in softmaxCrossEntropy(logits: y, labels: t.labels!) }, epochs: 5)
+/// trainer.hooks.epochStart = { _, epoch in if epoch == 3 { try model.unfreeze(from: "block5") } }
+/// let log = try trainer.fit(trainBatches, validation: validationBatches)
+/// ```
+///
+/// Which parameters train is read from each parameter at every step: freeze or unfreeze the
+/// model (`freezeTrunk()`, `unfreeze(from:)`) before `fit` or in a hook. For the whole
+/// `finetune train` job (cached features, phases, checkpoints, report) use ``TrainJob``.
 public final class Trainer {
+    /// The network being trained (a `ZooModel` or any `Layer`).
     public let model: any Layer
+    /// Updates the parameters that train; its state is part of ``captureState(extra:)``.
     public var optimizer: any Optimizer
+    /// Learning rate by step (``Schedules``).
     public let schedule: Schedule
+    /// Output and targets to the scalar loss.
     public let loss: LossFunction
     /// Planned epochs; `fit` runs `epoch + 1 ... epochs`.
     public var epochs: Int
+    /// Callbacks around epochs and batches.
     public var hooks = TrainerHooks()
+    /// Progress lines on the terminal (nil: silent).
     public var progress: ProgressReporter?
+    /// Seed of ``rng``; a checkpoint restores only into a trainer with the same seed.
     public let seed: UInt64
     /// Run-level generator for whatever needs randomness beyond the batch order (saved in state).
     public var rng: SeededRandom
@@ -55,13 +79,22 @@ public final class Trainer {
     public private(set) var epoch = 0
     /// Optimizer steps taken.
     public private(set) var step = 0
+    /// Metrics of every completed epoch.
     public private(set) var log = MetricsLog()
+    /// Set by a hook to end ``fit(_:validation:)`` after the current epoch (early stopping).
     public var stopRequested = false
     /// Steps the schedule spans (`epochs * batchesPerEpoch`), set when `fit` starts.
     public private(set) var totalSteps = 0
     /// Learning rate of the last step (base, before group scales).
     public private(set) var lastLR: Float = 0
 
+    /// - Parameters:
+    ///   - model: the network; its parameters' frozen flags decide what trains.
+    ///   - optimizer: ``SGD``, ``Adam``, ``AdamW`` or your own ``Optimizer``.
+    ///   - schedule: learning rate by step (``Schedules/constant(_:)`` for a fixed rate).
+    ///   - loss: the scalar loss of a batch's output and targets.
+    ///   - epochs: planned epochs (> 0).
+    ///   - seed: seed of the trainer's own generator (saved in checkpoints).
     public init(model: any Layer, optimizer: any Optimizer, schedule: @escaping Schedule,
                 loss: @escaping LossFunction, epochs: Int, seed: UInt64 = 0) {
         check(epochs > 0, "Trainer: epochs must be > 0")
@@ -76,6 +109,12 @@ public final class Trainer {
 
     /// Trains until `epochs` (continuing after `restore`), validating after each epoch when
     /// `validation` is given. Throws `TrainingError.nonFiniteLoss` before applying a bad update.
+    ///
+    /// - Parameters:
+    ///   - data: the training batches (``ImageBatchSource``, ``InMemoryBatchSource``, your own).
+    ///   - validation: batches evaluated after each epoch (inference mode, no tape).
+    /// - Returns: the metrics of every epoch so far (also in ``log``).
+    /// - Throws: ``TrainingError``, or whatever a hook throws.
     @discardableResult
     public func fit(_ data: any BatchSource, validation: (any BatchSource)? = nil) throws -> MetricsLog {
         let total = epochs * data.batchesPerEpoch

@@ -1,25 +1,36 @@
 import TensorCore
 
-/// The model zoo: a registry of architectures by name (`finetune zoo` lists it).
+/// One architecture of the ``Zoo``: its names, defaults, input preprocessing, and how to build it.
 ///
 /// ```swift
 /// let model = try Zoo.entry(named: "vgg16").build(ZooOptions(inputSize: 64, classCount: 3))
 /// model.freezeTrunk()
 /// try model.rebuildHead(classCount: 5)
 /// ```
+///
+/// ``spec(_:)`` describes the network for some ``ZooOptions`` without allocating weights (parameter
+/// counts, shapes); ``build(_:)`` allocates and initialises a ``ZooModel``.
 public struct ZooEntry: Sendable {
+    /// The registry name (`vgg16`, `resnet18`, `lenet5`).
     public let name: String
+    /// Other names ``Zoo/entry(named:)`` accepts (`lenet-5`, `resnet-18`).
     public let aliases: [String]
+    /// One line for listings (`finetune zoo`).
     public let description: String
+    /// Square input side when ``ZooOptions/inputSize`` is nil (224 for the ImageNet models, 32 for LeNet-5).
     public let defaultInputSize: Int
+    /// Input channels when ``ZooOptions/inputChannels`` is nil (3, or 1 for LeNet-5).
     public let defaultInputChannels: Int
+    /// Output classes when ``ZooOptions/classCount`` is nil (1000, or 10 for LeNet-5).
     public let defaultClassCount: Int
     /// The output layer every transfer recipe replaces (`predictions`).
     public let headPath: String
+    /// The input preprocessing the architecture's usual pretrained weights expect.
     public let preprocessing: Preprocessing
     /// Describes the architecture for `options` without allocating weights.
     public let specBuilder: @Sendable (ZooOptions) throws -> ModelSpec
 
+    /// Registers an architecture; `spec` describes the network for given options.
     public init(name: String, aliases: [String] = [], description: String, defaultInputSize: Int,
                 defaultInputChannels: Int = 3, defaultClassCount: Int = 1000, headPath: String = "predictions",
                 preprocessing: Preprocessing, spec: @escaping @Sendable (ZooOptions) throws -> ModelSpec) {
@@ -29,9 +40,13 @@ public struct ZooEntry: Sendable {
         self.preprocessing = preprocessing; self.specBuilder = spec
     }
 
+    /// Describes the network for `options` (layers, shapes, Keras names) without allocating weights.
+    /// Throws ``ZooError`` or `ShapeError` for options the architecture cannot take.
     public func spec(_ options: ZooOptions = ZooOptions()) throws -> ModelSpec { try specBuilder(options) }
 
-    /// Builds (allocates and initialises) the model.
+    /// Builds (allocates and initialises) the model. The weights are random (seeded by
+    /// ``ZooOptions/seed``); import pretrained ones with `importWeights(from:options:)` (WeightIO), or
+    /// build and import in one call with `loadPretrained(_:options:weights:importOptions:)`.
     public func build(_ options: ZooOptions = ZooOptions()) throws -> ZooModel {
         ZooModel(spec: try spec(options), seed: options.seed)
     }
@@ -49,7 +64,14 @@ public struct ZooEntry: Sendable {
     public var defaultParameterCount: Int { (try? parameterCount()) ?? 0 }
 }
 
+/// The model zoo: a registry of architectures by name (`finetune zoo` lists it): LeNet-5, AlexNet
+/// (torchvision and Caffe), VGG-11/13/16/19 with and without BatchNorm, ResNet-18/34/50/101/152.
+///
+/// ```swift
+/// let model = try Zoo.build("resnet18", ZooOptions(inputSize: 32, classCount: 10, widthMultiplier: 0.25))
+/// ```
 public enum Zoo {
+    /// Every registered architecture, in listing order.
     public static let all: [ZooEntry] = {
         var entries: [ZooEntry] = [
             ZooEntry(name: "lenet5", aliases: ["lenet-5"],
@@ -81,6 +103,7 @@ public enum Zoo {
         return entries
     }()
 
+    /// The registry names of ``all``.
     public static var names: [String] { all.map(\.name) }
 
     /// The entry for a name or alias (case-insensitive); unknown names throw listing the known ones.
@@ -90,6 +113,7 @@ public enum Zoo {
         throw ZooError.unknownModel(name, known: names)
     }
 
+    /// Builds the architecture `name` (or an alias) with `options`: `entry(named: name).build(options)`.
     public static func build(_ name: String, _ options: ZooOptions = ZooOptions()) throws -> ZooModel {
         try entry(named: name).build(options)
     }

@@ -5,17 +5,34 @@ import NN
 /// module so that every parameter path is `<keras_layer_name>.<param>` (`block1_conv1.weight`,
 /// `conv2_block1_1_bn.runningVar`, `predictions.bias`). The head's graph reads the trunk's output.
 ///
-/// Transfer learning: `freezeTrunk()`, `freeze(upTo:)`, `unfreeze(from:)`, `rebuildHead(...)`,
-/// `extendHead(by:)`; import metadata: `kerasWeightMap()`, `legacyAliases`, `bnEpsilon`.
+/// Transfer learning: ``freezeTrunk()``, ``freeze(upTo:)``, ``unfreeze(from:)``,
+/// ``rebuildHead(classCount:keepHidden:pooling:dropout:classifierActivation:)``, ``extendHead(by:newBias:)``;
+/// import metadata: `kerasWeightMap()`, ``legacyAliases``, ``bnEpsilon``.
+///
+/// ```swift
+/// let model = try Zoo.build("vgg16", ZooOptions(inputSize: 64))   // or WeightIO's loadPretrained
+/// model.freezeTrunk()                                              // Keras base_model.trainable = False
+/// try model.rebuildHead(classCount: 3, pooling: .globalAverage, classifierActivation: .linear)
+/// let logits = model(Var(images))                                  // [N, 3]
+/// ```
+///
+/// Build one through ``Zoo`` (``ZooEntry/build(_:)``) or, with pretrained weights, through WeightIO's
+/// `loadPretrained(_:options:weights:importOptions:)`; save it with `saveNativeModel` and
+/// `exportKeras2Weights(to:)`.
 public final class ZooModel: Module, Layer {
+    /// The zoo name it was built as (`vgg16`); recorded in saved files.
     public let architecture: String
     /// The spec the model was built from (the head may have been rebuilt since: see `head.graph`).
     public let spec: ModelSpec
+    /// The feature extractor: every layer before the head (convolutions, pooling, BatchNorm).
     public let trunk: GraphModule
+    /// The classifier on the trunk's output (pooling, hidden dense layers, `predictions`); replaced
+    /// by ``rebuildHead(classCount:keepHidden:pooling:dropout:classifierActivation:)`` and ``extendHead(by:newBias:)``.
     public private(set) var head: GraphModule
     private var _rng: SeededRandom
     private var _dropout: Float
 
+    /// Allocates the model `spec` describes, its weights drawn by the layers' initialisers from `seed`.
     public init(spec: ModelSpec, seed: UInt64 = 0) {
         self.architecture = spec.architecture
         self.spec = spec
@@ -31,6 +48,7 @@ public final class ZooModel: Module, Layer {
 
     /// [C, H, W] the model was built for.
     public var inputShape: [Int] { spec.inputShape }
+    /// The input preprocessing the architecture's pretrained weights expect.
     public var preprocessing: Preprocessing { spec.preprocessing }
     /// Epsilon of every BatchNorm layer (nil: the model has none).
     public var bnEpsilon: Float? { spec.bnEpsilon }
@@ -51,8 +69,11 @@ public final class ZooModel: Module, Layer {
 
     /// Every Keras layer name in order with its module.
     public var namedLayers: [(name: String, module: Module?)] { namedNodes.map { ($0.node.name, $0.module) } }
+    /// Keras names of the trunk's layers, in order.
     public var trunkLayerNames: [String] { trunk.graph.nodes.map(\.name) }
+    /// Keras names of the head's layers, in order (`flatten`, `fc1`, `fc2`, `predictions`).
     public var headLayerNames: [String] { head.graph.nodes.map(\.name) }
+    /// Every Keras layer name, trunk then head: the names ``freeze(upTo:)`` and ``unfreeze(from:)`` take.
     public var layerNames: [String] { trunkLayerNames + headLayerNames }
 
     public override func namedChildren() -> [(String, Module)] { namedNodes.map { ($0.node.name, $0.module) } }
@@ -72,6 +93,7 @@ public final class ZooModel: Module, Layer {
 
     // MARK: Layer
 
+    /// The forward pass: `[N, C, H, W]` images to `[N, classes]` scores (the head's output).
     public func callAsFunction(_ x: Var) -> Var { head(trunk(x)) }
 
     /// The forward pass with every node's output handed to `record` (name, value).
@@ -80,6 +102,8 @@ public final class ZooModel: Module, Layer {
         return head.evaluate(trunk.evaluate(x, step: step), step: step)
     }
 
+    /// The output shape for an input shape (`[N, C, H, W]`); throws `ShapeError` naming the layer
+    /// that cannot take it.
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         try head.outputShape(for: trunk.outputShape(for: inputShape))
     }
@@ -104,18 +128,28 @@ public final class ZooModel: Module, Layer {
         return n
     }
 
-    /// Freezes every trainable parameter of the trunk; returns how many tensors.
+    /// Freezes every trainable parameter of the trunk (Keras `base_model.trainable = False`); returns
+    /// how many tensors. Frozen parameters get no gradient and no update, and a frozen BatchNorm runs
+    /// in inference mode.
     @discardableResult
     public func freezeTrunk() -> Int { setFrozen(true, 0..<trunk.graph.nodes.count) }
 
     /// Freezes the layers from the first one up to and including `name` (Keras `layers[:i+1]`).
+    ///
+    /// - Parameter name: a Keras layer name (``layerNames``), a legacy alias (`res2a_branch2a`), or a
+    ///   block or stage prefix meaning that block's last layer (`block4`, `conv3_block4`).
+    /// - Returns: how many parameter tensors were frozen.
+    /// - Throws: ``ZooError/unknownLayer(_:model:known:)`` listing the model's layers.
     @discardableResult
     public func freeze(upTo name: String) throws -> Int { setFrozen(true, 0...(try layerIndex(name))) }
 
-    /// Unfreezes the layers from `name` (included) to the end.
+    /// Unfreezes the layers from `name` (included) to the end (names as for ``freeze(upTo:)``); returns
+    /// how many tensors. Between epochs this is gradual unfreezing: optimizers re-read which parameters
+    /// train at every step.
     @discardableResult
     public func unfreeze(from name: String) throws -> Int { setFrozen(false, (try layerIndex(name))..<layerNames.count) }
 
+    /// Makes every trainable parameter trainable again; returns how many tensors.
     @discardableResult
     public func unfreezeAll() -> Int { setFrozen(false, 0..<layerNames.count) }
 
@@ -131,6 +165,19 @@ public final class ZooModel: Module, Layer {
     /// fc1/fc2, AlexNet fc6/fc7, LeNet fc1/fc2) are kept with their weights, which requires the new
     /// pooling to give them the feature size they take; otherwise the head is pooling -> (dropout) ->
     /// predictions. `pooling`/`dropout` default to the current ones.
+    ///
+    /// ```swift
+    /// try model.rebuildHead(classCount: 5, pooling: .globalAverage, classifierActivation: .linear)
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - classCount: outputs of the new `predictions` layer.
+    ///   - keepHidden: keep the pretrained hidden dense layers and replace only `predictions`.
+    ///   - pooling: how the trunk's feature map becomes a vector (nil: the current head's).
+    ///   - dropout: dropout rate before the new dense layers, in [0, 1) (nil: the current one).
+    ///   - classifierActivation: activation fused into `predictions` (nil: the one the model was built with).
+    ///     Pass `.linear` to train with a loss that takes logits (`softmaxCrossEntropy`).
+    /// - Throws: ``ZooError`` for a bad option, or when `keepHidden` cannot fit the new pooling.
     public func rebuildHead(classCount: Int, keepHidden: Bool = false, pooling: HeadPooling? = nil,
                             dropout: Float? = nil, classifierActivation: ZooActivation? = nil) throws {
         guard classCount > 0 else { throw ZooError.invalidOption("\(architecture): classCount \(classCount) must be positive") }
@@ -171,6 +218,8 @@ public final class ZooModel: Module, Layer {
     /// bit-identical; the M new rows are Glorot-uniform for the
     /// widened layer (limit sqrt(6 / (in + N + M))) and their bias follows `newBias` (default: the
     /// mean of the old biases). Old classes keep their logits; softmax probabilities of course shift.
+    ///
+    /// - Throws: ``ZooError/noHead(_:)`` when the model has no `predictions` dense layer.
     public func extendHead(by newClasses: Int, newBias: NewClassBias = .meanOfOld) throws {
         guard newClasses > 0 else { throw ZooError.invalidOption("\(architecture): extendHead needs at least 1 new class") }
         let name = spec.headRecipe.outputName

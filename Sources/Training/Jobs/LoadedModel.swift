@@ -7,16 +7,26 @@ import Zoo
 
 /// A model for prediction, evaluation or export: from a Graft model file (`--model`), a shipped
 /// trunk (`--base vgg`), or a zoo name plus a weights file (`--base vgg16 --weights w.h5`).
+///
+/// ```swift
+/// let loaded = try LoadedModel.load(.init(model: "runs/digits/model.h5"))
+/// let probabilities = loaded.probabilities(images)   // [N, classes]
+/// ```
 public struct LoadedModel {
+    /// The network, with its weights.
     public let model: ZooModel
+    /// The options it was built with.
     public let options: ZooOptions
+    /// Class names in output order (`class0`, `class1`... when the file has none).
     public let classNames: [String]
     /// Applied to the outputs to get probabilities (nil: the output layer already has it fused).
     public let outputActivation: Activation?
+    /// Where the model came from, for messages.
     public let source: String
     /// The model's inference plan (built on first use; the loaded weights do not change afterwards).
     let plan: PlanCache
 
+    /// What to load: the command line's `--model`, `--base`, `--weights`, `--classes`, `--input-size`.
     public struct Request {
         public var model: String?
         public var base: String?
@@ -28,6 +38,8 @@ public struct LoadedModel {
         }
     }
 
+    /// Loads a Graft model file (`model`), a shipped trunk (`base` alone), or a zoo architecture with a
+    /// weights file (`base` and `weights`). Throws ``JobError`` naming what is missing or does not fit.
     /// `inference`: how predictions run (`RuntimeOptions.inference`).
     public static func load(_ q: Request, inference: InferenceOptions = InferenceOptions()) throws -> LoadedModel {
         if let path = q.model ?? q.base.flatMap({ ShippedModel.named($0) }).map(\.path), q.weights == nil {
@@ -67,6 +79,8 @@ public struct LoadedModel {
         }
     }
 
+    /// The image pipeline's preprocessing for this model (size, channels, normalisation), or with
+    /// another normalisation.
     public func preprocessing(override: Preprocessing?) -> ImagePreprocessing {
         ModelSetup.imagePreprocessing(model, override: override)
     }

@@ -7,9 +7,13 @@ import Zoo
 
 /// What a finished run reports.
 public struct TrainSummary: Sendable {
+    /// The run's output folder (``Recipe/out``).
     public var outputFolder: String
+    /// Epochs trained.
     public var epochs: Int
+    /// Accuracy on the validation images after the last epoch (nil without validation data).
     public var validationAccuracy: Double?
+    /// Wall-clock time of the run.
     public var seconds: Double
     /// For `--extend`: accuracy on the old classes' validation images before and after.
     public var oldClassAccuracyBefore: Double?
@@ -19,15 +23,36 @@ public struct TrainSummary: Sendable {
 /// One `finetune train` run: data, model, phases (head on cached features, then unfrozen layers),
 /// per-epoch checkpoints, and the output folder (model.h5, model-keras.h5, recipe.yaml,
 /// metrics.json, report.html). All input checks happen before any long work starts.
+///
+/// The recipe-driven way to fine-tune from Swift: build a ``Recipe`` in code (or load a YAML one with
+/// ``Recipe/load(contentsOf:)``) and run it exactly as the command line would.
+///
+/// ```swift
+/// var recipe = Recipe()
+/// recipe.model = "vgg16"
+/// recipe.weights = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+/// recipe.data = "my_photos"           // my_photos/<class>/*.png, or my_photos/train + my_photos/val
+/// recipe.inputSize = 224
+/// recipe.epochs = 10
+/// recipe.unfreezeAt = [Recipe.UnfreezeStep(epoch: 6, layer: "block5")]
+/// recipe.out = "runs/photos"
+/// let summary = try TrainJob(recipe: recipe).run()
+/// ```
+///
+/// For the loop itself in your hands, use ``Trainer``.
 public final class TrainJob {
+    /// Everything the run does.
     public let recipe: Recipe
     /// Continue the run whose output folder this is (its checkpoint.h5 and recipe.yaml).
     public let resume: Bool
+    /// Where the run's summary lines go (default: standard output).
     public var say: (String) -> Void = { print($0); fflush(nil) }
+    /// Per-batch progress display (nil: chosen from the terminal).
     public var progressStyle: ProgressReporter.Style? = nil
     /// How the run's kernels run (the process-wide parts are applied by the executable at start-up).
     public var runtime = RuntimeOptions()
 
+    /// A job for `recipe`; with `resume`, it continues the run in `recipe.out` from its last checkpoint.
     public init(recipe: Recipe, resume: Bool = false) {
         self.recipe = recipe
         self.resume = resume
@@ -36,6 +61,11 @@ public final class TrainJob {
     var outURL: URL { URL(fileURLWithPath: recipe.out) }
     func outPath(_ name: String) -> String { outURL.appendingPathComponent(name).path }
 
+    /// Checks every input, trains, and writes the output folder.
+    ///
+    /// - Returns: the run's summary (epochs, validation accuracy, time).
+    /// - Throws: ``JobError`` (one line naming the file, layer or value at fault) for a bad input,
+    ///   before any long work; ``TrainingError`` for a non-finite loss (the last good checkpoint stays).
     @discardableResult
     public func run() throws -> TrainSummary {
         let started = Date()

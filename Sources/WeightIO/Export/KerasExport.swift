@@ -68,6 +68,12 @@ extension ZooModel {
 
     /// Writes the weights as a Keras 2 legacy `.h5` (`save_weights` layout), atomically. tf_keras loads it
     /// into the equivalent Keras model both topologically and `by_name=True`.
+    ///
+    /// Layouts are converted back to Keras's (HWIO kernels, `(in, out)` dense kernels, HWC flatten
+    /// order) and layers keep their Keras names, so `model.load_weights("model-keras.h5")` works on
+    /// the Keras model with the same layers (for a rebuilt head: the same pooling and `predictions` size).
+    ///
+    /// - Throws: `WeightIOError` when the file cannot be written.
     public func exportKeras2Weights(to path: String) throws {
         try writeKeras2Weights(path: path, layers: kerasLayerWeights())
     }

@@ -91,6 +91,19 @@ private func zooActivation(_ a: Activation?) -> ZooActivation? {
 /// `preprocessing`, `graft_version`, `head_layers`, `bn_epsilon` and any `extra` ones.
 /// `options` should be the options the model was built with (the defaults otherwise); what the model
 /// itself says (size, classes, head) overrides them.
+///
+/// ```swift
+/// try saveNativeModel(model, classNames: dataset.classNames, to: "runs/digits/model.h5")
+/// let (again, metadata) = try loadNativeModel(path: "runs/digits/model.h5")
+/// ```
+///
+/// - Parameters:
+///   - model: the model to save, head as it is now (rebuilt or extended).
+///   - options: the options it was built with.
+///   - classNames: class names in output order (their count must equal the model's outputs).
+///   - extra: further string attributes (`recipe`, `trained_epochs`); reserved keys throw.
+///   - path: the file to write (replaced atomically).
+/// - Throws: ``WeightIOError`` for a class-name count that does not fit, a reserved key, or a write error.
 public func saveNativeModel(_ model: ZooModel, options: ZooOptions = ZooOptions(), classNames: [String]? = nil,
                             extra: [String: String] = [:], to path: String) throws {
     if let names = classNames, let n = model.effectiveOptions(options).classCount, model.headPath != nil, names.count != n {
@@ -149,6 +162,11 @@ public func readNativeModelMetadata(_ file: WeightFile) throws -> NativeModelMet
 /// Rebuilds a model saved by `saveNativeModel` from the file alone: the zoo registry builds the
 /// architecture with the saved options, a rebuilt head (other pooling, no hidden layers) is
 /// reproduced, and every parameter is imported strictly (all-or-nothing).
+///
+/// - Returns: the model (in the saved state: frozen flags are not saved, every parameter trains) and
+///   the file's ``NativeModelMetadata`` (class names, preprocessing, extra attributes).
+/// - Throws: ``WeightIOError`` when the file is not a saved Graft model; ``WeightImportError`` when
+///   its tensors do not fit the architecture it names.
 public func loadNativeModel(path: String) throws -> (model: ZooModel, metadata: NativeModelMetadata) {
     let file = try readWeightFile(path: path)
     let metadata = try readNativeModelMetadata(file)

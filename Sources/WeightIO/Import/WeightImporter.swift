@@ -249,8 +249,30 @@ public func impliedBatchNormEpsilon(_ file: WeightFile) -> Float? {
     return legacy ? 1e-3 : nil
 }
 
-/// Builds a zoo model for `file`: when `options.bnEpsilon` is nil and the file implies an epsilon (legacy
-/// ResNet50 1e-3, a full model's config), the model is built with it. Then imports, all-or-nothing.
+/// Builds a zoo model and imports a weight file into it: the usual first step of a fine-tune.
+///
+/// ```swift
+/// let (model, report) = try loadPretrained("vgg16", options: ZooOptions(inputSize: 224),
+///                                          weights: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+///                                          importOptions: .transfer)
+/// print(report)   // what was loaded, skipped and ignored
+/// ```
+///
+/// The format is detected from the file's content: Keras 2 `save_weights` and full-model `.h5`
+/// (Keras 1 names and Theano kernels included), Keras 3 `.weights.h5`, Caffe HDF5, Graft native.
+/// When `options.bnEpsilon` is nil and the file implies an epsilon (legacy ResNet50 1e-3, a full
+/// model's config), the model is built with it. The import is all-or-nothing.
+///
+/// - Parameters:
+///   - architecture: a zoo name or alias (`Zoo.names`).
+///   - options: the options the file's network was built with (input size, width, classes, top).
+///   - path: the weight file.
+///   - importOptions: `.strict` (default: every tensor both ways) or `.transfer` (skip the head,
+///     ignore tensors the model does not have).
+/// - Returns: the model with the file's weights, and the ``ImportReport``.
+/// - Throws: `ZooError` for unknown names or bad options; ``WeightIOError`` when the file cannot be
+///   read; ``WeightImportError`` (listing every missing, unexpected and mis-shaped tensor) when it
+///   does not fit the model.
 public func loadPretrained(_ architecture: String, options: ZooOptions = ZooOptions(), weights path: String,
                            importOptions: ImportOptions = .strict) throws -> (model: ZooModel, report: ImportReport) {
     let file = try readWeightFile(path: path)
