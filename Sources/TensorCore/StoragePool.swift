@@ -26,8 +26,8 @@ public final class StoragePool: @unchecked Sendable {
     /// pooled buffer must go back to the pool it came from.
     public static func configureShared(enabled: Bool) {
         sharedEnabled.store(enabled, ordering: .sequentiallyConsistent)
-        precondition(!sharedCreated.load(ordering: .sequentiallyConsistent) || shared.enabled == enabled,
-                     "StoragePool.configureShared(enabled: \(enabled)) after the shared pool was first used")
+        check(!sharedCreated.load(ordering: .sequentiallyConsistent) || shared.enabled == enabled,
+              "StoragePool.configureShared(enabled: \(enabled)) after the shared pool was first used")
     }
 
     /// Smallest pooled request.
