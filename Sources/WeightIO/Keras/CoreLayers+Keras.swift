@@ -3,20 +3,30 @@ import Zoo
 
 // The Keras side of the core kinds: class names, config comparison, kinds from configs.
 
+/// What a convolution-like layer (Conv2D, DepthwiseConv2D) can disagree on with its Keras config,
+/// first the window (kernel, strides, padding), then `between` (the kind's own options), then bias
+/// and the (fused) activation.
+func kerasConvDisagreement(_ l: KerasLayerConfig, kernel: Int, stride: Int, padding: SpecPadding, useBias: Bool,
+                           activation a: Activation?, between: () -> KerasDisagreement?) -> KerasDisagreement? {
+    if let k = l.kernelSize, k != [kernel, kernel] { return .init("kernel size", file: k, model: [kernel, kernel]) }
+    if let s = l.strides, s != [stride, stride] { return .init("strides", file: s, model: [stride, stride]) }
+    if let p = l.padding, p != kerasPadding(padding) { return .init("padding", file: p, model: kerasPadding(padding)) }
+    if let d = between() { return d }
+    if let b = l.useBias, b != useBias { return .init("use_bias", file: b, model: useBias) }
+    if let name = l.activation, name != kerasActivationName(a) {
+        return .init("activation", file: name, model: kerasActivationName(a) ?? "\(String(describing: a))")
+    }
+    return nil
+}
+
 extension Conv2DKind: KerasLayer {
     public static var kerasClassNames: [String] { ["Conv2D"] }
 
     public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
-        if let k = l.kernelSize, k != [kernel, kernel] { return .init("kernel size", file: k, model: [kernel, kernel]) }
-        if let s = l.strides, s != [stride, stride] { return .init("strides", file: s, model: [stride, stride]) }
-        if let p = l.padding, p != kerasPadding(padding) { return .init("padding", file: p, model: kerasPadding(padding)) }
-        if let f = l.filters, f != filters { return .init("filters", file: f, model: filters) }
-        if let b = l.useBias, b != useBias { return .init("use_bias", file: b, model: useBias) }
-        let a = fusedActivation(module, activation)
-        if let name = l.activation, name != kerasActivationName(a) {
-            return .init("activation", file: name, model: kerasActivationName(a) ?? "\(String(describing: a))")
+        kerasConvDisagreement(l, kernel: kernel, stride: stride, padding: padding, useBias: useBias,
+                              activation: fusedActivation(module, activation)) {
+            l.filters.flatMap { $0 != filters ? KerasDisagreement("filters", file: $0, model: filters) : nil }
         }
-        return nil
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> Conv2DKind? {

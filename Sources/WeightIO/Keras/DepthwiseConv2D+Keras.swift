@@ -5,16 +5,10 @@ extension DepthwiseConv2DKind: KerasLayer {
     public static var kerasClassNames: [String] { ["DepthwiseConv2D"] }
 
     public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
-        if let k = l.kernelSize, k != [kernel, kernel] { return .init("kernel size", file: k, model: [kernel, kernel]) }
-        if let s = l.strides, s != [stride, stride] { return .init("strides", file: s, model: [stride, stride]) }
-        if let p = l.padding, p != kerasPadding(padding) { return .init("padding", file: p, model: kerasPadding(padding)) }
-        if let m = l.depthMultiplier, m != depthMultiplier { return .init("depth_multiplier", file: m, model: depthMultiplier) }
-        if let b = l.useBias, b != useBias { return .init("use_bias", file: b, model: useBias) }
-        let a = fusedActivation(module, activation)
-        if let name = l.activation, name != kerasActivationName(a) {
-            return .init("activation", file: name, model: kerasActivationName(a) ?? "\(String(describing: a))")
+        kerasConvDisagreement(l, kernel: kernel, stride: stride, padding: padding, useBias: useBias,
+                              activation: fusedActivation(module, activation)) {
+            l.depthMultiplier.flatMap { $0 != depthMultiplier ? KerasDisagreement("depth_multiplier", file: $0, model: depthMultiplier) : nil }
         }
-        return nil
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> DepthwiseConv2DKind? {
