@@ -7,7 +7,7 @@ import NN
 ///
 /// Transfer learning: ``freezeTrunk()``, ``freeze(upTo:)``, ``unfreeze(from:)``,
 /// ``rebuildHead(classCount:keepHidden:pooling:dropout:classifierActivation:)``, ``extendHead(by:newBias:)``;
-/// import metadata: `kerasWeightMap()`, ``legacyAliases``, ``bnEpsilon``.
+/// import metadata: ``legacyAliases``, ``bnEpsilon`` (WeightIO adds `kerasWeightMap()`).
 ///
 /// ```swift
 /// let model = try Zoo.build("vgg16", ZooOptions(inputSize: 64))   // or WeightIO's loadPretrained

@@ -161,15 +161,3 @@ private func randomizeBatchNorms(_ m: Module) {
     }
 }
 
-@Test func depthwiseKerasLayoutPlacesElements() throws {
-    // Keras (kh, kw, C, m) = (2, 1, 2, 3): value (y*1 + x)*6 + c*3 + j at [y, x, c, j].
-    let k = Tensor(shape: [2, 1, 2, 3], scalars: (0..<12).map(Float.init))
-    let layout = KerasLayout.depthwiseToOihw(multiplier: 3)
-    let g = layout.toGraft(k)
-    #expect(g.shape == [6, 1, 2, 1])
-    for c in 0..<2 { for j in 0..<3 { for y in 0..<2 {
-        #expect(g[flat: (c * 3 + j) * 2 + y] == Float(y * 6 + c * 3 + j))
-    } } }
-    #expect(layout.toKeras(g).scalars == k.scalars)
-    #expect(layout.graftShape(forKeras: [2, 1, 2, 2]) == nil)
-}

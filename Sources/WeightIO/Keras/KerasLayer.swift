@@ -1,7 +1,7 @@
 import NN
 import Zoo
 
-/// A kind's Keras side (weight names and layouts are `KerasWeighted`, in Zoo): the class names it reads
+/// A kind's Keras side (weight names and layouts are `KerasWeighted`, beside it): the class names it reads
 /// and writes, its config compared with a Keras layer config, and a kind made from one.
 public protocol KerasLayer: KerasWeighted {
     /// Keras class names of the kind, the written one first (empty: no Keras twin, nothing to compare).

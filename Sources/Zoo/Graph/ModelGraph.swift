@@ -2,7 +2,7 @@ import NN
 
 /// A layer kind: its options, output shape and parameter names, nothing about Keras or oneDNN. Every
 /// other concern is a protocol of the module that owns it, conformed to per kind in its own file:
-/// `ModuleBuildable` (Zoo/Layers), `KerasWeighted` (Zoo/Keras), `DNNLLowerable` (Zoo/Inference/Lowering),
+/// `ModuleBuildable` (Zoo/Layers), `DNNLLowerable` (Zoo/Inference/Lowering), `KerasWeighted` and
 /// `KerasLayer` (WeightIO/Keras), `MACCountable` (Bench/BenchMACs). The tables `LayerKinds.all`
 /// and `KerasLayers.all` list the kinds, so a kind missing a conformance does not compile.
 public protocol LayerKind: Sendable {

@@ -15,7 +15,7 @@ public protocol ModuleBuildable: LayerKind {
 /// Each must also conform to the Zoo-owned concerns; WeightIO (`KerasLayers.all`) and the bench
 /// (`BenchMACs.all`) keep tables of their own, and tests check that all three list the same kinds.
 public enum LayerKinds {
-    public typealias Kind = any (ModuleBuildable & KerasWeighted & DNNLLowerable).Type
+    public typealias Kind = any (ModuleBuildable & DNNLLowerable).Type
 
     public static let all: [Kind] = [
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,

@@ -1,5 +1,6 @@
 import TensorCore
 import NN
+import Zoo
 
 /// How a Keras tensor's layout relates to Graft's. `toGraft` and `toKeras` are exact inverses.
 public enum KerasLayout: Sendable, Equatable, Hashable {

@@ -3,6 +3,7 @@ import Testing
 import TensorCore
 import NN
 @testable import Zoo
+import WeightIO
 
 func ramp(_ shape: [Int]) -> Tensor {
     Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float($0) })
@@ -86,4 +87,24 @@ func layoutsRoundTripExactly(layout: KerasLayout, kerasShape: [Int]) {
     // legacy epsilon is an option
     #expect(try Zoo.build("resnet50", ZooOptions(inputSize: 32, widthMultiplier: 0.25, bnEpsilon: 1e-3)).bnEpsilon == 1e-3)
     #expect((m.layer(named: "res2a_branch2a") as? Conv2D)?.outChannels == 16)
+}
+
+@Test func depthwiseKerasLayoutPlacesElements() throws {
+    // Keras (kh, kw, C, m) = (2, 1, 2, 3): value (y*1 + x)*6 + c*3 + j at [y, x, c, j].
+    let k = Tensor(shape: [2, 1, 2, 3], scalars: (0..<12).map(Float.init))
+    let layout = KerasLayout.depthwiseToOihw(multiplier: 3)
+    let g = layout.toGraft(k)
+    #expect(g.shape == [6, 1, 2, 1])
+    for c in 0..<2 { for j in 0..<3 { for y in 0..<2 {
+        #expect(g[flat: (c * 3 + j) * 2 + y] == Float(y * 6 + c * 3 + j))
+    } } }
+    #expect(layout.toKeras(g).scalars == k.scalars)
+    #expect(layout.graftShape(forKeras: [2, 1, 2, 2]) == nil)
+}
+
+@Test func anExtendedHeadMapsAsTheKerasKernelOfPredictions() throws {
+    let m = try Zoo.build("vgg11", ZooOptions(inputSize: 32, classCount: 4, widthMultiplier: 0.125, hiddenWidth: 16))
+    try m.extendHead(by: 2)
+    let ref = try #require(try m.kerasWeightMap().ref(layer: "predictions", weight: .kernel))
+    #expect(ref.layout == .inOutToOutIn && ref.graftShape == [6, 16])
 }

@@ -1,4 +1,5 @@
 import NN
+import Zoo
 
 extension DepthwiseConv2DKind: KerasWeighted {
     /// Keras names the kernel `depthwise_kernel`, shaped (kh, kw, C, multiplier).

@@ -1,4 +1,5 @@
 import NN
+import Zoo
 
 /// Concatenate has no weights.
 extension ConcatenateKind: KerasWeighted {}

@@ -1,4 +1,5 @@
 import NN
+import Zoo
 
 // Keras weight names and layouts of the core kinds (one extension per kind; weightless kinds take
 // the protocol's default).

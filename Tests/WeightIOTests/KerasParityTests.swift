@@ -3,6 +3,7 @@ import Testing
 import TensorCore
 import NN
 @testable import Zoo
+import WeightIO
 
 /// Keras reference tensors converted from `Fixtures/<model>_io.h5` (and the small models' weight files)
 /// by `scripts/fixtures_to_bin.py`: one float32 little-endian blob plus a JSON header.
@@ -11,7 +12,7 @@ struct ParityFixture {
     let tensors: [String: Tensor]
 
     init(_ model: String) throws {
-        let dir = fixturesDir.appendingPathComponent("parity")
+        let dir = Fixture.zooDirectory.appendingPathComponent("parity")
         let header = try JSONDecoder().decode(Header.self, from: Data(contentsOf: dir.appendingPathComponent("\(model).json")))
         let blob = try Data(contentsOf: dir.appendingPathComponent("\(model).bin"))
         var t: [String: Tensor] = [:]
@@ -114,7 +115,7 @@ func fullSizeModelsWithHashWeightsMatchKeras(fixture: String, model name: String
     let m = try Zoo.build(name, ZooOptions(inputSize: 64, classCount: 5))
     m.setTraining(false)
     #expect(m.parameterCount == (name == "vgg16" ? 39_909_189 : 23_597_957))
-    let list = try String(contentsOf: fixturesDir.appendingPathComponent("\(fixture)_weights.txt"), encoding: .utf8)
+    let list = try String(contentsOf: Fixture.zooDirectory.appendingPathComponent("\(fixture)_weights.txt"), encoding: .utf8)
     let map = try m.kerasWeightMap()
     var filled = Set<String>()
     for (t, line) in list.split(separator: "\n").enumerated() {
