@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // libjpeg-turbo (Debian's libjpeg62-turbo-dev) and libexif for EXIF orientation.
+        .systemLibrary(name: "CJPEG", providers: [.apt(["libjpeg62-turbo-dev", "libexif-dev"])]),
         .systemLibrary(name: "CSysMem"),   // header-only: mmap/mremap wrappers for StoragePool
 
         .target(name: "TensorCore", dependencies: ["CBLAS", "CSysMem"], swiftSettings: fastSwift),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["TensorCore", "DNNL"], swiftSettings: fastSwift),
         .target(name: "Zoo", dependencies: ["NN", "DNNL"], swiftSettings: fastSwift),
         .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5"], swiftSettings: fastSwift),
-        .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG"], swiftSettings: fastSwift),
+        .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG"], swiftSettings: fastSwift),
         .target(name: "Training", dependencies: ["NN", "Zoo", "WeightIO", "ImageIO",
                                                  .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastSwift),

@@ -2,7 +2,7 @@
 # Installs the native libraries Graft links (Debian 12 or Ubuntu), as root or through sudo.
 # Does nothing when they are already installed.
 set -euo pipefail
-packages=(libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev pkg-config)
+packages=(libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev libexif-dev pkg-config)
 if dpkg -s "${packages[@]}" >/dev/null 2>&1; then exit 0; fi
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then

@@ -35,14 +35,14 @@ public enum AugmentationPreview {
     /// random pick when `randomPick`), `variants` augmentations each.
     public static func write(dataset: ImageFolderDataset, augmenter: Augmenter, to file: URL, count: Int = 8,
                              variants: Int = 7, seed: UInt64 = 0, randomPick: Bool = true,
-                             decodeOptions: PNGDecodeOptions = PNGDecodeOptions()) throws {
+                             decodeOptions: ImageDecodeOptions = ImageDecodeOptions()) throws {
         var indices = Array(dataset.samples.indices)
         if randomPick {
             var rng = SeededRandom(dataSeed: seed, stream: 0x0050_5245_5649_4557)
             rng.shuffle(&indices)
         }
         let images = try indices.prefix(max(count, 0)).map {
-            try PNGDecoder.decode(file: dataset.samples[$0].file, as: augmenter.preprocessing.pixelFormat,
+            try ImageDecoder.decode(file: dataset.samples[$0].file, as: augmenter.preprocessing.pixelFormat,
                                   options: decodeOptions)
         }
         try PNGEncoder.write(grid(images: images, augmenter: augmenter, variants: variants, seed: seed), to: file)

@@ -38,5 +38,5 @@ final class BatchBufferPool: @unchecked Sendable {
 /// Per-worker work memory of the loader, reused for every sample the worker handles.
 final class LoaderScratch {
     let augment = AugmentScratch()
-    let decode = PNGDecodeScratch()
+    let decode = ImageDecodeScratch()
 }

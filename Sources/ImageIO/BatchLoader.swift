@@ -42,7 +42,7 @@ public final class BatchLoader: Sendable {
     public let workers: Int
     /// Most batches decoded ahead of the consumer (bounds memory: prefetch x batch tensor).
     public let prefetchBatches: Int
-    public let decodeOptions: PNGDecodeOptions
+    public let decodeOptions: ImageDecodeOptions
     /// Batch tensors reused once the consumer has dropped them (see `BatchBufferPool`).
     let buffers: BatchBufferPool
 
@@ -58,12 +58,13 @@ public final class BatchLoader: Sendable {
     ///   - seed: seeds the order and the augmentation.
     ///   - workers: decoding threads.
     ///   - prefetchBatches: most batches built ahead of the consumer (default twice the workers).
-    ///   - decodeOptions: PNG decoding (default: transparency onto `preprocessing.background`).
+    ///   - decodeOptions: PNG/JPEG decoding (default: transparency onto `preprocessing.background`, JPEG DCT
+    ///     reduction down to twice the output size).
     /// - Throws: ``ImageIOError/invalidConfiguration(_:)`` for settings that cannot work.
     public init(dataset: ImageFolderDataset, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig? = nil,
                 cache: DecodedImageCache? = nil, batchSize: Int, shuffle: Bool, dropLast: Bool = false,
                 seed: UInt64 = 0, workers: Int = Threads.count, prefetchBatches: Int? = nil,
-                decodeOptions: PNGDecodeOptions? = nil, fusedAugment: Bool = true) throws {
+                decodeOptions: ImageDecodeOptions? = nil, fusedAugment: Bool = true) throws {
         try preprocessing.validate()
         guard batchSize > 0 else { throw ImageIOError.invalidConfiguration("batchSize \(batchSize) must be positive") }
         if let cache, cache.dataset.samples != dataset.samples {
@@ -79,7 +80,10 @@ public final class BatchLoader: Sendable {
         self.seed = seed
         self.workers = max(1, workers)
         self.prefetchBatches = max(prefetchBatches ?? 2 * max(1, workers), 1)
-        self.decodeOptions = decodeOptions ?? PNGDecodeOptions(background: preprocessing.background)
+        // JPEGs decode at libjpeg's DCT reduction that still leaves twice the output size.
+        self.decodeOptions = decodeOptions ?? ImageDecodeOptions(
+            background: preprocessing.background,
+            minimumShorterSide: DecodedImageCache.defaultMaxShorterSide(for: preprocessing))
         // In flight at once: the batches being built or waiting (prefetch) plus the consumer's, and
         // one slot for the smaller last batch so that it does not evict a full-size one.
         self.buffers = BatchBufferPool(limit: self.prefetchBatches + 3)
@@ -165,12 +169,12 @@ public final class BatchLoader: Sendable {
 
     /// The decoded image of sample `index` (from the cache when there is one).
     public func image(at index: Int) throws -> Image {
-        try image(at: index, scratch: PNGDecodeScratch())
+        try image(at: index, scratch: ImageDecodeScratch())
     }
 
-    func image(at index: Int, scratch: PNGDecodeScratch) throws -> Image {
+    func image(at index: Int, scratch: ImageDecodeScratch) throws -> Image {
         if let cache { return cache.images[index] }
-        return try PNGDecoder.decode(file: dataset.samples[index].file, as: preprocessing.pixelFormat,
+        return try ImageDecoder.decode(file: dataset.samples[index].file, as: preprocessing.pixelFormat,
                                      options: decodeOptions, scratch: scratch)
     }
 }

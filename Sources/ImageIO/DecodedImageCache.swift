@@ -3,7 +3,7 @@ import TensorCore
 
 /// A whole dataset decoded once into memory (the datasets here are small), each image downscaled
 /// so its shorter side is at most `maxShorterSide` (never upscaled). Augmenting from these pixels
-/// skips file reads and PNG decoding every epoch: the loader's fast path.
+/// skips file reads and decoding every epoch: the loader's fast path.
 public struct DecodedImageCache: Sendable {
     /// The dataset the images belong to (files that failed to decode here are removed from it).
     public let dataset: ImageFolderDataset
@@ -25,6 +25,9 @@ public struct DecodedImageCache: Sendable {
     public init(dataset: ImageFolderDataset, pixelFormat: PixelFormat = .rgb, maxShorterSide: Int? = nil,
                 options: DatasetOptions = DatasetOptions()) throws {
         let samples = dataset.samples
+        // JPEGs are reduced in the DCT domain first, never below the cache's own bound.
+        var decode = options.decodeOptions
+        decode.minimumShorterSide = maxShorterSide
         var decoded = [Image?](repeating: nil, count: samples.count)
         var failures = [String?](repeating: nil, count: samples.count)
         decoded.withUnsafeMutableBufferPointer { images in
@@ -32,8 +35,7 @@ public struct DecodedImageCache: Sendable {
                 guard let imageSlots = images.baseAddress, let errorSlots = errors.baseAddress else { return }
                 parallelFor(samples.count) { i in
                     do {
-                        let image = try PNGDecoder.decode(file: samples[i].file, as: pixelFormat,
-                                                          options: options.decodeOptions)
+                        let image = try ImageDecoder.decode(file: samples[i].file, as: pixelFormat, options: decode)
                         imageSlots[i] = DecodedImageCache.reduced(image, maxShorterSide: maxShorterSide)
                     } catch let error as ImageIOError {
                         errorSlots[i] = DatasetScan.reason(error)

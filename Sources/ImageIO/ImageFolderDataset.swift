@@ -27,19 +27,19 @@ public struct DatasetOptions: Sendable {
     /// the listing is checked, and a bad file fails later, when it is loaded.
     public var verifyImages: Bool
     /// Pixel decoding options used for the check (limits).
-    public var decodeOptions: PNGDecodeOptions
+    public var decodeOptions: ImageDecodeOptions
     /// Receives one line per skipped file and the summary line.
     public var warn: WarningHandler
 
-    public init(verifyImages: Bool = true, decodeOptions: PNGDecodeOptions = PNGDecodeOptions(),
+    public init(verifyImages: Bool = true, decodeOptions: ImageDecodeOptions = ImageDecodeOptions(),
                 warn: @escaping WarningHandler = Warnings.standardError) {
         self.verifyImages = verifyImages; self.decodeOptions = decodeOptions; self.warn = warn
     }
 
-    /// Extensions counted as images. Only PNG decodes today; the others are skipped with a warning
-    /// (rather than silently ignored) so a folder of JPEGs does not look like an empty dataset.
-    static let imageExtensions: Set<String> = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
-    static let decodableExtensions: Set<String> = ["png"]
+    /// Extensions counted as images. PNG and JPEG decode (told apart by their bytes); the others are
+    /// skipped with a warning (rather than silently ignored) so a folder of GIFs does not look empty.
+    static let imageExtensions: Set<String> = ImageFormat.fileExtensions.union(["gif", "bmp", "webp", "tif", "tiff", "heic"])
+    static let decodableExtensions: Set<String> = ImageFormat.fileExtensions
 }
 
 /// A labelled image dataset: folder-per-class (`DIR/<class>/**/*.png`, classes sorted by name), an
@@ -121,7 +121,7 @@ public struct ImageFolderDataset: Sendable {
                 if DatasetScan.isDecodable(file) {
                     candidates.append(ImageSample(file: file, label: index))
                 } else {
-                    skipped.append(SkippedFile(path: file.path, reason: "unsupported image format (only PNG is decoded)"))
+                    skipped.append(SkippedFile(path: file.path, reason: "unsupported image format (PNG and JPEG are decoded)"))
                 }
             }
         }
@@ -221,19 +221,26 @@ enum DatasetScan {
     }
 
     /// Decodes each candidate once (in parallel) when `verifyImages` is on; returns the readable
-    /// samples in their original order and the unreadable files with libpng's reason.
+    /// samples in their original order and the unreadable files with the decoder's reason. JPEGs are
+    /// checked at libjpeg's 1/8 DCT scale: every entropy-coded byte is still decoded, so damage shows.
     static func verify(_ candidates: [ImageSample], options: DatasetOptions) -> ([ImageSample], [SkippedFile]) {
         guard options.verifyImages, !candidates.isEmpty else { return (candidates, []) }
         var failures = [String?](repeating: nil, count: candidates.count)
+        var icc = [Bool](repeating: false, count: candidates.count)
+        var check = options.decodeOptions
+        check.minimumShorterSide = 1
         failures.withUnsafeMutableBufferPointer { slots in
-            guard let base = slots.baseAddress else { return }
-            parallelFor(candidates.count) { i in
-                do {
-                    _ = try PNGDecoder.decodeSamples(file: candidates[i].file, options: options.decodeOptions)
-                } catch let error as ImageIOError {
-                    base[i] = reason(error)
-                } catch {
-                    base[i] = "\(error)"
+            icc.withUnsafeMutableBufferPointer { iccSlots in
+                guard let base = slots.baseAddress, let iccBase = iccSlots.baseAddress else { return }
+                parallelFor(candidates.count) { i in
+                    do {
+                        let (_, info) = try ImageDecoder.decodeWithInfo(file: candidates[i].file, options: check)
+                        iccBase[i] = info.jpeg?.hasICCProfile ?? false
+                    } catch let error as ImageIOError {
+                        base[i] = reason(error)
+                    } catch {
+                        base[i] = "\(error)"
+                    }
                 }
             }
         }
@@ -241,13 +248,17 @@ enum DatasetScan {
         for (sample, failure) in zip(candidates, failures) {
             if let failure { unreadable.append(SkippedFile(path: sample.file.path, reason: failure)) } else { readable.append(sample) }
         }
+        let withICC = icc.filter { $0 }.count
+        if withICC > 0 {
+            options.warn("note: \(withICC) JPEG file\(withICC == 1 ? "" : "s") carry an ICC colour profile; Graft ignores it and reads the pixels as sRGB")
+        }
         return (readable, unreadable)
     }
 
     /// The part of an error message after the file name (the warning line names the file itself).
     static func reason(_ error: ImageIOError) -> String {
         switch error {
-        case let .invalidPNG(_, reason), let .unreadableFile(_, reason): return reason
+        case let .invalidPNG(_, reason), let .invalidJPEG(_, reason), let .unsupportedImage(_, reason), let .unreadableFile(_, reason): return reason
         default: return error.description
         }
     }

@@ -7,6 +7,10 @@ public enum ImageIOError: Error, CustomStringConvertible, Equatable, Sendable {
     case unreadableFile(path: String, reason: String)
     /// libpng rejected the bytes (bad signature, CRC error, truncated data, limits exceeded, ...).
     case invalidPNG(path: String, reason: String)
+    /// libjpeg rejected the bytes, or decoded them only around damage (truncated, corrupt data).
+    case invalidJPEG(path: String, reason: String)
+    /// The bytes are neither PNG nor JPEG (whatever the file is named).
+    case unsupportedImage(path: String, reason: String)
     /// Writing an image failed (encoder error, disk full, folder missing).
     case writeFailed(path: String, reason: String)
     /// A dataset root or split folder that should exist does not.
@@ -24,6 +28,8 @@ public enum ImageIOError: Error, CustomStringConvertible, Equatable, Sendable {
         switch self {
         case let .unreadableFile(path, reason): return "cannot read '\(path)': \(reason)"
         case let .invalidPNG(path, reason): return "cannot decode PNG '\(path)': \(reason)"
+        case let .invalidJPEG(path, reason): return "cannot decode JPEG '\(path)': \(reason)"
+        case let .unsupportedImage(path, reason): return "cannot decode '\(path)': \(reason)"
         case let .writeFailed(path, reason): return "cannot write '\(path)': \(reason)"
         case let .missingFolder(path): return "dataset folder '\(path)' does not exist"
         case let .noClasses(path): return "dataset folder '\(path)' has no class sub-folders"

@@ -70,7 +70,7 @@ extension ImageFolderDataset {
             if !FileManager.default.fileExists(atPath: file.path) {
                 skipped.append(SkippedFile(path: file.path, reason: "no such file (listed in \(labelFile.lastPathComponent) line \(row.line))"))
             } else if !DatasetScan.isDecodable(file) {
-                skipped.append(SkippedFile(path: file.path, reason: "unsupported image format (only PNG is decoded)"))
+                skipped.append(SkippedFile(path: file.path, reason: "unsupported image format (PNG and JPEG are decoded)"))
             } else {
                 candidates.append(sample)
             }

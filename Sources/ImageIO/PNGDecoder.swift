@@ -1,27 +1,6 @@
 import CPNG
 import Foundation
 
-/// Limits and conversion options for decoding.
-public struct PNGDecodeOptions: Sendable, Equatable {
-    /// libpng's own defaults (1,000,000 x 1,000,000); the IHDR is rejected above these.
-    public var maxWidth: Int = 1_000_000
-    public var maxHeight: Int = 1_000_000
-    /// Upper bound on the decoded sample buffer, checked before it is allocated, so that a
-    /// small file claiming a huge image fails cleanly instead of exhausting memory.
-    public var maxDecodedBytes: Int = 1 << 30
-    /// Colour that alpha is composited onto when decoding to `.rgb` or `.gray`.
-    public var background: RGBColor = .white
-    /// Treat a tRNS colour key of a gray/RGB image as transparency (then composited onto
-    /// `background`). Palette transparency is always honoured.
-    public var honourColorKey: Bool = true
-
-    public init(maxWidth: Int = 1_000_000, maxHeight: Int = 1_000_000, maxDecodedBytes: Int = 1 << 30,
-                background: RGBColor = .white, honourColorKey: Bool = true) {
-        self.maxWidth = maxWidth; self.maxHeight = maxHeight; self.maxDecodedBytes = maxDecodedBytes
-        self.background = background; self.honourColorKey = honourColorKey
-    }
-}
-
 /// The samples libpng produced, before any conversion: palette expanded to RGB (RGBA when it has
 /// tRNS), 1/2/4-bit gray scaled to 8 bits, Adam7 de-interlaced. 16-bit samples stay 16-bit,
 /// stored big-endian exactly as in the file (so `bytes` can be compared with PngSuite .raw data).
@@ -53,22 +32,22 @@ public enum PNGDecoder {
     /// Decodes a PNG file to 8-bit `format`. Alpha is composited onto `options.background` for
     /// `.rgb`/`.gray`; 16-bit samples are reduced with exact rounding, (v * 255 + 32767) / 65535.
     public static func decode(file: URL, as format: PixelFormat = .rgb,
-                              options: PNGDecodeOptions = PNGDecodeOptions()) throws -> Image {
-        try decode(file: file, as: format, options: options, scratch: PNGDecodeScratch())
+                              options: ImageDecodeOptions = ImageDecodeOptions()) throws -> Image {
+        try decode(file: file, as: format, options: options, scratch: ImageDecodeScratch())
     }
 
     /// `decode(file:)` with caller-owned buffers (the loader keeps one per worker thread).
-    static func decode(file: URL, as format: PixelFormat, options: PNGDecodeOptions,
-                       scratch: PNGDecodeScratch) throws -> Image {
+    static func decode(file: URL, as format: PixelFormat, options: ImageDecodeOptions,
+                       scratch: ImageDecodeScratch) throws -> Image {
         let bytes = try scratch.read(file)
         return try decode(bytes: bytes, name: file.path, as: format, options: options, scratch: scratch)
     }
 
     /// Decodes PNG bytes held in memory; `name` is used in error messages.
     public static func decode(data: [UInt8], name: String, as format: PixelFormat = .rgb,
-                              options: PNGDecodeOptions = PNGDecodeOptions()) throws -> Image {
+                              options: ImageDecodeOptions = ImageDecodeOptions()) throws -> Image {
         try data.withUnsafeBytes { bytes in
-            try decode(bytes: bytes, name: name, as: format, options: options, scratch: PNGDecodeScratch())
+            try decode(bytes: bytes, name: name, as: format, options: options, scratch: ImageDecodeScratch())
         }
     }
 
@@ -76,7 +55,7 @@ public enum PNGDecoder {
     /// gray/RGB/RGBA) it writes straight into the image's pixels; otherwise into scratch memory
     /// that `PixelConversion` brings to `format`.
     static func decode(bytes: UnsafeRawBufferPointer, name: String, as format: PixelFormat,
-                       options: PNGDecodeOptions, scratch: PNGDecodeScratch) throws -> Image {
+                       options: ImageDecodeOptions, scratch: ImageDecodeScratch) throws -> Image {
         try withHeader(bytes: bytes, name: name, colorKeyToAlpha: options.honourColorKey, options: options) { d in
             let width = Int(d.width), height = Int(d.height), channels = Int(d.channels), depth = Int(d.bit_depth)
             if depth == 8 && channels == format.channels {
@@ -97,21 +76,21 @@ public enum PNGDecoder {
     /// Raw samples of a PNG file (see `PNGSamples`). A tRNS colour key becomes alpha only when
     /// `colorKeyToAlpha` is set; palette tRNS always does.
     public static func decodeSamples(file: URL, colorKeyToAlpha: Bool = false,
-                                     options: PNGDecodeOptions = PNGDecodeOptions()) throws -> PNGSamples {
-        let scratch = PNGDecodeScratch()
+                                     options: ImageDecodeOptions = ImageDecodeOptions()) throws -> PNGSamples {
+        let scratch = ImageDecodeScratch()
         let bytes = try scratch.read(file)
         return try decodeSamples(bytes: bytes, name: file.path, colorKeyToAlpha: colorKeyToAlpha, options: options)
     }
 
     public static func decodeSamples(data: [UInt8], name: String, colorKeyToAlpha: Bool = false,
-                                     options: PNGDecodeOptions = PNGDecodeOptions()) throws -> PNGSamples {
+                                     options: ImageDecodeOptions = ImageDecodeOptions()) throws -> PNGSamples {
         try data.withUnsafeBytes { bytes in
             try decodeSamples(bytes: bytes, name: name, colorKeyToAlpha: colorKeyToAlpha, options: options)
         }
     }
 
     static func decodeSamples(bytes: UnsafeRawBufferPointer, name: String, colorKeyToAlpha: Bool,
-                              options: PNGDecodeOptions) throws -> PNGSamples {
+                              options: ImageDecodeOptions) throws -> PNGSamples {
         try withHeader(bytes: bytes, name: name, colorKeyToAlpha: colorKeyToAlpha, options: options) { d in
             let pixels = try [UInt8](unsafeUninitializedCapacity: d.pixel_bytes) { buffer, count in
                 count = 0
@@ -128,7 +107,7 @@ public enum PNGDecoder {
     /// Reads the header (phase 1), then runs `body`, which must call `finish` (phase 2); libpng's
     /// structs are freed on every path.
     private static func withHeader<T>(bytes: UnsafeRawBufferPointer, name: String, colorKeyToAlpha: Bool,
-                                      options: PNGDecodeOptions,
+                                      options: ImageDecodeOptions,
                                       _ body: (inout cpng_decoded) throws -> T) throws -> T {
         var d = cpng_decoded()
         d.size = bytes.count

@@ -4,12 +4,12 @@ import TensorCore
 import Training
 
 struct Predict: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Classify PNG images (files or folders).")
+    static let configuration = CommandConfiguration(abstract: "Classify PNG and JPEG images (files or folders).")
     @OptionGroup var source: ModelOptions
     @Option(help: "none | scale | caffe | torch | tf (default: the model's). none feeds 0..255 RGB floats.") var preprocess: Preprocessing?
     @Option(help: "Classes to show per image.") var top = 3
     @Flag(help: "One JSON array: file, probabilities (class order), top.") var json = false
-    @Argument(help: "PNG files or folders.") var images: [String]
+    @Argument(help: "PNG or JPEG files, or folders of them.") var images: [String]
     @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func run() throws {

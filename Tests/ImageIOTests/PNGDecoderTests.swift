@@ -186,9 +186,9 @@ func madeBrokenFileFailsWithItsName(_ broken: BrokenPNG) throws {
     }
     // A tighter memory limit rejects a normal file before allocating its pixels.
     let small = try MadeSuite.valid("rgb8")
-    let tight = PNGDecodeOptions(maxDecodedBytes: 1000)
+    let tight = ImageDecodeOptions(maxDecodedBytes: 1000)
     #expect(throws: ImageIOError.self) { try PNGDecoder.decode(file: small, options: tight) }
-    #expect(throws: ImageIOError.self) { try PNGDecoder.decode(file: small, options: PNGDecodeOptions(maxHeight: 40)) }
+    #expect(throws: ImageIOError.self) { try PNGDecoder.decode(file: small, options: ImageDecodeOptions(maxHeight: 40)) }
 }
 
 @Test func missingFileAndDirectoryGiveClearErrors() throws {

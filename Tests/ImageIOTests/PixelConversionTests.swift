@@ -31,7 +31,7 @@ private func big16(_ raw: [UInt8], _ i: Int) -> Int { Int(raw[2 * i]) << 8 | Int
 @Test func alphaIsCompositedOntoTheConfiguredBackground() throws {
     let raw = try expected("rgba8")   // RGBA samples
     for background in [RGBColor.white, .black, RGBColor(red: 10, green: 200, blue: 90)] {
-        let rgb = try PNGDecoder.decode(file: try valid("rgba8"), as: .rgb, options: PNGDecodeOptions(background: background))
+        let rgb = try PNGDecoder.decode(file: try valid("rgba8"), as: .rgb, options: ImageDecodeOptions(background: background))
         let bg = [Int(background.red), Int(background.green), Int(background.blue)]
         for p in stride(from: 0, to: rgb.width * rgb.height, by: 7) {
             let a = Int(raw[p * 4 + 3])
@@ -49,7 +49,7 @@ private func big16(_ raw: [UInt8], _ i: Int) -> Int { Int(raw[2 * i]) << 8 | Int
 
 @Test func grayAlphaAndPaletteTransparencyComposite() throws {
     let raw = try expected("gray_alpha8")
-    let rgb = try PNGDecoder.decode(file: try valid("gray_alpha8"), as: .rgb, options: PNGDecodeOptions(background: .black))
+    let rgb = try PNGDecoder.decode(file: try valid("gray_alpha8"), as: .rgb, options: ImageDecodeOptions(background: .black))
     for p in 0..<(rgb.width * rgb.height) {
         let want = UInt8((Int(raw[2 * p]) * Int(raw[2 * p + 1]) + 127) / 255)
         #expect(rgb.pixels[3 * p] == want && rgb.pixels[3 * p + 2] == want)
@@ -69,8 +69,8 @@ private func big16(_ raw: [UInt8], _ i: Int) -> Int { Int(raw[2 * i]) << 8 | Int
     let keyed = try PNGDecoder.decodeSamples(file: url, colorKeyToAlpha: true)
     #expect(keyed.channels == 4)
     #expect(keyed.bytes == PNGSpec.named("rgb8_trns_key").expectedSamples(colorKeyToAlpha: true))
-    let honoured = try PNGDecoder.decode(file: url, as: .rgb, options: PNGDecodeOptions(background: .black))
-    let ignored = try PNGDecoder.decode(file: url, as: .rgb, options: PNGDecodeOptions(background: .black, honourColorKey: false))
+    let honoured = try PNGDecoder.decode(file: url, as: .rgb, options: ImageDecodeOptions(background: .black))
+    let ignored = try PNGDecoder.decode(file: url, as: .rgb, options: ImageDecodeOptions(background: .black, honourColorKey: false))
     var keyPixels = 0
     for p in 0..<(raw.width * raw.height) where Array(raw.bytes[(3 * p)..<(3 * p + 3)]) == key {
         keyPixels += 1

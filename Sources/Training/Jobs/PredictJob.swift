@@ -12,7 +12,8 @@ public enum PredictJob {
         public var top: [Top]
     }
 
-    /// PNG files given directly or found (recursively, sorted) in given folders.
+    /// Image files given directly or found (recursively, sorted; PNG and JPEG names) in given folders.
+    /// A file given directly is decoded whatever its name: its bytes decide the format.
     public static func imageFiles(_ paths: [String]) throws -> [URL] {
         var files: [URL] = []
         for p in paths {
@@ -23,11 +24,11 @@ public enum PredictJob {
                                                    options: [.skipsHiddenFiles])
             var found: [URL] = []
             while let u = e?.nextObject() as? URL {
-                if u.pathExtension.lowercased() == "png" { found.append(u) }
+                if ImageFormat.fileExtensions.contains(u.pathExtension.lowercased()) { found.append(u) }
             }
             files += found.sorted { $0.path < $1.path }
         }
-        if files.isEmpty { throw JobError("no PNG images in \(paths.joined(separator: " "))") }
+        if files.isEmpty { throw JobError("no PNG or JPEG images in \(paths.joined(separator: " "))") }
         return files
     }
 
@@ -41,7 +42,7 @@ public enum PredictJob {
             var batch = Tensor(uninitializedShape: [chunk.count, p.channels, p.height, p.width])
             let dst = batch.mutablePointer()
             for (i, f) in chunk.enumerated() {
-                let image = try PNGDecoder.decode(file: f, as: p.pixelFormat)
+                let image = try ImageDecoder.decode(file: f, as: p.pixelFormat)   // full size, as Keras's load_img
                 p.apply(image, into: dst + i * p.sampleSize)
             }
             let probs = loaded.probabilities(batch)

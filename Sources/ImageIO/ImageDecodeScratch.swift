@@ -4,10 +4,10 @@ import Foundation
 import Glibc
 #endif
 
-/// Reusable memory for PNG decoding (one per worker thread, never shared between threads): the
-/// file's bytes and, for images that need a pixel conversion, libpng's raw samples. Reusing them
+/// Reusable memory for PNG and JPEG decoding (one per worker thread, never shared between threads): the
+/// file's bytes and, for images that need a pixel conversion, the library's raw samples. Reusing them
 /// spares two allocations (and their page faults) per image.
-final class PNGDecodeScratch {
+final class ImageDecodeScratch {
     private var file = Buffer()
     private var raw = Buffer()
 
