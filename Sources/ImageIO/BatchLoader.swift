@@ -43,6 +43,9 @@ public final class BatchLoader: Sendable {
     /// Most batches decoded ahead of the consumer (bounds memory: prefetch x batch tensor).
     public let prefetchBatches: Int
     public let decodeOptions: ImageDecodeOptions
+    /// Without a cache: each decoded image is first reduced to this shorter side, exactly as
+    /// `DecodedImageCache` would hold it, so streaming gives the cached path's pixels.
+    public let streamShorterSide: Int?
     /// Batch tensors reused once the consumer has dropped them (see `BatchBufferPool`).
     let buffers: BatchBufferPool
 
@@ -60,11 +63,13 @@ public final class BatchLoader: Sendable {
     ///   - prefetchBatches: most batches built ahead of the consumer (default twice the workers).
     ///   - decodeOptions: PNG/JPEG decoding (default: transparency onto `preprocessing.background`, JPEG DCT
     ///     reduction down to twice the output size).
+    ///   - streamShorterSide: without a cache, reduce each decoded image to this shorter side first (the
+    ///     cache's `maxShorterSide`, so both paths see the same pixels).
     /// - Throws: ``ImageIOError/invalidConfiguration(_:)`` for settings that cannot work.
     public init(dataset: ImageFolderDataset, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig? = nil,
                 cache: DecodedImageCache? = nil, batchSize: Int, shuffle: Bool, dropLast: Bool = false,
                 seed: UInt64 = 0, workers: Int = Threads.count, prefetchBatches: Int? = nil,
-                decodeOptions: ImageDecodeOptions? = nil, fusedAugment: Bool = true) throws {
+                decodeOptions: ImageDecodeOptions? = nil, fusedAugment: Bool = true, streamShorterSide: Int? = nil) throws {
         try preprocessing.validate()
         guard batchSize > 0 else { throw ImageIOError.invalidConfiguration("batchSize \(batchSize) must be positive") }
         if let cache, cache.dataset.samples != dataset.samples {
@@ -87,6 +92,7 @@ public final class BatchLoader: Sendable {
         // In flight at once: the batches being built or waiting (prefetch) plus the consumer's, and
         // one slot for the smaller last batch so that it does not evict a full-size one.
         self.buffers = BatchBufferPool(limit: self.prefetchBatches + 3)
+        self.streamShorterSide = streamShorterSide
     }
 
     /// A loader over a decoded cache (its dataset is `cache.dataset`, which excludes files that failed
@@ -174,8 +180,9 @@ public final class BatchLoader: Sendable {
 
     func image(at index: Int, scratch: ImageDecodeScratch) throws -> Image {
         if let cache { return cache.images[index] }
-        return try ImageDecoder.decode(file: dataset.samples[index].file, as: preprocessing.pixelFormat,
-                                     options: decodeOptions, scratch: scratch)
+        let image = try ImageDecoder.decode(file: dataset.samples[index].file, as: preprocessing.pixelFormat,
+                                            options: decodeOptions, scratch: scratch)
+        return DecodedImageCache.reduced(image, maxShorterSide: streamShorterSide)
     }
 }
 

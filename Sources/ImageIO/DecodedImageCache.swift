@@ -70,10 +70,32 @@ public struct DecodedImageCache: Sendable {
         self.pixelFormat = pixelFormat
     }
 
+    /// The bytes a cache of `dataset` would hold, estimated from the headers of up to `probes` files
+    /// spread evenly over it (reading every header of a 30,000-image set would cost a pass over it).
+    public static func estimatedBytes(dataset: ImageFolderDataset, pixelFormat: PixelFormat, maxShorterSide: Int?,
+                                      probes: Int = 256) -> Int {
+        let samples = dataset.samples
+        guard !samples.isEmpty else { return 0 }
+        let step = max(1, samples.count / max(1, probes))
+        var total = 0, counted = 0
+        for i in stride(from: 0, to: samples.count, by: step) {
+            guard let (w, h) = try? ImageDecoder.storedSize(file: samples[i].file) else { continue }
+            let (rw, rh) = reducedSize(width: w, height: h, maxShorterSide: maxShorterSide)
+            total += rw * rh * pixelFormat.channels
+            counted += 1
+        }
+        guard counted > 0 else { return 0 }
+        return Int((Double(total) / Double(counted) * Double(samples.count)).rounded(.up))
+    }
+
+    static func reducedSize(width: Int, height: Int, maxShorterSide: Int?) -> (Int, Int) {
+        guard let limit = maxShorterSide, limit > 0, min(width, height) > limit else { return (width, height) }
+        let s = Double(limit) / Double(min(width, height))
+        return (max(1, Int((Double(width) * s).rounded())), max(1, Int((Double(height) * s).rounded())))
+    }
+
     static func reduced(_ image: Image, maxShorterSide: Int?) -> Image {
-        guard let limit = maxShorterSide, limit > 0, min(image.width, image.height) > limit else { return image }
-        let s = Double(limit) / Double(min(image.width, image.height))
-        let w = max(1, Int((Double(image.width) * s).rounded())), h = max(1, Int((Double(image.height) * s).rounded()))
-        return image.resized(width: w, height: h)
+        let (w, h) = reducedSize(width: image.width, height: image.height, maxShorterSide: maxShorterSide)
+        return w == image.width && h == image.height ? image : image.resized(width: w, height: h)
     }
 }

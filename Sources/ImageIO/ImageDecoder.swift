@@ -54,4 +54,15 @@ public enum ImageDecoder {
             throw ImageIOError.unsupportedImage(path: file.path, reason: bytes.isEmpty ? "empty file" : "not a PNG or JPEG file")
         }
     }
+
+    /// Width and height from the file's header, without decoding pixels.
+    public static func storedSize(file: URL) throws -> (width: Int, height: Int) {
+        let scratch = ImageDecodeScratch()
+        let bytes = try scratch.read(file)
+        switch ImageFormat.sniff(bytes) {
+        case .png: return try PNGDecoder.storedSize(bytes: bytes, name: file.path)
+        case .jpeg: return try JPEGDecoder.storedSize(bytes: bytes, name: file.path)
+        case nil: throw ImageIOError.unsupportedImage(path: file.path, reason: bytes.isEmpty ? "empty file" : "not a PNG or JPEG file")
+        }
+    }
 }

@@ -74,6 +74,20 @@ public enum JPEGDecoder {
         return (image, info)
     }
 
+    /// Width and height as stored, from the header only (orientation not applied).
+    static func storedSize(bytes: UnsafeRawBufferPointer, name: String) throws -> (width: Int, height: Int) {
+        var d = cjpeg_decoded()
+        d.size = bytes.count
+        d.max_width = UInt32.max; d.max_height = UInt32.max; d.max_decoded_bytes = Int.max
+        var empty: UInt8 = 0
+        return try withUnsafePointer(to: &empty) { fallback in
+            d.data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? fallback
+            guard cjpeg_begin(&d) == 1 else { throw failure(&d, name: name) }
+            cjpeg_abort(&d)
+            return (Int(d.image_width), Int(d.image_height))
+        }
+    }
+
     /// CMYK -> RGB in place, packed to 3 bytes per pixel: r = (255 - c)(255 - k) / 255. Adobe files
     /// store the inks inverted (255 = no ink), so there r = c·k / 255.
     static func convertCMYKToRGB(_ p: UnsafeMutablePointer<UInt8>, count: Int, inverted: Bool) {

@@ -104,6 +104,13 @@ public enum PNGDecoder {
         }
     }
 
+    /// Width and height from the header only (no pixels decoded).
+    static func storedSize(bytes: UnsafeRawBufferPointer, name: String) throws -> (width: Int, height: Int) {
+        try withHeader(bytes: bytes, name: name, colorKeyToAlpha: false, options: ImageDecodeOptions()) { d in
+            (Int(d.width), Int(d.height))
+        }
+    }
+
     /// Reads the header (phase 1), then runs `body`, which must call `finish` (phase 2); libpng's
     /// structs are freed on every path.
     private static func withHeader<T>(bytes: UnsafeRawBufferPointer, name: String, colorKeyToAlpha: Bool,

@@ -9,6 +9,9 @@ public enum RuntimeEnvironment {
 
     /// Logical CPUs available to this process.
     public static var processorCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Physical memory in bytes (the default cache budget is a quarter of it, at most 2 GiB).
+    public static var physicalMemory: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
 }
 
 extension RuntimeOptions {
@@ -27,8 +30,11 @@ extension RuntimeOptions {
     /// | GRAFT_INFER_SLICE_IMAGES | images per slice, 0: no limit | 4 |
     /// | GRAFT_TENSOR_POOL | 0 turns it off | on |
     /// | GRAFT_AUGMENT_FUSED | 0 turns it off | on |
+    /// | GRAFT_CACHE_MEMORY | a size (`2GiB`, `512MiB`, bytes) | min(2 GiB, 25% of RAM) |
     public init(environment: [String: String]) {
         self.init()
+        cacheMemory = RuntimeOptions.defaultCacheMemory(physicalMemory: RuntimeEnvironment.physicalMemory)
+        if let v = environment["GRAFT_CACHE_MEMORY"].flatMap(ByteCount.parse) { cacheMemory = v }
         func value<T: RawRepresentable>(_ key: String, _ type: T.Type) -> T? where T.RawValue == String {
             environment[key].flatMap { T(rawValue: $0.lowercased()) }
         }

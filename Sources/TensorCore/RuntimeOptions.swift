@@ -1,3 +1,5 @@
+import Foundation
+
 /// How a process runs its kernels: thread count, convolution rules, inference plan settings, memory
 /// pooling. None of it changes what a model computes beyond float rounding (except `conv = .auto`,
 /// whose timing-based choice can differ run to run). Made once by an executable, from its flags and
@@ -19,8 +21,51 @@ public struct RuntimeOptions: Sendable, Equatable {
     /// The fused crop/flip/colour/normalise augmentation path (`GRAFT_AUGMENT_FUSED=0`,
     /// `--no-fused-augment` turn it off; the result is bit-identical either way).
     public var fusedAugment = true
+    /// Bytes the decoded-image and feature caches may hold in memory (`GRAFT_CACHE_MEMORY`,
+    /// `--cache-memory`); beyond it images stream from disk and features go to a file in the run
+    /// folder. `init()` gives 2 GiB; `init(environment:)` min(2 GiB, 25% of physical memory).
+    public var cacheMemory = RuntimeOptions.cacheMemoryCap
+
+    public static let cacheMemoryCap = 2 << 30
+
+    /// min(2 GiB, a quarter of `physicalMemory`).
+    public static func defaultCacheMemory(physicalMemory: Int) -> Int { min(cacheMemoryCap, max(0, physicalMemory / 4)) }
 
     public init() {}
+}
+
+/// Byte sizes as people write them: `2GiB`, `512MiB`, `1.5G`, `800MB`, `4096` (bytes). K/M/G/T and
+/// KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB powers of 1000.
+public enum ByteCount {
+    public static func parse(_ text: String) -> Int? {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        let digits = t.prefix { $0.isNumber || $0 == "." }
+        guard let value = Double(digits), value >= 0 else { return nil }
+        let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).lowercased()
+        let scale: Double
+        switch unit {
+        case "", "b": scale = 1
+        case "k", "kib": scale = 1024
+        case "m", "mib": scale = 1024 * 1024
+        case "g", "gib": scale = 1024 * 1024 * 1024
+        case "t", "tib": scale = 1024 * 1024 * 1024 * 1024
+        case "kb": scale = 1e3
+        case "mb": scale = 1e6
+        case "gb": scale = 1e9
+        case "tb": scale = 1e12
+        default: return nil
+        }
+        let bytes = value * scale
+        return bytes < Double(Int.max) ? Int(bytes) : nil
+    }
+
+    /// `1.5 GiB`, `320.0 MiB`, `12 KiB`.
+    public static func describe(_ bytes: Int) -> String {
+        let b = Double(bytes)
+        if bytes >= 1 << 30 { return String(format: "%.1f GiB", b / Double(1 << 30)) }
+        if bytes >= 1 << 20 { return String(format: "%.1f MiB", b / Double(1 << 20)) }
+        return "\(Int((b / 1024).rounded())) KiB"
+    }
 }
 
 /// Settings of `InferencePlan` and the oneDNN inference chains it compiles. Measured defaults: see

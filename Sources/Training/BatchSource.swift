@@ -69,8 +69,12 @@ public struct InMemoryBatchSource: BatchSource, Sendable {
 
     /// The sample order of `epoch` (Fisher-Yates with a stream derived from seed and epoch).
     public func order(epoch: Int) -> [Int] {
-        var idx = Array(0..<sampleCount)
-        guard shuffle else { return idx }
+        shuffle ? Self.shuffledOrder(count: sampleCount, seed: seed, epoch: epoch) : Array(0..<sampleCount)
+    }
+
+    /// 0..<count in the shuffled order of `epoch` (the cached-feature source shares it).
+    static func shuffledOrder(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var idx = Array(0..<count)
         var rng = SeededRandom(seed: seed).derived(UInt64(epoch))
         for i in stride(from: idx.count - 1, to: 0, by: -1) {
             let j = Int(rng.next() % UInt64(i + 1))

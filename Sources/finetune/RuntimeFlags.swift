@@ -28,6 +28,14 @@ struct RuntimeFlags: ParsableArguments {
     @Flag(name: .customLong("no-tensor-pool"), help: "Allocate every tensor afresh (GRAFT_TENSOR_POOL=0).") var noTensorPool = false
     @Flag(name: .customLong("no-fused-augment"), help: "Step-by-step augmentation (same result; GRAFT_AUGMENT_FUSED=0).")
     var noFusedAugment = false
+    @Option(name: .customLong("cache-memory"), help: "Memory for the decoded-image and feature caches, e.g. 2GiB, 512MiB (default min(2 GiB, 25% of RAM); GRAFT_CACHE_MEMORY). Beyond it images stream from disk and features go to a file in the run folder.")
+    var cacheMemory: String?
+
+    func validate() throws {
+        if let cacheMemory, ByteCount.parse(cacheMemory) == nil {
+            throw ValidationError("--cache-memory \(cacheMemory): expected a size such as 2GiB, 512MiB or a byte count")
+        }
+    }
 
     /// The options of this process: environment first, flags on top.
     func options() -> RuntimeOptions {
@@ -42,6 +50,7 @@ struct RuntimeFlags: ParsableArguments {
         if let inferSliceImages { o.inference.maxSliceImages = max(0, inferSliceImages) }
         if noTensorPool { o.tensorPool = false }
         if noFusedAugment { o.fusedAugment = false }
+        if let v = cacheMemory.flatMap(ByteCount.parse) { o.cacheMemory = v }
         return o
     }
 
@@ -65,6 +74,7 @@ struct RuntimeFlags: ParsableArguments {
         if let inferSliceImages { a += ["--infer-slice-images", String(inferSliceImages)] }
         if noTensorPool { a.append("--no-tensor-pool") }
         if noFusedAugment { a.append("--no-fused-augment") }
+        if let cacheMemory { a += ["--cache-memory", cacheMemory] }
         return a
     }
 }

@@ -18,11 +18,13 @@ final class PhaseRunner {
     let trainImages: ImageBatchSource
     let valImages: ImageBatchSource?
     let augmented: Bool
+    let budget: CacheBudget
 
     init(job: TrainJob, model: ZooModel, prepared: PreparedModel, trainImages: ImageBatchSource,
-         valImages: ImageBatchSource?, augmented: Bool) {
+         valImages: ImageBatchSource?, augmented: Bool, budget: CacheBudget) {
         self.job = job; self.model = model; self.prepared = prepared
         self.trainImages = trainImages; self.valImages = valImages; self.augmented = augmented
+        self.budget = budget
     }
 
     var recipe: Recipe { job.recipe }
@@ -80,9 +82,14 @@ final class PhaseRunner {
         let copies = augmented ? min(recipe.cacheFeatures.count, epochs) : 1
         let t0 = Date()
         let inference = job.runtime.inference
-        let trainFeatures = try FeatureCache.compute(trunk: model.trunk, source: trainImages, copies: copies, inference: inference)
-        let valFeatures = try valImages.map { try FeatureCache.compute(trunk: model.trunk, source: $0, copies: 1, inference: inference) }
-        job.say("phase 1 head on cached trunk features \(trainFeatures.featureShape) (\(copies) cop\(copies == 1 ? "y" : "ies"), "
+        let storage = try featureStorage(copies: copies)
+        let trainFeatures = try FeatureCache.compute(trunk: model.trunk, source: trainImages, copies: copies,
+                                                     inference: inference, storage: storage.train)
+        let valFeatures = try valImages.map {
+            try FeatureCache.compute(trunk: model.trunk, source: $0, copies: 1, inference: inference, storage: storage.val)
+        }
+        job.say("phase 1 head on cached trunk features \(trainFeatures.featureShape) (\(copies) cop\(copies == 1 ? "y" : "ies")"
+                + (storage.train == .memory ? "" : " in files") + ", "
                 + "computed in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s), \(epochs) epochs")
         let source = CachedFeatureSource(cache: trainFeatures, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed)
         let val = valFeatures.map { CachedFeatureSource(cache: $0, batchSize: 256, shuffle: false, seed: 0) }
@@ -98,6 +105,23 @@ final class PhaseRunner {
             try t.log.write(to: URL(fileURLWithPath: job.outPath("metrics.json")))
         }
         return try trainer.fit(source, validation: val)
+    }
+
+    /// Memory when the features fit in what the image caches left of the budget, else files in the
+    /// run folder (the same rows either way).
+    private func featureStorage(copies: Int) throws -> (train: FeatureCache.Storage, val: FeatureCache.Storage) {
+        let shape = try model.trunk.outputShape(for: [1] + model.inputShape)
+        let features = shape.dropFirst().reduce(1, *)
+        let trainBytes = copies * FeatureCache.bytesPerCopy(rows: trainImages.loader.dataset.samples.count, featureCount: features)
+        let valBytes = FeatureCache.bytesPerCopy(rows: valImages?.loader.dataset.samples.count ?? 0, featureCount: features)
+        if budget.take(trainBytes + valBytes) {
+            job.say("cache   trunk features in memory (\(ByteCount.describe(trainBytes + valBytes)))")
+            return (.memory, .memory)
+        }
+        let folder = URL(fileURLWithPath: job.recipe.out)
+        job.say("cache   trunk features in files in \(job.recipe.out) (\(ByteCount.describe(trainBytes + valBytes)), "
+                + "over the \(ByteCount.describe(budget.remaining)) left of the --cache-memory budget)")
+        return (.files(folder: folder, prefix: ".features-train"), .files(folder: folder, prefix: ".features-val"))
     }
 
     private func runFull(epochs: Int, offset: Int, previous: MetricsLog, restore: TrainingState?) throws -> MetricsLog {

@@ -90,19 +90,20 @@ public final class TrainJob {
             + (skippedCount > 0 ? ", \(skippedCount) unreadable files skipped" : ""))
 
         let preprocessing = ModelSetup.imagePreprocessing(model, override: recipe.preprocess)
-        let trainCache = try DecodedImageCache(dataset: data.train, pixelFormat: preprocessing.pixelFormat,
-                                               maxShorterSide: DecodedImageCache.defaultMaxShorterSide(for: preprocessing))
-        let valCache = try data.validation.map {
-            try DecodedImageCache(dataset: $0, pixelFormat: preprocessing.pixelFormat,
-                                  maxShorterSide: DecodedImageCache.defaultMaxShorterSide(for: preprocessing))
+        let budget = CacheBudget(limit: runtime.cacheMemory)
+        let side = DecodedImageCache.defaultMaxShorterSide(for: preprocessing)
+        let trainCache = try budget.imageCache(data.train, "train", pixelFormat: preprocessing.pixelFormat, maxShorterSide: side, say: say)
+        let valCache = try data.validation.flatMap {
+            try budget.imageCache($0, "val", pixelFormat: preprocessing.pixelFormat, maxShorterSide: side, say: say)
         }
         let augmentation = recipe.augmentation.imageConfig
         let trainImages = ImageBatchSource(loader: try BatchLoader(
-            dataset: data.train, preprocessing: preprocessing, augmentation: augmentation.isIdentity ? nil : augmentation,
-            cache: trainCache, batchSize: recipe.batchSize, shuffle: true, seed: recipe.seed, fusedAugment: runtime.fusedAugment))
-        let valImages = try data.validation.map {
-            ImageBatchSource(loader: try BatchLoader(dataset: $0, preprocessing: preprocessing, cache: valCache,
-                                                     batchSize: max(recipe.batchSize, 64), shuffle: false))
+            dataset: trainCache?.dataset ?? data.train, preprocessing: preprocessing,
+            augmentation: augmentation.isIdentity ? nil : augmentation, cache: trainCache, batchSize: recipe.batchSize,
+            shuffle: true, seed: recipe.seed, fusedAugment: runtime.fusedAugment, streamShorterSide: side))
+        let valImages = try data.validation.map { v in
+            ImageBatchSource(loader: try BatchLoader(dataset: valCache?.dataset ?? v, preprocessing: preprocessing, cache: valCache,
+                                                     batchSize: max(recipe.batchSize, 64), shuffle: false, streamShorterSide: side))
         }
 
         // Written once every input check has passed (a run refused at the start leaves an existing
@@ -112,7 +113,7 @@ public final class TrainJob {
         }
         let before = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: true) }
         let runner = PhaseRunner(job: self, model: model, prepared: prepared, trainImages: trainImages, valImages: valImages,
-                                 augmented: !augmentation.isIdentity)
+                                 augmented: !augmentation.isIdentity, budget: budget)
         let log = try runner.run()
 
         // Final evaluation and outputs.
