@@ -86,6 +86,8 @@ public enum HeadPooling: String, Sendable, Codable, CaseIterable {
 /// Activations a zoo option may pick (fused into Conv2D/Dense as Keras does, or a separate layer).
 public enum ZooActivation: String, Sendable, Codable, CaseIterable {
     case relu, tanh, sigmoid, softmax, linear
+    /// min(max(x, 0), 6) (MobileNet's Keras `ReLU(6.0)`).
+    case relu6
 }
 
 /// LeNet-5 subsampling layers.

@@ -156,6 +156,23 @@ func convolutionAlgorithmsMatch(algorithm: DNNLInferenceNet.ConvAlgorithm) throw
     #expect(plan.moduleLayers == ["1", "7", "8"], "\(plan.describe())")
 }
 
+/// ReLU6 lowers to oneDNN's clip, fused into the convolution and as a standalone eltwise after a kept value.
+@Test func relu6LowersToClip() throws {
+    var rng = SeededRandom(seed: 7)
+    let conv = Conv2D(inChannels: 3, outChannels: 8, kernel: 3, padding: .same, rng: &rng)
+    conv.weight.value = conv.weight.value.map { $0 * 12 }   // outputs well past 6, so the clip matters
+    let pw = Conv2D(inChannels: 8, outChannels: 4, kernel: 1, rng: &rng)
+    let seq = Sequential([conv, BatchNorm(channels: 8), ReLU6(), pw, ReLU6()])
+    randomizeStatistics(seq)
+    pw.weight.value = pw.weight.value.map { $0 * 3 }
+    let x = randomInput([2, 3, 10, 10], seed: 3).value
+    seq.setTraining(false)
+    let y = withoutGradients { seq(Var(x)).value }
+    #expect(y.scalars.contains(6) && y.scalars.contains(0))
+    let plan = expectPlanMatches(seq, inputShape: [3, 10, 10])
+    #expect(plan.moduleLayers.isEmpty, "\(plan.describe())")
+}
+
 @Test func modulesInTrainingModeAreNotFolded() throws {
     var rng = SeededRandom(seed: 6)
     let bn = BatchNorm(channels: 4)

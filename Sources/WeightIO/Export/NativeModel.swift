@@ -79,6 +79,7 @@ private func zooActivation(_ a: Activation?) -> ZooActivation? {
     switch a {
     case nil, .linear?: return .linear
     case .relu?: return .relu
+    case .relu6?: return .relu6
     case .tanh?: return .tanh
     case .sigmoid?: return .sigmoid
     case .softmax?: return .softmax

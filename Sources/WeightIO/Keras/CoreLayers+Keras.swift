@@ -75,16 +75,33 @@ extension ActivationKind: KerasLayer {
     public static var kerasClassNames: [String] { ["Activation", "ReLU"] }
 
     public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        let model = kerasActivationName(activation) ?? "\(activation)"
+        if l.className == "ReLU" {
+            let file = Self.reluActivationName(l)
+            return file == model ? nil : .init("activation", file: file, model: model)
+        }
         if l.className == "Activation", let name = l.activation, name != kerasActivationName(activation) {
-            return .init("activation", file: name, model: kerasActivationName(activation) ?? "\(activation)")
+            return .init("activation", file: name, model: model)
         }
         return nil
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> ActivationKind? {
-        if l.className == "ReLU" { return ActivationKind(.relu) }
+        if l.className == "ReLU" {
+            switch reluActivationName(l) { case "relu": return ActivationKind(.relu); case "relu6": return ActivationKind(.relu6); default: return nil }
+        }
         guard let a = kerasActivation( l.activation) else { return nil }
         return ActivationKind(a ?? .linear)
+    }
+
+    /// A Keras `ReLU` layer's function as an activation name: `relu`, `relu6` (max_value 6), or the
+    /// options spelled out when no Graft activation computes them.
+    static func reluActivationName(_ l: KerasLayerConfig) -> String {
+        let slope = l.negativeSlope ?? 0, threshold = l.threshold ?? 0
+        guard slope == 0, threshold == 0 else {
+            return "ReLU(max_value=\(l.maxValue.map { "\($0)" } ?? "None"), negative_slope=\(slope), threshold=\(threshold))"
+        }
+        switch l.maxValue { case nil: return "relu"; case 6?: return "relu6"; case let m?: return "ReLU(max_value=\(m))" }
     }
 }
 

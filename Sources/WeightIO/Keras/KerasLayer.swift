@@ -58,6 +58,7 @@ func kerasActivationName(_ a: Activation?) -> String? {
     switch a {
     case nil, .linear?: return "linear"
     case .relu?: return "relu"
+    case .relu6?: return "relu6"
     case .tanh?: return "tanh"
     case .sigmoid?: return "sigmoid"
     case .softmax?: return "softmax"
@@ -72,6 +73,7 @@ func kerasActivation(_ name: String?) -> Activation?? {
     switch name {
     case nil, "linear"?: return .some(nil)
     case "relu"?: return .relu
+    case "relu6"?: return .relu6
     case "tanh"?: return .tanh
     case "sigmoid"?: return .sigmoid
     case "softmax"?: return .softmax

@@ -37,6 +37,7 @@ extension ZooActivation {
     var fused: Activation? {
         switch self {
         case .relu: .relu
+        case .relu6: .relu6
         case .tanh: .tanh
         case .sigmoid: .sigmoid
         case .softmax: .softmax
