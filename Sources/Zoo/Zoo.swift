@@ -100,6 +100,14 @@ public enum Zoo {
                 description: "ResNet-\(depth), \(v.bottleneck ? "bottleneck blocks (= keras.applications)" : "basic blocks, Keras-style names")",
                 defaultInputSize: 224, preprocessing: v.bottleneck ? .caffe : .torch, spec: { try ResNet.spec(v, $0) }))
         }
+        entries.append(ZooEntry(
+            name: "mobilenet", aliases: ["mobilenet-v1", "mobilenetv1"],
+            description: "MobileNet v1, depthwise separable blocks, ReLU6, 1x1-convolution head (= keras.applications)",
+            defaultInputSize: 224, headPath: "conv_preds", preprocessing: .tf, spec: { try MobileNet.v1Spec($0) }))
+        entries.append(ZooEntry(
+            name: "mobilenetv2", aliases: ["mobilenet-v2", "mobilenet_v2"],
+            description: "MobileNetV2, inverted residual blocks, ReLU6 (= keras.applications)",
+            defaultInputSize: 224, preprocessing: .tf, spec: { try MobileNet.v2Spec($0) }))
         return entries
     }()
 

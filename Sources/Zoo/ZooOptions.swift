@@ -38,6 +38,8 @@ public struct ZooOptions: Sendable, Equatable, Hashable, Codable {
     public var subsampling: Subsampling?
     /// ResNet50/101/152 "v1.5" (torchvision): stride on the 3x3 convolution instead of the first 1x1.
     public var resnetV15: Bool
+    /// MobileNet (v1) `depth_multiplier`: filters per channel of each depthwise convolution (default 1).
+    public var depthMultiplier: Int?
     /// Seed of the random initialisation (weights are normally replaced by an import).
     public var seed: UInt64
 
@@ -45,13 +47,13 @@ public struct ZooOptions: Sendable, Equatable, Hashable, Codable {
                 widthMultiplier: Double = 1.0, hiddenWidth: Int? = nil, pooling: HeadPooling? = nil, dropout: Float? = nil,
                 activation: ZooActivation? = nil, classifierActivation: ZooActivation = .softmax,
                 bnEpsilon: Float? = nil, includeTop: Bool = true, subsampling: Subsampling? = nil,
-                resnetV15: Bool = false, seed: UInt64 = 0) {
+                resnetV15: Bool = false, depthMultiplier: Int? = nil, seed: UInt64 = 0) {
         self.inputSize = inputSize; self.inputChannels = inputChannels; self.classCount = classCount
         self.cifarStem = cifarStem; self.widthMultiplier = widthMultiplier; self.hiddenWidth = hiddenWidth
         self.pooling = pooling
         self.dropout = dropout; self.activation = activation; self.classifierActivation = classifierActivation
         self.bnEpsilon = bnEpsilon; self.includeTop = includeTop; self.subsampling = subsampling
-        self.resnetV15 = resnetV15; self.seed = seed
+        self.resnetV15 = resnetV15; self.depthMultiplier = depthMultiplier; self.seed = seed
     }
 
     /// Hidden dense width: `hiddenWidth`, else the scaled default.
@@ -69,6 +71,7 @@ public struct ZooOptions: Sendable, Equatable, Hashable, Codable {
         }
         if let h = hiddenWidth, h < 1 { throw ZooError.invalidOption("\(model): hiddenWidth \(h) must be positive") }
         if let d = dropout, !(d >= 0 && d < 1) { throw ZooError.invalidOption("\(model): dropout \(d) must be in [0, 1)") }
+        if let m = depthMultiplier, m < 1 { throw ZooError.invalidOption("\(model): depthMultiplier \(m) must be positive") }
         if let e = bnEpsilon, !(e > 0) { throw ZooError.invalidOption("\(model): bnEpsilon \(e) must be positive") }
     }
 }

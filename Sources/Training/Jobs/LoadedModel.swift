@@ -92,12 +92,17 @@ extension ZooModel {
         guard let name = headPath else { return 0 }
         if let d = head[name] as? Dense { return d.outputSize }
         if let d = head[name] as? ExtendedDense { return d.outputSize }
+        if let c = head[name] as? Conv2D { return c.outChannels }   // MobileNet's conv_preds
         return 0
     }
 
     /// True when the output layer has no activation fused (Graft-trained models keep logits).
     public var outputIsLogits: Bool {
         guard let name = headPath else { return false }
+        if let out = spec.headRecipe.convolutionalOutput {   // MobileNet: the activation is a layer of its own
+            let a = (head.graph.node(named: out.activationName)?.layer as? ActivationKind)?.activation
+            return a == nil || a == .linear
+        }
         let a = (head[name] as? Dense)?.fusedActivation ?? (head[name] as? ExtendedDense)?.fusedActivation
         return a == nil || a == .linear
     }

@@ -67,6 +67,11 @@ extension ZooModel {
             switch head[name] {
             case let d as Dense: o.classCount = d.outputSize; o.classifierActivation = zooActivation(d.fusedActivation) ?? o.classifierActivation
             case let d as ExtendedDense: o.classCount = d.outputSize; o.classifierActivation = zooActivation(d.fusedActivation) ?? o.classifierActivation
+            case let c as Conv2D:   // MobileNet's conv_preds; its activation is the next layer's
+                o.classCount = c.outChannels
+                if let out = spec.headRecipe.convolutionalOutput, let a = head.graph.node(named: out.activationName)?.layer as? ActivationKind {
+                    o.classifierActivation = zooActivation(a.activation) ?? o.classifierActivation
+                }
             default: break
             }
         }

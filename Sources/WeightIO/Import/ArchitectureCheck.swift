@@ -7,7 +7,7 @@ import Zoo
 
 private let containerClasses: Set<String> = ["Functional", "Sequential", "Model"]
 /// Layers a head may have that a skipped head need not match.
-private let headClasses: Set<String> = ["Dense", "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Activation", "Softmax"]
+private let headClasses: Set<String> = ["Dense", "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Activation", "Softmax", "Reshape"]
 
 extension ZooModel {
     /// The first way a Keras `model_config` disagrees with this model, or nil when they agree.
@@ -27,7 +27,8 @@ extension ZooModel {
                 return "file layer '\(l.name)' (\(l.className)) has no counterpart in \(architecture)"
             }
             seen.insert(name)
-            if skipHead && (name == output) { continue }
+            // A skipped head's reshape (MobileNet's reshape_2) holds the file's class count.
+            if skipHead && (name == output || (l.className == "Reshape" && headNames.contains(name))) { continue }
             guard let kind = entry.node.layer as? any KerasLayer, let cls = kind.kerasClassName else { continue }   // no Keras twin (LRN)
             let fileClass = l.className == "ReLU" ? "Activation" : l.className
             guard fileClass == cls else {

@@ -143,8 +143,28 @@ extension GlobalPool2DKind: KerasLayer {
     public static var kerasClassNames: [String] { ["GlobalAveragePooling2D", "GlobalMaxPooling2D"] }
     public var kerasClassName: String? { kind == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
 
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if let k = l.keepDims, k != keepDims { return .init("keepdims", file: k, model: keepDims) }
+        return nil
+    }
+
     public static func fromKeras(_ l: KerasLayerConfig) -> GlobalPool2DKind? {
-        GlobalPool2DKind(l.className == "GlobalMaxPooling2D" ? .max : .average)
+        GlobalPool2DKind(l.className == "GlobalMaxPooling2D" ? .max : .average, keepDims: l.keepDims ?? false)
+    }
+}
+
+extension ReshapeKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["Reshape"] }
+
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if let t = l.targetShape, t != targetShape { return .init("target_shape", file: t, model: targetShape) }
+        return nil
+    }
+
+    /// Only reshapes to a vector (the ones whose element order does not depend on the layout).
+    public static func fromKeras(_ l: KerasLayerConfig) -> ReshapeKind? {
+        guard let t = l.targetShape, t.count == 1 else { return nil }
+        return ReshapeKind(targetShape: t)
     }
 }
 

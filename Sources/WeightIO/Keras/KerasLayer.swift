@@ -31,7 +31,7 @@ public enum KerasLayers {
     public static let all: [any KerasLayer.Type] = [
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,
         Pool2DKind.self, GlobalPool2DKind.self, FlattenKind.self, DenseKind.self, DropoutKind.self,
-        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self,
+        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self, ReshapeKind.self,
     ]
 
     /// Kinds by Keras class name.

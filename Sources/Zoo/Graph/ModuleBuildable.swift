@@ -20,7 +20,7 @@ public enum LayerKinds {
     public static let all: [Kind] = [
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,
         Pool2DKind.self, GlobalPool2DKind.self, FlattenKind.self, DenseKind.self, DropoutKind.self,
-        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self,
+        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self, ReshapeKind.self,
     ]
 
     /// The kind describing `module`, or nil when no zoo kind does (the module then runs as itself).
