@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import TensorCore
+import NN
+@testable import Zoo
+import WeightIO
+
+// keras.applications MobileNet (alpha 0.25) and MobileNetV2 (alpha 0.35) at 64 px with 10 classes and
+// random weights (scripts/make_fixtures_mobilenet.py): every file kind imports into the zoo model and
+// reproduces Keras's probabilities.
+
+enum MobileNetFixture {
+    static func options(_ name: String, includeTop: Bool = true, pooling: HeadPooling? = nil) -> ZooOptions {
+        ZooOptions(inputSize: 64, classCount: 10, widthMultiplier: name == "mobilenet" ? 0.25 : 0.35, pooling: pooling,
+                   includeTop: includeTop)
+    }
+}
+
+private func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    #expect(a.shape == b.shape)
+    guard a.shape == b.shape else { return .infinity }
+    return a.maxAbsDifference(b)
+}
+
+@Test(arguments: ["mobilenet", "mobilenetv2"].flatMap { m in ["_tfkeras.h5", "_tfkeras_full.h5", "_keras3.weights.h5"].map { (m, $0) } })
+func mobileNetFilesReproduceKerasProbabilities(name: String, suffix: String) throws {
+    let model = try Zoo.build(name, MobileNetFixture.options(name))
+    let report = try model.importWeights(from: Fixture.path(name + suffix))
+    #expect(report.loaded.count == model.namedParameters().count)
+    let (x, want) = try loadIO(Fixture.path("\(name)_io.h5"))
+    let got = infer(model, x)
+    let d = maxAbsDifference(got, want)
+    #expect(d <= 1e-4, "\(name)\(suffix): max |Δp| \(d)")
+    // The two images' probabilities differ by more than the tolerance, so the check sees the input.
+    let rows = want.scalars.count / 2
+    let between = zip(want.scalars[..<rows], want.scalars[rows...]).map { abs($0 - $1) }.max() ?? 0
+    #expect(between > 10 * 1e-4)
+}
+
+/// The full-model file's config matches the zoo model layer by layer (ReLU max_value, keepdims, reshape).
+@Test(arguments: ["mobilenet", "mobilenetv2"])
+func mobileNetFullModelConfigMatches(name: String) throws {
+    let file = try readWeightFile(path: Fixture.path("\(name)_tfkeras_full.h5"))
+    let config = try parseKerasModelConfig(try #require(file.modelConfigJSON))
+    let model = try Zoo.build(name, MobileNetFixture.options(name))
+    #expect(model.architectureDisagreement(config) == nil)
+    #expect(config.layers.contains { $0.className == "ReLU" && $0.maxValue == 6 })
+    // A ReLU model of the same shapes is refused, naming the layer.
+    let other = try Zoo.build(name, MobileNetFixture.options(name))
+    let first = try #require(other.trunk.graph.nodes.first { ($0.layer as? ActivationKind)?.activation == .relu6 })
+    other.trunk.replace(first.name, with: ReLU(), kind: ActivationKind(.relu))
+    let problem = try #require(other.architectureDisagreement(config))
+    #expect(problem.contains(first.name) && problem.contains("relu6"), "\(problem)")
+    // Another class count differs in conv_preds and the reshape, which skipHead accepts.
+    let ten = try Zoo.build(name, ZooOptions(inputSize: 64, classCount: 3, widthMultiplier: name == "mobilenet" ? 0.25 : 0.35))
+    #expect(ten.architectureDisagreement(config) != nil)
+    #expect(ten.architectureDisagreement(config, skipHead: true) == nil)
+}
+
+/// include_top=False files load into the trunk: the feature map (and its pooled mean) match Keras's, and a
+/// new head on top trains from there.
+@Test(arguments: ["mobilenet", "mobilenetv2"])
+func mobileNetNoTopFilesLoadIntoTheTrunk(name: String) throws {
+    let root = try HDF5File.open(Fixture.path("\(name)_notop_io.h5")).root()
+    let x = nhwcToNCHW(try root.dataset("input").readTensor())
+    let features = nhwcToNCHW(try root.dataset("output").readTensor())
+    let pooled = try root.dataset("pooled").readTensor()
+
+    let trunk = try Zoo.build(name, MobileNetFixture.options(name, includeTop: false))
+    try trunk.importWeights(from: Fixture.path("\(name)_notop_tfkeras.h5"))
+    let d = maxAbsDifference(infer(trunk, x), features)
+    #expect(d <= 1e-4, "\(name) feature map: max |Δ| \(d)")
+
+    let avg = try Zoo.build(name, MobileNetFixture.options(name, includeTop: false, pooling: .globalAverage))
+    try avg.importWeights(from: Fixture.path("\(name)_notop_tfkeras.h5"))
+    #expect(maxAbsDifference(infer(avg, x), pooled) <= 1e-4)
+
+    // Transfer: the no-top file into a model with a fresh 3-class head (skipHead: nothing to skip).
+    let transfer = try Zoo.build(name, ZooOptions(inputSize: 64, classCount: 3, widthMultiplier: name == "mobilenet" ? 0.25 : 0.35))
+    let report = try transfer.importWeights(from: Fixture.path("\(name)_notop_tfkeras.h5"), options: .transfer)
+    #expect(report.loaded.count == transfer.trunk.namedParameters().count)
+    let y = infer(transfer, x)
+    #expect(y.shape == [2, 3])
+    #expect(y.scalars.allSatisfy { $0.isFinite && $0 > 0 })
+    // The with-top file into the same model: the head is skipped, the trunk is the same.
+    let fromTop = try Zoo.build(name, ZooOptions(inputSize: 64, classCount: 3, widthMultiplier: name == "mobilenet" ? 0.25 : 0.35))
+    try fromTop.importWeights(from: Fixture.path("\(name)_tfkeras.h5"), options: .transfer)
+    #expect(parameterBits(fromTop.trunk) == parameterBits(transfer.trunk))
+}
