@@ -61,7 +61,8 @@ private func tinyModel(_ name: String, size: Int, width: Double = 0.25) throws -
     return m
 }
 
-@Test(arguments: [("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32), ("lenet5", 28), ("alexnet", 64)])
+@Test(arguments: [("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32), ("lenet5", 28), ("alexnet", 64),
+                  ("mobilenet", 64), ("mobilenetv2", 64)])
 func planMatchesModuleForward(name: String, size: Int) throws {
     let m = try tinyModel(name, size: size)
     let plan = expectPlanMatches(m, inputShape: m.inputShape)
