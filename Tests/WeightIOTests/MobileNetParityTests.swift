@@ -87,3 +87,43 @@ func mobileNetNoTopFilesLoadIntoTheTrunk(name: String) throws {
     try fromTop.importWeights(from: Fixture.path("\(name)_tfkeras.h5"), options: .transfer)
     #expect(parameterBits(fromTop.trunk) == parameterBits(transfer.trunk))
 }
+
+/// The Keras-2 export writes the fixture's tensors bit for bit in Keras's layer order and re-imports
+/// bit-exact; a native file keeps the width and the convolutional head.
+@Test(arguments: ["mobilenet", "mobilenetv2"])
+func mobileNetExportsRoundTrip(name: String) throws {
+    let dir = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let fixture = Fixture.path("\(name)_tfkeras.h5")
+    let options = MobileNetFixture.options(name)
+    let model = try Zoo.build(name, options)
+    try model.importWeights(from: fixture)
+    let path = dir.appendingPathComponent("\(name)_export.h5").path
+    try model.exportKeras2Weights(to: path)
+    expectSameWeights(try readWeightFile(path: path).layers, try readWeightFile(path: fixture).layers)
+    let keras = try HDF5File.open(fixture).root().chunkedStringArrayAttribute("layer_names") ?? []
+    // Keras's layer order (its input is the automatically named `input_1`).
+    #expect(Array(model.kerasLayerOrder.dropFirst()) == Array(keras.dropFirst()) && keras.count > 90)
+    let again = try Zoo.build(name, options)
+    try again.importWeights(from: path)
+    #expect(parameterBits(again) == parameterBits(model))
+
+    // Trained further (perturbed) and extended by 2 classes: the Keras-2 export re-imports into
+    // keras.applications' layout for 12 classes.
+    perturb(model, seed: 5)
+    try model.extendHead(by: 2)
+    let wide = dir.appendingPathComponent("\(name)_12.h5").path
+    try model.exportKeras2Weights(to: wide)
+    var o12 = options
+    o12.classCount = 12
+    let twelve = try Zoo.build(name, o12)
+    try twelve.importWeights(from: wide)
+    #expect(parameterBits(twelve) == parameterBits(model))
+
+    let native = dir.appendingPathComponent("\(name).graft").path
+    try saveNativeModel(model, options: options, classNames: (0..<12).map { "c\($0)" }, to: native)
+    let (loaded, meta) = try loadNativeModel(path: native)
+    #expect(meta.options.widthMultiplier == options.widthMultiplier && meta.options.classCount == 12)
+    #expect(loaded.headPath == model.headPath && loaded.headLayerNames == model.headLayerNames)
+    #expect(parameterBits(loaded) == parameterBits(model))
+}
