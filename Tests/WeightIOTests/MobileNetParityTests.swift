@@ -45,6 +45,13 @@ func mobileNetFullModelConfigMatches(name: String) throws {
     let model = try Zoo.build(name, MobileNetFixture.options(name))
     #expect(model.architectureDisagreement(config) == nil)
     #expect(config.layers.contains { $0.className == "ReLU" && $0.maxValue == 6 })
+    // Keras numbers the unnamed pooling per session; a numbered one still matches, another layer does not.
+    var numbered = config
+    let gap = try #require(numbered.layers.firstIndex { $0.name == "global_average_pooling2d" })
+    numbered.layers[gap].name = "global_average_pooling2d_3"
+    #expect(model.architectureDisagreement(numbered) == nil)
+    numbered.layers[gap].name = "pooling_3"
+    #expect(model.architectureDisagreement(numbered)?.contains("pooling_3") == true)
     // A ReLU model of the same shapes is refused, naming the layer.
     let other = try Zoo.build(name, MobileNetFixture.options(name))
     let first = try #require(other.trunk.graph.nodes.first { ($0.layer as? ActivationKind)?.activation == .relu6 })
