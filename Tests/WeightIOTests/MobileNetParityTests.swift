@@ -134,3 +134,16 @@ func mobileNetExportsRoundTrip(name: String) throws {
     #expect(loaded.headPath == model.headPath && loaded.headLayerNames == model.headLayerNames)
     #expect(parameterBits(loaded) == parameterBits(model))
 }
+
+/// `finetune inspect` recognises both fixtures, width and class count included (MobileNetV2 rounds its
+/// widths, so the first kernel's ratio is not alpha; MobileNet's classes are conv_preds's filters).
+@Test(arguments: [("mobilenet", 0.25), ("mobilenetv2", 0.35)])
+func mobileNetFilesAreRecognised(name: String, alpha: Double) throws {
+    for suffix in ["_tfkeras.h5", "_keras3.weights.h5"] {
+        let best = try #require(try inspectWeightFile(path: Fixture.path(name + suffix)).bestMatch)
+        #expect(best.isExact && best.architecture == name, "\(name)\(suffix): \(best)")
+        #expect(best.options.widthMultiplier == alpha && best.options.classCount == 10)
+    }
+    let notop = try #require(try inspectWeightFile(path: Fixture.path("\(name)_notop_tfkeras.h5")).bestMatch)
+    #expect(notop.isExact && notop.architecture == name && notop.options.includeTop == false)
+}

@@ -184,7 +184,7 @@ public func loadNativeModel(path: String) throws -> (model: ZooModel, metadata: 
         // The saved model's head was rebuilt (rebuildHead without hidden layers, other pooling): redo it.
         let hidden = model.spec.headRecipe.hidden.map(\.name)
         let keepHidden = !hidden.isEmpty && hidden.allSatisfy(metadata.headLayers.contains)
-        let pooling = HeadPooling.allCases.first { $0.layerName == metadata.headLayers.first }
+        let pooling = HeadPooling.allCases.first { model.spec.headRecipe.poolingName($0) == metadata.headLayers.first }
         try model.rebuildHead(classCount: classes, keepHidden: keepHidden, pooling: pooling,
                               classifierActivation: metadata.options.classifierActivation)
     }
