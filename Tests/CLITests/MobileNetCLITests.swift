@@ -74,4 +74,29 @@ import Zoo
                                  "--classes", "10", "--input-size", "64", images[0].path])
         #expect(wrong.status != 0 && wrong.stderr.contains(weights.path), "\(wrong)")
     }
+
+    /// Transfer from the Keras full-model file (its softmax `predictions` layer is part of the replaced
+    /// head), then --extend by a class, then a Keras-2 export that `inspect` recognises.
+    @Test func trainExtendAndExportTheConvolutionalHead() throws {
+        let tmp = try TempDir("graft-mobilenet")
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["3", "5"], train: 3, val: 2)
+        let first = tmp.path("run1")
+        let train = try CLI.succeed(["train", "--base", "mobilenet", "--width", "0.25", "--input-size", "64", "--threads", "1",
+                                     "--weights", Self.fixtures.appendingPathComponent("mobilenet_tfkeras_full.h5").path,
+                                     "--data", data.path, "--epochs", "1", "--out", first.path])
+        #expect(train.stdout.contains("trunk imported, new 2-class head"), "\(train)")
+        let more = try TinyData.mnist(tmp.path("more"), classes: ["3", "5", "7"], train: 3, val: 2)
+        let second = tmp.path("run2")
+        try CLI.succeed(["train", "--extend", first.appendingPathComponent("model.h5").path, "--data", more.path,
+                         "--epochs", "1", "--threads", "1", "--out", second.path])
+        let predict = try CLI.succeed(["predict", "--model", second.appendingPathComponent("model.h5").path, "--json",
+                                       try TinyData.anyImage(more, class: "7").path])
+        let p = try #require((predict.stdout.jsonObject as? [[String: Any]])?.first)
+        let probs = try #require(p["probabilities"] as? [Double])
+        #expect(probs.count == 3 && abs(probs.reduce(0, +) - 1) < 1e-5)
+        let keras = tmp.path("export.h5")
+        try CLI.succeed(["export", "--model", second.appendingPathComponent("model.h5").path, "--format", "keras-h5", "--out", keras.path])
+        let inspect = try CLI.succeed(["inspect", keras.path])
+        #expect(inspect.stdout.contains("matches zoo architecture mobilenet") && inspect.stdout.contains("classCount 3"), "\(inspect)")
+    }
 }

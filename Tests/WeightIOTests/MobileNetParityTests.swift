@@ -62,6 +62,12 @@ func mobileNetFullModelConfigMatches(name: String) throws {
     let ten = try Zoo.build(name, ZooOptions(inputSize: 64, classCount: 3, widthMultiplier: name == "mobilenet" ? 0.25 : 0.35))
     #expect(ten.architectureDisagreement(config) != nil)
     #expect(ten.architectureDisagreement(config, skipHead: true) == nil)
+    // Training builds the head linear (logits): the file's softmax layer is part of the skipped head.
+    var o = MobileNetFixture.options(name)
+    o.classifierActivation = .linear
+    let logits = try Zoo.build(name, o)
+    #expect(logits.architectureDisagreement(config) != nil)
+    #expect(logits.architectureDisagreement(config, skipHead: true) == nil)
 }
 
 /// include_top=False files load into the trunk: the feature map (and its pooled mean) match Keras's, and a

@@ -41,8 +41,9 @@ extension ZooModel {
                 return "file layer '\(l.name)' (\(l.className)) has no counterpart in \(architecture)"
             }
             seen.insert(name)
-            // A skipped head's reshape (MobileNet's reshape_2) holds the file's class count.
-            if skipHead && (name == output || (l.className == "Reshape" && headNames.contains(name))) { continue }
+            // A skipped head's reshape (MobileNet's reshape_2) holds the file's class count, and its
+            // activation layer (MobileNet's predictions) the file's classifier activation.
+            if skipHead && (name == output || (headNames.contains(name) && ["Reshape", "Activation", "Softmax"].contains(l.className))) { continue }
             guard let kind = entry.node.layer as? any KerasLayer, let cls = kind.kerasClassName else { continue }   // no Keras twin (LRN)
             let fileClass = l.className == "ReLU" ? "Activation" : l.className
             guard fileClass == cls else {
