@@ -118,8 +118,7 @@ public enum MobileNet {
         if stride == 2 {
             // imagenet_utils.correct_pad: (1, 1) on odd sides, (0, 1) on even ones.
             let s = b.shape
-            let top = 1 - (1 - s[1] % 2), left = 1 - (1 - s[2] % 2)
-            try b.node(p + "pad", ZeroPadding2DKind(top: top, bottom: 1, left: left, right: 1))
+            try b.node(p + "pad", ZeroPadding2DKind(top: s[1] % 2, bottom: 1, left: s[2] % 2, right: 1))
         }
         try b.depthwiseConv(p + "depthwise", kernel: 3, stride: stride, padding: stride == 1 ? .same : .valid, bias: false)
         try b.batchNorm(p + "depthwise_BN", epsilon: eps)

@@ -65,7 +65,8 @@ public struct ZooEntry: Sendable {
 }
 
 /// The model zoo: a registry of architectures by name (`finetune zoo` lists it): LeNet-5, AlexNet
-/// (torchvision and Caffe), VGG-11/13/16/19 with and without BatchNorm, ResNet-18/34/50/101/152.
+/// (torchvision and Caffe), VGG-11/13/16/19 with and without BatchNorm, ResNet-18/34/50/101/152,
+/// MobileNet and MobileNetV2.
 ///
 /// ```swift
 /// let model = try Zoo.build("resnet18", ZooOptions(inputSize: 32, classCount: 10, widthMultiplier: 0.25))

@@ -9,11 +9,13 @@ public struct ZooOptions: Sendable, Equatable, Hashable, Codable {
     /// Output classes (default 1000, or 10 for LeNet).
     public var classCount: Int?
     /// CIFAR-style stem for 32x32 inputs: the first convolution becomes 3x3 stride 1 ('same') and the
-    /// stem pooling is removed (ResNet: no conv1_pad/pool1_*; AlexNet: no conv1_pad/pool1).
+    /// stem pooling is removed (ResNet: no conv1_pad/pool1_*; AlexNet: no conv1_pad/pool1; MobileNets:
+    /// the 3x3 stem convolution keeps stride 1).
     /// VGG and LeNet have no strided stem, so for them it is accepted and changes nothing.
     public var cifarStem: Bool
     /// Scales every convolution width (and the hidden dense widths of VGG/AlexNet/LeNet); widths round
-    /// to the nearest integer, at least 1. Typical values 0.25, 0.5, 1.0.
+    /// to the nearest integer, at least 1. Typical values 0.25, 0.5, 1.0. For MobileNets it is Keras's
+    /// `alpha`, rounded as Keras does (see ``MobileNet``).
     public var widthMultiplier: Double
     /// Width of the hidden dense layers (VGG fc1/fc2, AlexNet fc6/fc7, LeNet fc1/fc2), overriding the
     /// scaled default (4096·widthMultiplier, or 120/84 for LeNet).
@@ -22,10 +24,10 @@ public struct ZooOptions: Sendable, Equatable, Hashable, Codable {
     /// With `includeTop == false` and `pooling == nil` the model ends at the trunk's 4-D output (Keras
     /// `pooling=None`).
     public var pooling: HeadPooling?
-    /// Dropout rate of the head (default: 0.5 for AlexNet's drop6/drop7, 0 elsewhere). A rate of 0
+    /// Dropout rate of the head (default: 0.5 for AlexNet's drop6/drop7, 1e-3 for MobileNet, 0 elsewhere). A rate of 0
     /// removes the dropout layers (they have no parameters, so keys don't change).
     public var dropout: Float?
-    /// Hidden activation (LeNet default tanh, others relu). ResNets accept only relu.
+    /// Hidden activation (LeNet default tanh, others relu). ResNets accept only relu, MobileNets only relu6.
     public var activation: ZooActivation?
     /// Activation fused into the output layer `predictions` (Keras `classifier_activation`, default softmax).
     public var classifierActivation: ZooActivation
