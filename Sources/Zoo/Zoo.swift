@@ -23,7 +23,8 @@ public struct ZooEntry: Sendable {
     public let defaultInputChannels: Int
     /// Output classes when ``ZooOptions/classCount`` is nil (1000, or 10 for LeNet-5).
     public let defaultClassCount: Int
-    /// The output layer every transfer recipe replaces (`predictions`).
+    /// The weighted output layer every transfer recipe replaces (`predictions`; MobileNet's 1x1
+    /// convolution `conv_preds`, whose activation is the separate `predictions` layer).
     public let headPath: String
     /// The input preprocessing the architecture's usual pretrained weights expect.
     public let preprocessing: Preprocessing
