@@ -19,6 +19,7 @@ Outputs (Tests/WeightIOTests/Fixtures/), <m> = mobilenet or mobilenetv2:
     <m>_io.h5                 `input` (2,64,64,3) NHWC in [-1, 1], `output` (2,10) softmax probabilities
     <m>_notop_tfkeras.h5      include_top=False (pooling=None) tf_keras save_weights, same trunk weights
     <m>_notop_io.h5           `input`, `output` = the (2,2,2,C) feature map, `pooled` = its spatial mean (2,C)
+    <m>_67_io.h5              the same weights at 67x67 (odd sizes: symmetric 'same' and correct_pad padding)
     <m>_pixels_io.h5          `input` = integer pixels 0...255 (2,64,64,3) fed raw (no preprocessing),
                               `output` = probabilities (the CLI test writes the input as PNGs)
     mobilenet.keras           Keras 3 whole-model zip of the mobilenet twin (for a later .keras reader;
@@ -32,10 +33,10 @@ import make_fixtures as mf  # noqa: E402  (sets up TF: CPU, one thread, no oneDN
 from make_fixtures import np, tf_keras, keras, WIO, out, save_io, predict  # noqa: E402
 
 MODELS = {
-    "mobilenet": (lambda K, top: K.applications.MobileNet(
-        input_shape=(64, 64, 3), alpha=0.25, weights=None, classes=10, include_top=top), 11),
-    "mobilenetv2": (lambda K, top: K.applications.MobileNetV2(
-        input_shape=(64, 64, 3), alpha=0.35, weights=None, classes=10, include_top=top), 12),
+    "mobilenet": (lambda K, top, size=64: K.applications.MobileNet(
+        input_shape=(size, size, 3), alpha=0.25, weights=None, classes=10, include_top=top), 11),
+    "mobilenetv2": (lambda K, top, size=64: K.applications.MobileNetV2(
+        input_shape=(size, size, 3), alpha=0.35, weights=None, classes=10, include_top=top), 12),
 }
 
 
@@ -61,9 +62,9 @@ def randomize(model, seed):
         layer.set_weights([np.asarray(v, np.float32) for v in new])
 
 
-def build(K, name, top):
+def build(K, name, top, size=64):
     K.backend.clear_session()
-    return MODELS[name][0](K, top)
+    return MODELS[name][0](K, top, size)
 
 
 def copy_by_name(dst, src):
@@ -72,7 +73,7 @@ def copy_by_name(dst, src):
             layer.set_weights(src.get_layer(layer.name).get_weights())
 
 
-def make(name, x, pixels):
+def make(name, x, pixels, x67):
     m2 = build(tf_keras, name, True)
     randomize(m2, MODELS[name][1])
     y = predict(m2, x)
@@ -86,6 +87,11 @@ def make(name, x, pixels):
     yp = predict(m2, pixels)
     print(f"  {name} on raw pixels: max prob {yp.max(axis=1)}")
     save_io(os.path.join(WIO, f"{name}_pixels_io.h5"), pixels, yp)
+
+    # The same weights at 67 px: odd sides everywhere ('same' stride 2 pads (1, 1), correct_pad too).
+    odd = build(tf_keras, name, True, 67)
+    copy_by_name(odd, m2)
+    save_io(os.path.join(WIO, f"{name}_67_io.h5"), x67, predict(odd, x67))
 
     m3 = build(keras, name, True)
     copy_by_name(m3, m2)
@@ -111,8 +117,9 @@ def main():
     rng = np.random.default_rng(2024)
     x = rng.uniform(-1.0, 1.0, (2, 64, 64, 3)).astype(np.float32)
     pixels = rng.integers(0, 256, (2, 64, 64, 3)).astype(np.float32)
+    x67 = rng.uniform(-1.0, 1.0, (2, 67, 67, 3)).astype(np.float32)
     for name in MODELS:
-        make(name, x, pixels)
+        make(name, x, pixels, x67)
     total = 0
     for p in mf.WRITTEN:
         size = os.path.getsize(p)

@@ -153,3 +153,16 @@ func mobileNetFilesAreRecognised(name: String, alpha: Double) throws {
     let notop = try #require(try inspectWeightFile(path: Fixture.path("\(name)_notop_tfkeras.h5")).bestMatch)
     #expect(notop.isExact && notop.architecture == name && notop.options.includeTop == false)
 }
+
+/// The same weights at 67 px, where every side is odd: Keras's stride-2 'same' pads (1, 1), MobileNet's
+/// conv_pad (0, 1) meets odd sides, and MobileNetV2's correct_pad switches to (1, 1).
+@Test(arguments: ["mobilenet", "mobilenetv2"])
+func mobileNetOddInputSizesMatchKeras(name: String) throws {
+    var o = MobileNetFixture.options(name)
+    o.inputSize = 67
+    let model = try Zoo.build(name, o)
+    try model.importWeights(from: Fixture.path("\(name)_tfkeras.h5"))
+    let (x, want) = try loadIO(Fixture.path("\(name)_67_io.h5"))
+    let d = maxAbsDifference(infer(model, x), want)
+    #expect(d <= 1e-4, "\(name) at 67 px: max |Δp| \(d)")
+}
