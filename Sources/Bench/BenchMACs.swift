@@ -18,7 +18,7 @@ public enum BenchMACs {
     public static let all: [any MACCountable.Type] = [
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,
         Pool2DKind.self, GlobalPool2DKind.self, FlattenKind.self, DenseKind.self, DropoutKind.self,
-        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self,
+        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self, ReshapeKind.self,
     ]
 }
 
@@ -42,6 +42,7 @@ extension ZeroPadding2DKind: MACCountable { public func macs(_ inputs: [[Int]], 
 extension Pool2DKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
 extension GlobalPool2DKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
 extension FlattenKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension ReshapeKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
 extension DropoutKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
 extension LocalResponseNormKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
 extension AddKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }

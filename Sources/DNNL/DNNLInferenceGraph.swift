@@ -18,6 +18,8 @@ public struct DNNLInferenceGraph: Sendable {
         /// max(x, 0) + alpha * min(x, 0) (alpha 0: ReLU, else leaky ReLU).
         case relu(alpha: Float)
         case elu(alpha: Float)
+        /// min(max(x, lower), upper) (ReLU6: 0, 6).
+        case clip(lower: Float, upper: Float)
         case tanh
         case logistic
         case abs

@@ -99,6 +99,7 @@ final class DNNLInferenceProgram {
         switch e {
         case let .relu(alpha): (dnnl_eltwise_relu, alpha, 0)
         case let .elu(alpha): (dnnl_eltwise_elu, alpha, 0)
+        case let .clip(lower, upper): (dnnl_eltwise_clip, lower, upper)
         case .tanh: (dnnl_eltwise_tanh, 0, 0)
         case .logistic: (dnnl_eltwise_logistic, 0, 0)
         case .abs: (dnnl_eltwise_abs, 0, 0)

@@ -13,11 +13,29 @@ public struct HiddenDenseSpec: Sendable, Equatable {
 public struct HeadRecipe: Sendable, Equatable {
     public var hidden: [HiddenDenseSpec]
     public var defaultPooling: HeadPooling
-    /// The output layer's Keras name: always `predictions`.
+    /// The output layer's Keras name: `predictions` (MobileNet: its 1x1 convolution `conv_preds`).
     public var outputName: String = "predictions"
     public var outputActivation: ZooActivation
     /// Dropout before the output layer when there are no hidden layers.
     public var plainDropoutName: String = "head_dropout"
+    /// Global poolings named as Keras names unnamed layers (`global_average_pooling2d`), as
+    /// keras.applications MobileNet/MobileNetV2 leave them, so full-model configs match by name.
+    public var kerasPoolingNames: Bool = false
+    /// MobileNet's head: the pooling keeps [C, 1, 1], the output is a 1x1 convolution with bias, then
+    /// a reshape to [classes] and the activation as a layer of its own.
+    public var convolutionalOutput: ConvolutionalOutput? = nil
+
+    public struct ConvolutionalOutput: Sendable, Equatable {
+        public var reshapeName: String
+        public var activationName: String
+        public init(reshapeName: String, activationName: String) { self.reshapeName = reshapeName; self.activationName = activationName }
+    }
+
+    /// The layer name of a head pooling.
+    public func poolingName(_ p: HeadPooling) -> String {
+        guard kerasPoolingNames else { return p.layerName }
+        switch p { case .flatten: return "flatten"; case .globalAverage: return "global_average_pooling2d"; case .globalMax: return "global_max_pooling2d" }
+    }
 }
 
 /// A whole architecture as graphs: shape-checked, countable, listable, not yet allocated. The trunk
@@ -60,10 +78,22 @@ func headGraph(_ recipe: HeadRecipe, trunk: ModelGraph, classCount: Int, pooling
                includeTop: Bool, keepHidden: Bool = true) throws -> ModelGraph {
     var b = GraphBuilder(input: trunk.output, shape: trunk.outputShape)
     guard includeTop else {
-        if let pooling { try b.pooling(pooling) }
+        if let pooling { try b.pooling(pooling, name: recipe.poolingName(pooling)) }
         return try b.graph()
     }
-    try b.pooling(pooling ?? recipe.defaultPooling)
+    let pool = pooling ?? recipe.defaultPooling
+    if let conv = recipe.convolutionalOutput {
+        guard pool != .flatten else {
+            throw ZooError.invalidOption("\(recipe.outputName) is a 1x1 convolution on globally pooled features: use average or max pooling, not flatten")
+        }
+        try b.pooling(pool, name: recipe.poolingName(pool), keepDims: true)
+        try b.dropout(recipe.plainDropoutName, dropout)
+        try b.conv(recipe.outputName, classCount, kernel: 1, padding: .same)
+        try b.node(conv.reshapeName, ReshapeKind(targetShape: [classCount]))
+        try b.activation(conv.activationName, recipe.outputActivation)
+        return try b.graph()
+    }
+    try b.pooling(pool, name: recipe.poolingName(pool))
     let hidden = keepHidden ? recipe.hidden : []
     for h in hidden {
         try b.dense(h.name, h.width, activation: h.activation)

@@ -23,7 +23,8 @@ public struct ZooEntry: Sendable {
     public let defaultInputChannels: Int
     /// Output classes when ``ZooOptions/classCount`` is nil (1000, or 10 for LeNet-5).
     public let defaultClassCount: Int
-    /// The output layer every transfer recipe replaces (`predictions`).
+    /// The weighted output layer every transfer recipe replaces (`predictions`; MobileNet's 1x1
+    /// convolution `conv_preds`, whose activation is the separate `predictions` layer).
     public let headPath: String
     /// The input preprocessing the architecture's usual pretrained weights expect.
     public let preprocessing: Preprocessing
@@ -65,7 +66,8 @@ public struct ZooEntry: Sendable {
 }
 
 /// The model zoo: a registry of architectures by name (`finetune zoo` lists it): LeNet-5, AlexNet
-/// (torchvision and Caffe), VGG-11/13/16/19 with and without BatchNorm, ResNet-18/34/50/101/152.
+/// (torchvision and Caffe), VGG-11/13/16/19 with and without BatchNorm, ResNet-18/34/50/101/152,
+/// MobileNet and MobileNetV2.
 ///
 /// ```swift
 /// let model = try Zoo.build("resnet18", ZooOptions(inputSize: 32, classCount: 10, widthMultiplier: 0.25))
@@ -100,6 +102,14 @@ public enum Zoo {
                 description: "ResNet-\(depth), \(v.bottleneck ? "bottleneck blocks (= keras.applications)" : "basic blocks, Keras-style names")",
                 defaultInputSize: 224, preprocessing: v.bottleneck ? .caffe : .torch, spec: { try ResNet.spec(v, $0) }))
         }
+        entries.append(ZooEntry(
+            name: "mobilenet", aliases: ["mobilenet-v1", "mobilenetv1"],
+            description: "MobileNet v1, depthwise separable blocks, ReLU6, 1x1-convolution head (= keras.applications)",
+            defaultInputSize: 224, headPath: "conv_preds", preprocessing: .tf, spec: { try MobileNet.v1Spec($0) }))
+        entries.append(ZooEntry(
+            name: "mobilenetv2", aliases: ["mobilenet-v2", "mobilenet_v2"],
+            description: "MobileNetV2, inverted residual blocks, ReLU6 (= keras.applications)",
+            defaultInputSize: 224, preprocessing: .tf, spec: { try MobileNet.v2Spec($0) }))
         return entries
     }()
 

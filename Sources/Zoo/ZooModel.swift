@@ -157,7 +157,7 @@ public final class ZooModel: Module, Layer {
 
     /// How the current head pools the trunk's features (nil: no pooling layer).
     public var headPooling: HeadPooling? {
-        HeadPooling.allCases.first { p in head.graph.nodes.first?.name == p.layerName }
+        HeadPooling.allCases.first { p in head.graph.nodes.first?.name == spec.headRecipe.poolingName(p) }
     }
 
     /// Replaces the head with a fresh one for `classCount` classes. New dense layers are Glorot-uniform
@@ -223,29 +223,60 @@ public final class ZooModel: Module, Layer {
     public func extendHead(by newClasses: Int, newBias: NewClassBias = .meanOfOld) throws {
         guard newClasses > 0 else { throw ZooError.invalidOption("\(architecture): extendHead needs at least 1 new class") }
         let name = spec.headRecipe.outputName
+        if let conv = head[name] as? Conv2D, spec.headRecipe.convolutionalOutput != nil {
+            return try extendConvolutionalHead(conv, by: newClasses, newBias: newBias)
+        }
         let old: (weight: Parameter, bias: Parameter?, activation: Activation?, segments: [Int])
         switch head[name] {
         case let d as Dense: old = (d.weight, d.bias, d.fusedActivation, [d.outputSize])
         case let d as ExtendedDense: old = (d.weight, d.bias, d.fusedActivation, d.segments)
         default: throw ZooError.noHead("\(architecture): no \(name) dense layer to extend")
         }
-        let n = old.weight.shape[0], inF = old.weight.shape[1], total = n + newClasses
-        let limit = (6 / Float(inF + total)).squareRoot()
-        let fresh = Tensor.uniform([newClasses, inF], limit: limit, rng: &_rng)
-        let weight = Tensor(shape: [total, inF], scalars: old.weight.value.scalars + fresh.scalars)
-        var bias: Tensor? = nil
-        if let ob = old.bias {
-            let oldB = ob.value.scalars
-            let fill: Float
-            switch newBias {
-            case .meanOfOld: fill = oldB.reduce(0, +) / Float(max(n, 1))
-            case let .belowOld(margin): fill = (oldB.min() ?? 0) - margin
-            case let .constant(c): fill = c
-            }
-            bias = Tensor(shape: [total], scalars: oldB + Array(repeating: fill, count: newClasses))
-        }
+        let (weight, bias) = extendedRows(old.weight, old.bias, by: newClasses, newBias: newBias)
+        let total = weight.shape[0]
         head.replace(name, with: ExtendedDense(weight: weight, bias: bias, segments: old.segments + [newClasses],
                                                fusedActivation: old.activation),
                      kind: DenseKind(units: total, useBias: bias != nil, activation: old.activation))
+    }
+
+    /// The old rows of a [N, in(, 1, 1)] weight and its bias kept exactly, `newClasses` Glorot-uniform
+    /// rows (limit sqrt(6 / (in + N + M))) and biases from `newBias` appended.
+    private func extendedRows(_ w: Parameter, _ b: Parameter?, by newClasses: Int, newBias: NewClassBias) -> (Tensor, Tensor?) {
+        let n = w.shape[0], inF = w.value.count / max(n, 1), total = n + newClasses
+        let limit = (6 / Float(inF + total)).squareRoot()
+        let fresh = Tensor.uniform([newClasses, inF], limit: limit, rng: &_rng)
+        let weight = Tensor(shape: [total] + Array(w.shape.dropFirst()), scalars: w.value.scalars + fresh.scalars)
+        guard let b else { return (weight, nil) }
+        let oldB = b.value.scalars
+        let fill: Float
+        switch newBias {
+        case .meanOfOld: fill = oldB.reduce(0, +) / Float(max(n, 1))
+        case let .belowOld(margin): fill = (oldB.min() ?? 0) - margin
+        case let .constant(c): fill = c
+        }
+        return (weight, Tensor(shape: [total], scalars: oldB + Array(repeating: fill, count: newClasses)))
+    }
+
+    /// MobileNet's head: a wider `conv_preds` (old filters first, copied exactly) and its reshape; the
+    /// head is rebuilt around it with the current pooling, dropout and activation, as
+    /// keras.applications.MobileNet(classes: N + M) would build it.
+    private func extendConvolutionalHead(_ conv: Conv2D, by newClasses: Int, newBias: NewClassBias) throws {
+        let (weight, bias) = extendedRows(conv.weight, conv.bias, by: newClasses, newBias: newBias)
+        var recipe = spec.headRecipe
+        if let out = recipe.convolutionalOutput, let a = head.graph.node(named: out.activationName)?.layer as? ActivationKind {
+            recipe.outputActivation = ZooActivation.allCases.first { $0.nn == a.activation } ?? recipe.outputActivation
+        }
+        let graph = try headGraph(recipe, trunk: trunk.graph, classCount: weight.shape[0], pooling: headPooling ?? recipe.defaultPooling,
+                                  dropout: _dropout, includeTop: true)
+        head = try GraphModule(graph: graph, rng: &_rng) { node, inputs in
+            guard node.name == recipe.outputName else { return nil }
+            var unused = SeededRandom(seed: 0)   // the weights are set right after
+            let wide = Conv2D(inChannels: conv.inChannels, outChannels: weight.shape[0], kernel: 1, padding: conv.padding,
+                              useBias: bias != nil, rng: &unused)
+            wide.weight.value = weight
+            if let bias { wide.bias?.value = bias }
+            wide.fusedActivation = conv.fusedActivation
+            return wide
+        }
     }
 }

@@ -9,9 +9,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Weights file for --base (Keras 2/3, Caffe HDF5, Graft).") var weights: String?
     @Option(help: "Class count of the weights' head.") var classes: Int?
     @Option(name: .customLong("input-size")) var inputSize: Int?
+    @Option(help: "Width multiplier of --base, as the weights were made (Keras alpha for MobileNet; default 1).") var width: Double?
 
     func load(_ runtime: RuntimeOptions) throws -> LoadedModel {
-        try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize),
+        try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize, width: width),
                              inference: runtime.inference)
     }
 }

@@ -73,3 +73,35 @@ func activationLayerGradients(_ name: String, _ index: Int) {
     #expect(extremes[3] == 1 && extremes[0] >= 0 && extremes[0] < 1e-37 && extremes[6].isFinite)
     #expect(VectorMath.tanh(SIMD8<Float>(repeating: 30)) == SIMD8<Float>(repeating: 1))
 }
+
+@Test func relu6ClipsAtZeroAndSix() {
+    let x = Var(Tensor(shape: [1, 5], scalars: [-2, 0.5, 5.5, 6.5, 100]))
+    #expect(ReLU6()(x).value.scalars == [0, 0.5, 5.5, 6, 6])
+    // Both flat regions pass no gradient (TensorFlow's Relu6Grad).
+    let xp = Parameter(x.value)
+    relu6(Var(xp)).backward(seed: Tensor(shape: [1, 5], scalars: [10, 20, 30, 40, 50]))
+    #expect(xp.grad?.scalars == [0, 20, 30, 0, 0])
+}
+
+@Test func relu6GradientMatchesFiniteDifferences() {
+    // Values spread over [-9, 9], kept 0.05 away from both kinks (0 and 6) so the stencil stays on one side.
+    let raw = randomTensor([2, 3, 4, 4], seed: 17, scale: 9)
+    let x = raw.map { v -> Float in
+        var v = v
+        if abs(v) < 0.05 { v = v >= 0 ? 0.05 : -0.05 }
+        if abs(v - 6) < 0.05 { v = v >= 6 ? 6.05 : 5.95 }
+        return v
+    }
+    #expect(x.scalars.contains { $0 > 6 } && x.scalars.contains { $0 < 0 } && x.scalars.contains { $0 > 0 && $0 < 6 })
+    let xp = Parameter(x)
+    gradCheck([xp], eps: 1e-3) { ReLU6()(Var(xp)) }
+    // Fused into a convolution it is the same function and gradient.
+    var rng = SeededRandom(seed: 3)
+    let conv = Conv2D(inChannels: 3, outChannels: 4, kernel: 3, padding: .same, rng: &rng)
+    let big = Parameter(randomTensor([2, 3, 5, 5], seed: 4, scale: 8))
+    let plain = relu6(conv(Var(big.value))).value
+    conv.fusedActivation = .relu6
+    #expect(conv(Var(big.value)).value.maxAbsDifference(plain) < 1e-6)
+    #expect(plain.scalars.contains { $0 == 6 } && plain.scalars.contains { $0 == 0 })
+    gradCheck([big, conv.weight, conv.bias!], eps: 1e-3, tolerance: 2e-2) { conv(Var(big)) }
+}

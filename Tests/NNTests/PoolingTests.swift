@@ -40,6 +40,22 @@ func poolingGradients(_ name: String, _ k: Int, _ s: Int?, _ p: Padding) {
     #expect(shapeErrorMessage { try GlobalMaxPool2D().outputShape(for: [2, 3]) }.contains("GlobalMaxPool2D"))
 }
 
+/// Keras `keepdims=True` (MobileNet's head): [N, C, 1, 1], the same values and gradients; `Reshape`
+/// then gives [N, C] back.
+@Test func keepDimsGlobalPoolAndReshape() throws {
+    let x = distinctTensor([2, 3, 4, 3], seed: 5)
+    for (plain, kept) in [(GlobalAvgPool2D() as any Layer, GlobalAvgPool2D(keepDims: true) as any Layer),
+                          (GlobalMaxPool2D(), GlobalMaxPool2D(keepDims: true))] {
+        #expect(try kept.outputShape(for: [2, 3, 4, 3]) == [2, 3, 1, 1])
+        let y = kept(Var(x)).value
+        #expect(y.shape == [2, 3, 1, 1] && y.scalars == plain(Var(x)).value.scalars)
+        let xp = Parameter(x)
+        gradCheck([xp]) { Reshape([3])(kept(Var(xp))) }
+    }
+    #expect(try Reshape([3]).outputShape(for: [2, 3, 1, 1]) == [2, 3])
+    #expect(throws: ShapeError.self) { try Reshape([4]).outputShape(for: [2, 3, 1, 1]) }
+}
+
 @Test func maxPoolRoutesTheGradientOnlyToTheMaximum() {
     let xp = Parameter(Tensor(shape: [1, 1, 2, 4], scalars: [1, 9, 3, 4,
                                                               5, 2, 8, 7]))

@@ -34,6 +34,33 @@ import Zoo
     #expect(KerasLayers.className(of: LocalResponseNormKind(size: 5, alpha: 1, beta: 1, k: 1)) == nil)
 }
 
+/// Keras `ReLU(6.0)` (MobileNet) and `Activation("relu6")` are ReLU6; other ReLU options have no kind.
+@Test func reluLayerConfigsWithMaxValue() throws {
+    var relu = KerasLayerConfig(name: "conv1_relu", className: "ReLU")
+    #expect(KerasLayers.kind(relu) as? ActivationKind == ActivationKind(.relu))
+    relu.maxValue = 6
+    let kind = try #require(KerasLayers.kind(relu) as? ActivationKind)
+    #expect(kind == ActivationKind(.relu6))
+    #expect(kind.kerasDisagreement(relu, module: nil) == nil)
+    #expect(ActivationKind(.relu).kerasDisagreement(relu, module: nil) == KerasDisagreement("activation", file: "relu6", model: "relu"))
+    relu.maxValue = 4
+    #expect(KerasLayers.kind(relu) == nil)
+    #expect(kind.kerasDisagreement(relu, module: nil)?.file == "ReLU(max_value=4.0)")
+    relu.maxValue = 6; relu.negativeSlope = 0.1
+    #expect(KerasLayers.kind(relu) == nil)
+    #expect(kind.kerasDisagreement(relu, module: nil) != nil)
+
+    var act = KerasLayerConfig(name: "a", className: "Activation")
+    act.activation = "relu6"
+    #expect(KerasLayers.kind(act) as? ActivationKind == ActivationKind(.relu6))
+    #expect(ActivationKind(.relu6).kerasDisagreement(act, module: nil) == nil)
+    #expect(ActivationKind(.relu).kerasDisagreement(act, module: nil)?.what == "activation")
+    // The full-model config parser reads the options.
+    let json = #"{"class_name": "Functional", "config": {"layers": [{"class_name": "ReLU", "config": {"name": "r", "max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0}}]}}"#
+    let parsed = try parseKerasModelConfig(json)
+    #expect(parsed.layers.first?.maxValue == 6 && parsed.layers.first?.negativeSlope == 0)
+}
+
 /// tf_keras's `model.layers` order for a branching graph: by decreasing depth, ties in traversal order.
 @Test func kerasOrderOfABranchingGraph() throws {
     var b = GraphBuilder(shape: [3, 8, 8])

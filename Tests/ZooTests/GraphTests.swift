@@ -150,6 +150,9 @@ private func randomizeBatchNorms(_ m: Module) {
         (AddKind(), [[3, 5, 5], [3, 5, 5]]),
         (MultiplyKind(), [[3, 5, 5], [3, 5, 5]]),
         (ConcatenateKind(), [[3, 5, 5], [2, 5, 5]]),
+        (ReshapeKind(targetShape: [7]), [[7, 1, 1]]),
+        (GlobalPool2DKind(.average, keepDims: true), [[3, 5, 5]]),
+        (ActivationKind(.relu6), [[3, 5, 5]]),
     ]
     #expect(Set(samples.map { String(describing: type(of: $0.0)) }) == Set(LayerKinds.names))
     var rng = SeededRandom(seed: 1)

@@ -61,7 +61,8 @@ private func tinyModel(_ name: String, size: Int, width: Double = 0.25) throws -
     return m
 }
 
-@Test(arguments: [("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32), ("lenet5", 28), ("alexnet", 64)])
+@Test(arguments: [("vgg11_bn", 32), ("resnet18", 32), ("resnet50", 32), ("lenet5", 28), ("alexnet", 64),
+                  ("mobilenet", 64), ("mobilenetv2", 64)])
 func planMatchesModuleForward(name: String, size: Int) throws {
     let m = try tinyModel(name, size: size)
     let plan = expectPlanMatches(m, inputShape: m.inputShape)
@@ -154,6 +155,23 @@ func convolutionAlgorithmsMatch(algorithm: DNNLInferenceNet.ConvAlgorithm) throw
     randomizeStatistics(seq)
     let plan = expectPlanMatches(seq, inputShape: [3, 12, 12])
     #expect(plan.moduleLayers == ["1", "7", "8"], "\(plan.describe())")
+}
+
+/// ReLU6 lowers to oneDNN's clip, fused into the convolution and as a standalone eltwise after a kept value.
+@Test func relu6LowersToClip() throws {
+    var rng = SeededRandom(seed: 7)
+    let conv = Conv2D(inChannels: 3, outChannels: 8, kernel: 3, padding: .same, rng: &rng)
+    conv.weight.value = conv.weight.value.map { $0 * 12 }   // outputs well past 6, so the clip matters
+    let pw = Conv2D(inChannels: 8, outChannels: 4, kernel: 1, rng: &rng)
+    let seq = Sequential([conv, BatchNorm(channels: 8), ReLU6(), pw, ReLU6()])
+    randomizeStatistics(seq)
+    pw.weight.value = pw.weight.value.map { $0 * 3 }
+    let x = randomInput([2, 3, 10, 10], seed: 3).value
+    seq.setTraining(false)
+    let y = withoutGradients { seq(Var(x)).value }
+    #expect(y.scalars.contains(6) && y.scalars.contains(0))
+    let plan = expectPlanMatches(seq, inputShape: [3, 10, 10])
+    #expect(plan.moduleLayers.isEmpty, "\(plan.describe())")
 }
 
 @Test func modulesInTrainingModeAreNotFolded() throws {

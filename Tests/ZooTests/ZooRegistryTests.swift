@@ -11,7 +11,8 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
     #expect(try Zoo.entry(named: "ResNet-50").name == "resnet50")
     #expect(try Zoo.entry(named: "lenet-5").name == "lenet5")
     #expect(Set(Zoo.names) == ["lenet5", "alexnet", "alexnet-caffe", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn",
-                               "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"])
+                               "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                               "mobilenet", "mobilenetv2"])
     do {
         _ = try Zoo.entry(named: "inception")
         Issue.record("expected unknownModel")
@@ -21,8 +22,10 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
         #expect(e.description.contains("vgg16"))
     }
     for e in Zoo.all {
-        #expect(e.headPath == "predictions")
+        // MobileNet's weighted output layer is its 1x1 convolution; `predictions` is the activation after it.
+        #expect(e.headPath == (e.name == "mobilenet" ? "conv_preds" : "predictions"), "\(e.name)")
         let spec = try e.spec()
+        #expect(spec.headRecipe.outputName == e.headPath, "\(e.name)")
         #expect(spec.inputShape == [e.defaultInputChannels, e.defaultInputSize, e.defaultInputSize], "\(e.name)")
         #expect(spec.preprocessing == e.preprocessing)
         #expect(spec.headLayerNames.last == "predictions")
@@ -36,6 +39,7 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
     ("vgg11", 132_863_336), ("vgg13", 133_047_848), ("vgg16", 138_357_544), ("vgg19", 143_667_240),
     ("vgg16_bn", 138_365_992 + 2 * 4224),
     ("resnet18", 11_689_512 + 2 * 4800), ("resnet50", 25_636_712), ("resnet101", 44_707_176), ("resnet152", 60_419_944),
+    ("mobilenet", 4_253_864), ("mobilenetv2", 3_538_984),
 ])
 func parameterCountsAtDefaultsMatchKeras(name: String, count: Int) throws {
     #expect(try Zoo.entry(named: name).defaultParameterCount == count)
@@ -81,4 +85,19 @@ func parameterPathsMatchGoldenKeyList(name: String) throws {
     // The built model has the same paths (keys don't depend on width or input size).
     let small = try Zoo.entry(named: name).build(ZooOptions(inputSize: name.hasPrefix("lenet") ? 32 : name == "alexnet-caffe" ? 96 : 64, widthMultiplier: 0.25))
     #expect(small.namedParameters().map(\.0) == spec.parameterShapes.map(\.path))
+}
+
+/// keras.applications counts (`count_params()`, checked with Keras 3.15) at other widths, input sizes
+/// and class counts: MobileNet truncates int(filters · alpha), MobileNetV2 rounds with `_make_divisible`
+/// and keeps Conv_1 at 1280 unless alpha > 1.
+@Test(arguments: [
+    ("mobilenet", 0.25, 1, 224, 1000, 475_544), ("mobilenet", 0.5, 1, 128, 10, 834_666),
+    ("mobilenet", 0.75, 2, 160, 1000, 4_416_352), ("mobilenet", 0.35, 1, 64, 7, 417_034),
+    ("mobilenetv2", 0.35, 1, 224, 1000, 1_691_208), ("mobilenetv2", 1.4, 1, 224, 1000, 6_156_712),
+    ("mobilenetv2", 0.5, 1, 96, 10, 719_034),
+])
+func mobileNetParameterCountsMatchKeras(name: String, alpha: Double, depth: Int, size: Int, classes: Int, count: Int) throws {
+    let o = ZooOptions(inputSize: size, classCount: classes, widthMultiplier: alpha, depthMultiplier: depth == 1 ? nil : depth)
+    let n = try Zoo.entry(named: name).parameterCount(o)
+    #expect(n == count, "\(name) alpha \(alpha): \(n)")
 }

@@ -23,6 +23,7 @@ public class ActivationLayer: Module, Layer {
 }
 
 public final class ReLU: ActivationLayer { public init() { super.init(.relu) } }
+public final class ReLU6: ActivationLayer { public init() { super.init(.relu6) } }
 public final class LeakyReLU: ActivationLayer {
     public init(alpha: Float = 0.3) { super.init(.leakyReLU(alpha: alpha)) }
 }

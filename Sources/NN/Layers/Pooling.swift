@@ -85,20 +85,32 @@ func globalPoolShape(_ layer: String, _ s: [Int]) throws -> [Int] {
 
 /// [N, C, H, W] -> [N, C] (mean over H, W).
 public final class GlobalAvgPool2D: Module, Layer {
-    public override init() {}
-    public func outputShape(for s: [Int]) throws -> [Int] { try globalPoolShape("GlobalAvgPool2D", s) }
+    /// Keras `keepdims=True`: [N, C, 1, 1] instead of [N, C] (MobileNet's convolutional head).
+    public let keepDims: Bool
+    public init(keepDims: Bool = false) { self.keepDims = keepDims }
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        let r = try globalPoolShape("GlobalAvgPool2D", s)
+        return keepDims ? r + [1, 1] : r
+    }
     public func callAsFunction(_ x: Var) -> Var {
-        _ = checked { try outputShape(for: x.shape) }
-        return globalAvgPool2d(x)
+        let s = checked { try outputShape(for: x.shape) }
+        let y = globalAvgPool2d(x)
+        return keepDims ? reshape(y, s) : y
     }
 }
 
 /// [N, C, H, W] -> [N, C] (max over H, W).
 public final class GlobalMaxPool2D: Module, Layer {
-    public override init() {}
-    public func outputShape(for s: [Int]) throws -> [Int] { try globalPoolShape("GlobalMaxPool2D", s) }
+    /// Keras `keepdims=True`: [N, C, 1, 1] instead of [N, C] (MobileNet's convolutional head).
+    public let keepDims: Bool
+    public init(keepDims: Bool = false) { self.keepDims = keepDims }
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        let r = try globalPoolShape("GlobalMaxPool2D", s)
+        return keepDims ? r + [1, 1] : r
+    }
     public func callAsFunction(_ x: Var) -> Var {
-        _ = checked { try outputShape(for: x.shape) }
-        return globalMaxPool2d(x)
+        let s = checked { try outputShape(for: x.shape) }
+        let y = globalMaxPool2d(x)
+        return keepDims ? reshape(y, s) : y
     }
 }

@@ -15,6 +15,22 @@ public final class Flatten: Module, Layer {
     }
 }
 
+/// [N, ...] -> [N] + `shape` in row-major order (the same elements, as Keras's `Reshape` for the shapes
+/// where NCHW and NHWC orders agree, such as [C, 1, 1] -> [C]).
+public final class Reshape: Module, Layer {
+    public let shape: [Int]
+    public init(_ shape: [Int]) { self.shape = shape }
+
+    public func outputShape(for s: [Int]) throws -> [Int] {
+        guard s.count >= 1, s.dropFirst().reduce(1, *) == shape.reduce(1, *) else {
+            throw ShapeError.invalidInput(layer: "Reshape", input: s, reason: "cannot hold the \(shape.reduce(1, *)) values of \(shape)")
+        }
+        return [s[0]] + shape
+    }
+
+    public func callAsFunction(_ x: Var) -> Var { reshape(x, checked { try outputShape(for: x.shape) }) }
+}
+
 /// Inverted dropout: in training, each element is zeroed with probability `rate` and the survivors
 /// are scaled by 1/(1 - rate); identity in inference. Masks come from a seeded stream that advances
 /// with every training call, so runs are reproducible.

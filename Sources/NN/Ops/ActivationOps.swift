@@ -5,6 +5,8 @@ import TensorCore
 public enum Activation: Hashable, Sendable {
     case linear
     case relu
+    /// min(max(x, 0), 6) (Keras `ReLU(6.0)` / `relu6`).
+    case relu6
     case leakyReLU(alpha: Float = 0.3)
     case elu(alpha: Float = 1)
     case tanh
@@ -18,6 +20,7 @@ public enum Activation: Hashable, Sendable {
         switch self {
         case .linear, .softmax: nil
         case .relu: .relu
+        case .relu6: .relu6
         case let .leakyReLU(a): .leakyReLU(alpha: a)
         case let .elu(a): .elu(alpha: a)
         case .tanh: .tanh
@@ -107,6 +110,7 @@ func withActivation(_ f: Activation?, _ z: inout Tensor, parents: [Var],
 }
 
 public func relu(_ x: Var) -> Var { activation(x, .relu) }
+public func relu6(_ x: Var) -> Var { activation(x, .relu6) }
 public func leakyReLU(_ x: Var, alpha: Float = 0.3) -> Var { activation(x, .leakyReLU(alpha: alpha)) }
 public func elu(_ x: Var, alpha: Float = 1) -> Var { activation(x, .elu(alpha: alpha)) }
 public func tanh(_ x: Var) -> Var { activation(x, .tanh) }

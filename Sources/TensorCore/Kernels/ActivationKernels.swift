@@ -2,13 +2,14 @@ import Foundation
 
 /// Point-wise activations understood by the kernels. `x` and `y` may alias (in-place forward).
 public enum PointwiseActivation: Hashable, Sendable {
-    case relu, leakyReLU(alpha: Float), elu(alpha: Float), tanh, absTanh, sigmoid
+    /// relu6 = min(max(x, 0), 6) (Keras `ReLU(6.0)`, MobileNet).
+    case relu, relu6, leakyReLU(alpha: Float), elu(alpha: Float), tanh, absTanh, sigmoid
 
     /// True when dy/dx can be computed from the output alone, so the op may overwrite its input
     /// (fused conv+bias+activation) and the backward pass needs only the output.
     public var derivativeFromOutput: Bool {
         switch self {
-        case .relu, .tanh, .sigmoid: true
+        case .relu, .relu6, .tanh, .sigmoid: true
         case let .leakyReLU(a), let .elu(a): a > 0
         case .absTanh: false
         }
@@ -23,6 +24,8 @@ public enum ActivationKernels {
         switch f {
         case .relu:
             parallelChunks(n, minChunk: grain) { r in for i in r { let v = x[i]; y[i] = v > 0 ? v : 0 } }
+        case .relu6:
+            parallelChunks(n, minChunk: grain) { r in for i in r { y[i] = min(max(x[i], 0), 6) } }
         case let .leakyReLU(a):
             parallelChunks(n, minChunk: grain) { r in for i in r { let v = x[i]; y[i] = v > 0 ? v : a * v } }
         case let .elu(a):
@@ -45,6 +48,8 @@ public enum ActivationKernels {
         switch f {
         case .relu:
             parallelChunks(n, minChunk: grain) { r in for i in r { dx[i] = y[i] > 0 ? dy[i] : 0 } }
+        case .relu6:  // flat (zero slope) below 0 and above 6, as TensorFlow's Relu6Grad
+            parallelChunks(n, minChunk: grain) { r in for i in r { dx[i] = y[i] > 0 && y[i] < 6 ? dy[i] : 0 } }
         case let .leakyReLU(a):
             if let x {
                 parallelChunks(n, minChunk: grain) { r in for i in r { dx[i] = x[i] > 0 ? dy[i] : a * dy[i] } }

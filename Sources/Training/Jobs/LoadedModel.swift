@@ -33,8 +33,12 @@ public struct LoadedModel {
         public var weights: String?
         public var classes: Int?
         public var inputSize: Int?
-        public init(model: String? = nil, base: String? = nil, weights: String? = nil, classes: Int? = nil, inputSize: Int? = nil) {
+        /// Width multiplier of `base` (Keras `alpha` for MobileNet); nil: 1.
+        public var width: Double?
+        public init(model: String? = nil, base: String? = nil, weights: String? = nil, classes: Int? = nil, inputSize: Int? = nil,
+                    width: Double? = nil) {
             self.model = model; self.base = base; self.weights = weights; self.classes = classes; self.inputSize = inputSize
+            self.width = width
         }
     }
 
@@ -59,7 +63,7 @@ public struct LoadedModel {
         if try detectWeightFileFormat(path: weights) == .graftNative {
             return try load(Request(model: weights, classes: q.classes), inference: inference)
         }
-        var o = ZooOptions(inputSize: q.inputSize, classCount: q.classes)
+        var o = ZooOptions(inputSize: q.inputSize, classCount: q.classes, widthMultiplier: q.width ?? 1)
         o.classifierActivation = .softmax
         let (model, _) = try loadPretrained(base, options: o, weights: weights, importOptions: .strict)
         return LoadedModel(model: model, options: o, classNames: (0..<model.classCount).map { "class\($0)" },
@@ -92,12 +96,17 @@ extension ZooModel {
         guard let name = headPath else { return 0 }
         if let d = head[name] as? Dense { return d.outputSize }
         if let d = head[name] as? ExtendedDense { return d.outputSize }
+        if let c = head[name] as? Conv2D { return c.outChannels }   // MobileNet's conv_preds
         return 0
     }
 
     /// True when the output layer has no activation fused (Graft-trained models keep logits).
     public var outputIsLogits: Bool {
         guard let name = headPath else { return false }
+        if let out = spec.headRecipe.convolutionalOutput {   // MobileNet: the activation is a layer of its own
+            let a = (head.graph.node(named: out.activationName)?.layer as? ActivationKind)?.activation
+            return a == nil || a == .linear
+        }
         let a = (head[name] as? Dense)?.fusedActivation ?? (head[name] as? ExtendedDense)?.fusedActivation
         return a == nil || a == .linear
     }

@@ -36,6 +36,9 @@ enum ModelSetup {
         guard let name = model.headPath else { return }
         if let d = model.head[name] as? Dense { d.fusedActivation = nil }
         if let d = model.head[name] as? ExtendedDense { d.fusedActivation = nil }
+        if let out = model.spec.headRecipe.convolutionalOutput, model.head[out.activationName] != nil {
+            model.head.replace(out.activationName, with: ActivationLayer(.linear), kind: ActivationKind(.linear))
+        }
     }
 
     static func zooOptions(_ r: Recipe, classCount: Int) -> ZooOptions {

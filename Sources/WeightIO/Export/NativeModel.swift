@@ -67,6 +67,11 @@ extension ZooModel {
             switch head[name] {
             case let d as Dense: o.classCount = d.outputSize; o.classifierActivation = zooActivation(d.fusedActivation) ?? o.classifierActivation
             case let d as ExtendedDense: o.classCount = d.outputSize; o.classifierActivation = zooActivation(d.fusedActivation) ?? o.classifierActivation
+            case let c as Conv2D:   // MobileNet's conv_preds; its activation is the next layer's
+                o.classCount = c.outChannels
+                if let out = spec.headRecipe.convolutionalOutput, let a = head.graph.node(named: out.activationName)?.layer as? ActivationKind {
+                    o.classifierActivation = zooActivation(a.activation) ?? o.classifierActivation
+                }
             default: break
             }
         }
@@ -79,6 +84,7 @@ private func zooActivation(_ a: Activation?) -> ZooActivation? {
     switch a {
     case nil, .linear?: return .linear
     case .relu?: return .relu
+    case .relu6?: return .relu6
     case .tanh?: return .tanh
     case .sigmoid?: return .sigmoid
     case .softmax?: return .softmax
@@ -178,7 +184,7 @@ public func loadNativeModel(path: String) throws -> (model: ZooModel, metadata: 
         // The saved model's head was rebuilt (rebuildHead without hidden layers, other pooling): redo it.
         let hidden = model.spec.headRecipe.hidden.map(\.name)
         let keepHidden = !hidden.isEmpty && hidden.allSatisfy(metadata.headLayers.contains)
-        let pooling = HeadPooling.allCases.first { $0.layerName == metadata.headLayers.first }
+        let pooling = HeadPooling.allCases.first { model.spec.headRecipe.poolingName($0) == metadata.headLayers.first }
         try model.rebuildHead(classCount: classes, keepHidden: keepHidden, pooling: pooling,
                               classifierActivation: metadata.options.classifierActivation)
     }

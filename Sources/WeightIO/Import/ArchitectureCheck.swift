@@ -7,7 +7,16 @@ import Zoo
 
 private let containerClasses: Set<String> = ["Functional", "Sequential", "Model"]
 /// Layers a head may have that a skipped head need not match.
-private let headClasses: Set<String> = ["Dense", "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Activation", "Softmax"]
+private let headClasses: Set<String> = ["Dense", "Dropout", "Flatten", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Activation", "Softmax", "Reshape"]
+
+/// Weightless layers keras.applications leaves to Keras's automatic names.
+private let autoNamedClasses: Set<String> = ["GlobalAveragePooling2D", "GlobalMaxPooling2D"]
+
+/// `name_12` -> `name` (nil without a numeric suffix).
+private func withoutNumberSuffix(_ name: String) -> String? {
+    guard let i = name.lastIndex(of: "_"), name[name.index(after: i)...].allSatisfy(\.isNumber), name.index(after: i) < name.endIndex else { return nil }
+    return String(name[..<i])
+}
 
 extension ZooModel {
     /// The first way a Keras `model_config` disagrees with this model, or nil when they agree.
@@ -20,14 +29,21 @@ extension ZooModel {
         let output = headPath ?? spec.headRecipe.outputName
         var seen = Set<String>()
         for l in config.layers where l.className != "InputLayer" && !containerClasses.contains(l.className) {
-            let name = legacyAliases[l.name] ?? l.name
+            var name = legacyAliases[l.name] ?? l.name
+            // keras.applications leaves MobileNet's global pooling unnamed, and Keras numbers the automatic
+            // name per session (`global_average_pooling2d_3`): match it to the unnumbered node.
+            if byName[name] == nil, autoNamedClasses.contains(l.className), let base = withoutNumberSuffix(name), byName[base] != nil {
+                name = base
+            }
             guard let entry = byName[name] else {
                 if l.className == "Dropout" { continue }
                 if skipHead && headClasses.contains(l.className) { continue }
                 return "file layer '\(l.name)' (\(l.className)) has no counterpart in \(architecture)"
             }
             seen.insert(name)
-            if skipHead && (name == output) { continue }
+            // A skipped head's reshape (MobileNet's reshape_2) holds the file's class count, and its
+            // activation layer (MobileNet's predictions) the file's classifier activation.
+            if skipHead && (name == output || (headNames.contains(name) && ["Reshape", "Activation", "Softmax"].contains(l.className))) { continue }
             guard let kind = entry.node.layer as? any KerasLayer, let cls = kind.kerasClassName else { continue }   // no Keras twin (LRN)
             let fileClass = l.className == "ReLU" ? "Activation" : l.className
             guard fileClass == cls else {

@@ -123,6 +123,7 @@ public func matchZooArchitectures(_ file: WeightFile) -> [ZooMatch] {
         func fileShape(_ s: SourceTensor, _ r: SpecRef) -> [Int] { s.graftLayout ? r.graftShape : r.kerasShape }
 
         var o = ZooOptions()
+        var firstOut: Int? = nil
         let baseRefs = specRefs(base)
         // Channels and width from the first kernel.
         if let first = baseRefs.first(where: { $0.weight == .kernel && $0.graftShape.count == 4 }), let s = lookup(first), s.value.rank == 4 {
@@ -130,12 +131,15 @@ public func matchZooArchitectures(_ file: WeightFile) -> [ZooMatch] {
             let (inC, outC) = s.graftLayout ? (shape[1], shape[0]) : (shape[2], shape[3])
             o.inputChannels = inC
             o.widthMultiplier = Double(outC) / Double(first.graftShape[0])
+            firstOut = outC
         }
         // Class count from the output layer.
         let headName = base.headRecipe.outputName
         if let head = baseRefs.first(where: { $0.layer == headName && $0.weight == .kernel }) {
             if let s = lookup(head), s.value.rank == 2 {
                 o.classCount = s.graftLayout ? s.value.shape[0] : s.value.shape[1]
+            } else if let s = lookup(head), s.value.rank == 4, head.graftShape.count == 4 {   // MobileNet's 1x1 conv_preds
+                o.classCount = s.graftLayout ? s.value.shape[0] : s.value.shape[3]
             } else {
                 o.includeTop = false
             }
@@ -143,11 +147,25 @@ public func matchZooArchitectures(_ file: WeightFile) -> [ZooMatch] {
         if let e = impliedBatchNormEpsilon(file), base.bnEpsilon != nil { o.bnEpsilon = e }
         var sizes = [entry.defaultInputSize, 28, 32, 48, 64, 96, 112, 128, 160, 192, 224, 227, 256, 299]
         if let s = file.modelConfigJSON.flatMap({ try? parseKerasModelConfig($0) })?.inputShape?.first, let h = s { sizes.insert(h, at: 0) }
-        var seenSizes = Set<Int>()
+        // The first kernel's ratio is the width where widths scale linearly; MobileNets round them
+        // (int(c · alpha), _make_divisible), so Keras's published alphas are tried too, when the file has
+        // this entry's layer names but not yet its shapes.
+        var widths = [o.widthMultiplier]
+        if let outC = firstOut {
+            for w in [0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 1.4] where !widths.contains(w) {
+                var t = o
+                t.widthMultiplier = w
+                // Only alphas that give the file's first convolution width.
+                if let s = try? entry.spec(t), s.trunk.parameterShapes.first(where: { $0.shape.count == 4 })?.shape[0] == outC { widths.append(w) }
+            }
+        }
+        var seen = Set<[Double]>()
         var best: ZooMatch? = nil
-        for size in sizes where seenSizes.insert(size).inserted {
+        for width in widths { for size in sizes where seen.insert([width, Double(size)]).inserted {
+            if width != widths[0], best.map({ $0.isExact || $0.matched + $0.mismatched.count == 0 }) ?? true { break }
             var opts = o
             opts.inputSize = size
+            opts.widthMultiplier = width
             guard let spec = try? entry.spec(opts) else { continue }
             var m = ZooMatch(architecture: entry.name, options: opts, alsoFitsInputSizes: [], matched: 0, missing: [], unexpected: [], mismatched: [])
             var used = Set<String>()
@@ -165,7 +183,7 @@ public func matchZooArchitectures(_ file: WeightFile) -> [ZooMatch] {
             } else {
                 best = m
             }
-        }
+        } }
         if let best { results.append(best) }
     }
     return results.sorted { a, b in

@@ -22,6 +22,14 @@ public struct KerasLayerConfig: Sendable, Equatable {
     public var rate: Double?
     public var trainable: Bool?
     public var dataFormat: String?
+    /// ReLU `max_value` (6 for MobileNet's ReLU6), `negative_slope` and `threshold`.
+    public var maxValue: Double?
+    public var negativeSlope: Double?
+    public var threshold: Double?
+    /// GlobalAveragePooling2D / GlobalMaxPooling2D `keepdims`.
+    public var keepDims: Bool?
+    /// Reshape `target_shape`.
+    public var targetShape: [Int]?
     /// DepthwiseConv2D `depth_multiplier`.
     public var depthMultiplier: Int?
     /// Concatenate (and BatchNormalization) `axis`; -1 is the channels of channels-last data.
@@ -109,6 +117,11 @@ public func parseKerasModelConfig(_ json: String, file: String = "") throws -> K
             l.trainable = config["trainable"] as? Bool
             l.dataFormat = config["data_format"] as? String
             l.depthMultiplier = config["depth_multiplier"] as? Int
+            l.maxValue = (config["max_value"] as? NSNumber)?.doubleValue
+            l.negativeSlope = (config["negative_slope"] as? NSNumber)?.doubleValue
+            l.threshold = (config["threshold"] as? NSNumber)?.doubleValue
+            l.keepDims = config["keepdims"] as? Bool
+            if let t = config["target_shape"] as? [Any] { l.targetShape = t.compactMap { ($0 as? NSNumber)?.intValue } }
             l.axis = (config["axis"] as? Int) ?? (config["axis"] as? [Int])?.first
             if cls == "InputLayer", let shape = (config["batch_input_shape"] ?? config["batch_shape"]) as? [Any] {
                 l.inputShape = shape.dropFirst().map { ($0 as? NSNumber)?.intValue }

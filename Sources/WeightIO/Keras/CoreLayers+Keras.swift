@@ -75,16 +75,33 @@ extension ActivationKind: KerasLayer {
     public static var kerasClassNames: [String] { ["Activation", "ReLU"] }
 
     public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        let model = kerasActivationName(activation) ?? "\(activation)"
+        if l.className == "ReLU" {
+            let file = Self.reluActivationName(l)
+            return file == model ? nil : .init("activation", file: file, model: model)
+        }
         if l.className == "Activation", let name = l.activation, name != kerasActivationName(activation) {
-            return .init("activation", file: name, model: kerasActivationName(activation) ?? "\(activation)")
+            return .init("activation", file: name, model: model)
         }
         return nil
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> ActivationKind? {
-        if l.className == "ReLU" { return ActivationKind(.relu) }
+        if l.className == "ReLU" {
+            switch reluActivationName(l) { case "relu": return ActivationKind(.relu); case "relu6": return ActivationKind(.relu6); default: return nil }
+        }
         guard let a = kerasActivation( l.activation) else { return nil }
         return ActivationKind(a ?? .linear)
+    }
+
+    /// A Keras `ReLU` layer's function as an activation name: `relu`, `relu6` (max_value 6), or the
+    /// options spelled out when no Graft activation computes them.
+    static func reluActivationName(_ l: KerasLayerConfig) -> String {
+        let slope = l.negativeSlope ?? 0, threshold = l.threshold ?? 0
+        guard slope == 0, threshold == 0 else {
+            return "ReLU(max_value=\(l.maxValue.map { "\($0)" } ?? "None"), negative_slope=\(slope), threshold=\(threshold))"
+        }
+        switch l.maxValue { case nil: return "relu"; case 6?: return "relu6"; case let m?: return "ReLU(max_value=\(m))" }
     }
 }
 
@@ -126,8 +143,28 @@ extension GlobalPool2DKind: KerasLayer {
     public static var kerasClassNames: [String] { ["GlobalAveragePooling2D", "GlobalMaxPooling2D"] }
     public var kerasClassName: String? { kind == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
 
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if let k = l.keepDims, k != keepDims { return .init("keepdims", file: k, model: keepDims) }
+        return nil
+    }
+
     public static func fromKeras(_ l: KerasLayerConfig) -> GlobalPool2DKind? {
-        GlobalPool2DKind(l.className == "GlobalMaxPooling2D" ? .max : .average)
+        GlobalPool2DKind(l.className == "GlobalMaxPooling2D" ? .max : .average, keepDims: l.keepDims ?? false)
+    }
+}
+
+extension ReshapeKind: KerasLayer {
+    public static var kerasClassNames: [String] { ["Reshape"] }
+
+    public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
+        if let t = l.targetShape, t != targetShape { return .init("target_shape", file: t, model: targetShape) }
+        return nil
+    }
+
+    /// Only reshapes to a vector (the ones whose element order does not depend on the layout).
+    public static func fromKeras(_ l: KerasLayerConfig) -> ReshapeKind? {
+        guard let t = l.targetShape, t.count == 1 else { return nil }
+        return ReshapeKind(targetShape: t)
     }
 }
 

@@ -38,6 +38,7 @@ extension ZeroPadding2DKind: KerasWeighted {}
 extension Pool2DKind: KerasWeighted {}
 extension GlobalPool2DKind: KerasWeighted {}
 extension FlattenKind: KerasWeighted {}
+extension ReshapeKind: KerasWeighted {}
 extension DropoutKind: KerasWeighted {}
 extension LocalResponseNormKind: KerasWeighted {}
 extension AddKind: KerasWeighted {}

@@ -31,7 +31,7 @@ public enum KerasLayers {
     public static let all: [any KerasLayer.Type] = [
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,
         Pool2DKind.self, GlobalPool2DKind.self, FlattenKind.self, DenseKind.self, DropoutKind.self,
-        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self,
+        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self, ReshapeKind.self,
     ]
 
     /// Kinds by Keras class name.
@@ -58,6 +58,7 @@ func kerasActivationName(_ a: Activation?) -> String? {
     switch a {
     case nil, .linear?: return "linear"
     case .relu?: return "relu"
+    case .relu6?: return "relu6"
     case .tanh?: return "tanh"
     case .sigmoid?: return "sigmoid"
     case .softmax?: return "softmax"
@@ -72,6 +73,7 @@ func kerasActivation(_ name: String?) -> Activation?? {
     switch name {
     case nil, "linear"?: return .some(nil)
     case "relu"?: return .relu
+    case "relu6"?: return .relu6
     case "tanh"?: return .tanh
     case "sigmoid"?: return .sigmoid
     case "softmax"?: return .softmax

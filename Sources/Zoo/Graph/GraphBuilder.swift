@@ -97,13 +97,14 @@ public struct GraphBuilder {
         try node(name, LocalResponseNormKind(size: size, alpha: alpha, beta: beta, k: k))
     }
 
-    /// The head pooling node (`flatten`, `avg_pool`, `max_pool`).
+    /// The head pooling node (`flatten`, `avg_pool`, `max_pool`, or `name`).
     @discardableResult
-    public mutating func pooling(_ p: HeadPooling) throws -> String {
+    public mutating func pooling(_ p: HeadPooling, name: String? = nil, keepDims: Bool = false) throws -> String {
+        let n = name ?? p.layerName
         switch p {
-        case .flatten: try node(p.layerName, FlattenKind())
-        case .globalAverage: try node(p.layerName, GlobalPool2DKind(.average))
-        case .globalMax: try node(p.layerName, GlobalPool2DKind(.max))
+        case .flatten: return try node(n, FlattenKind())
+        case .globalAverage: return try node(n, GlobalPool2DKind(.average, keepDims: keepDims))
+        case .globalMax: return try node(n, GlobalPool2DKind(.max, keepDims: keepDims))
         }
     }
 

@@ -20,7 +20,7 @@ public enum LayerKinds {
     public static let all: [Kind] = [
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,
         Pool2DKind.self, GlobalPool2DKind.self, FlattenKind.self, DenseKind.self, DropoutKind.self,
-        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self,
+        LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self, ReshapeKind.self,
     ]
 
     /// The kind describing `module`, or nil when no zoo kind does (the module then runs as itself).
@@ -37,6 +37,7 @@ extension ZooActivation {
     var fused: Activation? {
         switch self {
         case .relu: .relu
+        case .relu6: .relu6
         case .tanh: .tanh
         case .sigmoid: .sigmoid
         case .softmax: .softmax

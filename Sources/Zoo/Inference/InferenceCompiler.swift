@@ -54,6 +54,7 @@ public enum InferenceCompiler {
         switch a {
         case nil, .linear?: []
         case .relu?: [.relu(alpha: 0)]
+        case .relu6?: [.clip(lower: 0, upper: 6)]
         case let .leakyReLU(alpha)?: [.relu(alpha: alpha)]
         case let .elu(alpha)?: [.elu(alpha: alpha)]
         case .tanh?: [.tanh]
@@ -67,6 +68,7 @@ public enum InferenceCompiler {
         guard let last = f.last else { return before }
         switch last {
         case .relu(alpha: 0), .logistic, .abs: return true
+        case let .clip(lower, _): return lower >= 0
         default: return false
         }
     }

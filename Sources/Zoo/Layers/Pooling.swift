@@ -61,25 +61,27 @@ public struct Pool2DKind: LayerKind, ModuleBuildable, Hashable {
 /// Keras `GlobalAveragePooling2D` / `GlobalMaxPooling2D`: [C, H, W] -> [C].
 public struct GlobalPool2DKind: LayerKind, ModuleBuildable, Hashable {
     public var kind: PoolKind
+    /// Keras `keepdims`: the output is [C, 1, 1] (MobileNet's 1x1-convolution head reads it).
+    public var keepDims: Bool = false
 
-    public init(_ kind: PoolKind) { self.kind = kind }
+    public init(_ kind: PoolKind, keepDims: Bool = false) { self.kind = kind; self.keepDims = keepDims }
 
     public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
         let (c, _, _) = try spatial(inputs, what: "head pooling")
-        return [c]
+        return keepDims ? [c, 1, 1] : [c]
     }
 
     public func makeModule(_ inputs: [[Int]], rng: inout SeededRandom) -> Module {
         switch kind {
-        case .max: GlobalMaxPool2D()
-        case .average: GlobalAvgPool2D()
+        case .max: GlobalMaxPool2D(keepDims: keepDims)
+        case .average: GlobalAvgPool2D(keepDims: keepDims)
         }
     }
 
     public static func describing(_ m: Module) -> GlobalPool2DKind? {
         switch m {
-        case is GlobalMaxPool2D: GlobalPool2DKind(.max)
-        case is GlobalAvgPool2D: GlobalPool2DKind(.average)
+        case let p as GlobalMaxPool2D: GlobalPool2DKind(.max, keepDims: p.keepDims)
+        case let p as GlobalAvgPool2D: GlobalPool2DKind(.average, keepDims: p.keepDims)
         default: nil
         }
     }

@@ -68,7 +68,8 @@ extension Pool2DKind: DNNLLowerable {
 extension GlobalPool2DKind: DNNLLowerable {
     public func lower(_ node: String, _ module: Module, _ inputs: [InferenceCompiler.Cursor],
                       _ g: inout DNNLInferenceGraph) throws -> InferenceCompiler.Cursor? {
-        guard var c = inputs.first, !c.hasPad else { return nil }
+        // keepdims feeds a module (MobileNet's conv_preds) that wants [N, C, 1, 1]: run it as its module.
+        guard var c = inputs.first, !c.hasPad, !keepDims else { return nil }
         let s = g.shape(c.value)
         let win = DNNLInferenceGraph.Window(kernel: (s[1], s[2]), stride: (1, 1), top: 0, bottom: 0, left: 0, right: 0)
         c.value = try g.pool(c.value, kind == .max ? .max : .averageExcludingPadding, window: win)
@@ -107,6 +108,7 @@ extension AddKind: DNNLLowerable {
 }
 
 extension FlattenKind: DNNLLowerable {}
+extension ReshapeKind: DNNLLowerable {}
 extension DenseKind: DNNLLowerable {}
 extension LocalResponseNormKind: DNNLLowerable {}
 extension MultiplyKind: DNNLLowerable {}
