@@ -2,8 +2,8 @@
 """Pillow + NumPy peer of `graft-bench loader` (issue #5 item 5).
 
 Workload (identical on the Graft side; keep the two in step):
-  dataset   every *.png under DATA/train/<class>/ and DATA/val/<class>/ (hymenoptera: 397 images,
-            shorter side <= 144 px), sorted by path.
+  dataset   every *.png, *.jpg and *.jpeg under DATA/train/<class>/ and DATA/val/<class>/ (hymenoptera:
+            397 PNGs, shorter side <= 144 px; scripts/make_jpeg_bench_folder.py makes a JPEG set), sorted by path.
   epoch     shuffled order (seeded per epoch), batches of 32 (last batch partial: 397 = 12 x 32 + 13).
   sample    1. read + decode the PNG from disk every epoch (no cache), convert to RGB
             2. RandomResizedCrop parameters as torchvision (scale 0.08-1, ratio 3/4-4/3 log-uniform,
@@ -64,6 +64,7 @@ STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 SCALE = (1.0 / (255.0 * STD)).astype(np.float32)      # v * SCALE + OFFSET == (v / 255 - mean) / std
 OFFSET = (-MEAN / STD).astype(np.float32)
 GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+DRAFT = 0        # > 0: JPEGs decode with Image.draft("RGB", (DRAFT, DRAFT)) (the "-draft" configs)
 
 
 def list_files(root):
@@ -77,7 +78,7 @@ def list_files(root):
             for dirpath, dirnames, names in os.walk(folder):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 files += [os.path.join(dirpath, n) for n in sorted(names)
-                          if n.lower().endswith(".png") and not n.startswith(".")]
+                          if n.lower().endswith((".png", ".jpg", ".jpeg")) and not n.startswith(".")]
     return sorted(files)
 
 
@@ -108,7 +109,10 @@ def load_sample(path, seed, epoch, index, jitter, out):
     """Decode + augment + normalise one image into out ([3, 224, 224] float32 view)."""
     rng = random.Random((seed * 1_000_003 + epoch) * 1_000_003 + int(index))
     with Image.open(path) as f:
-        img = f.convert("RGB")                      # decodes the PNG
+        if DRAFT and f.format == "JPEG":
+            # Graft's loader reduces JPEGs in the DCT domain while both sides stay >= 2 x 224.
+            f.draft("RGB", (DRAFT, DRAFT))
+        img = f.convert("RGB")                      # decodes the file
     img = img.resize((SIZE, SIZE), Image.Resampling.BILINEAR, box=rrc_box(img.width, img.height, rng))
     if rng.random() < 0.5:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -224,7 +228,8 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--configs", default="single-pil,single-numpy,pool-pil,pool-numpy",
-                    help="comma-separated subset of single-pil,single-numpy,pool-pil,pool-numpy")
+                    help="comma-separated subset of single-pil,single-numpy,pool-pil,pool-numpy; "
+                         "a -draft suffix (single-pil-draft) decodes JPEGs with Pillow's draft()")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N files (profiling)")
     ap.add_argument("--json", action="store_true", help="also print RESULT {json} lines")
     args = ap.parse_args()
@@ -233,19 +238,21 @@ def main():
     if args.limit > 0:
         files = files[:args.limit]
     if not files:
-        print(f"no PNG files under {args.data}/train|val", file=sys.stderr)
+        print(f"no PNG or JPEG files under {args.data}/train|val", file=sys.stderr)
         sys.exit(2)
     import PIL
+    global DRAFT
     for config in args.configs.split(","):
-        mode, jitter = config.split("-")
+        mode, jitter, *extra = config.split("-")
+        DRAFT = 2 * SIZE if "draft" in extra else 0
         if mode == "single":
             images, seconds, cpu = run_single(files, args.epochs, args.seed, jitter)
-            label = f"single process, jitter={jitter}"
+            label = f"single process, jitter={jitter}" + (", draft" if DRAFT else "")
         else:
             images, seconds, cpu = run_pool(files, args.epochs, args.seed, jitter, args.workers)
-            label = f"{args.workers} worker processes, jitter={jitter}"
+            label = f"{args.workers} worker processes, jitter={jitter}" + (", draft" if DRAFT else "")
         rate = images / seconds
-        print(f"pillow {config:13s} {images} images in {seconds:.3f} s: {rate:8.1f} images/s, "
+        print(f"pillow {config:19s} {images} images in {seconds:.3f} s: {rate:8.1f} images/s, "
               f"{images / cpu:8.1f} images/CPU-s  ({label})", flush=True)
         if args.json:
             print("RESULT " + json.dumps({"config": config, "images": images, "seconds": seconds,

@@ -4,9 +4,11 @@
 //   .build/release/graft-bench loader [--data PATH] [--epochs 3] [--rounds 3] [--python PATH]
 //                                     [--workers 2] [--no-python] [--python-configs LIST] [--limit N]
 //
-// Workload (the same as scripts/bench_loader_pillow.py; keep the two in step): every PNG of
-// DATA/train and DATA/val (hymenoptera: 397 images, shorter side <= 144 px); per epoch a seeded
-// shuffle, batches of 32 (the last one partial); per sample: read + decode the PNG from disk (no
+// Workload (the same as scripts/bench_loader_pillow.py; keep the two in step): every PNG and JPEG of
+// DATA/train and DATA/val (hymenoptera: 397 PNGs, shorter side <= 144 px; a JPEG set from
+// scripts/make_jpeg_bench_folder.py); per epoch a seeded shuffle, batches of 32 (the last one
+// partial); per sample: read + decode the file from disk (JPEGs at libjpeg's DCT reduction that
+// keeps both sides >= 448, Pillow's "-draft" configs the same; no
 // cache), RandomResizedCrop (scale 0.08-1, ratio 3/4-4/3) to 224x224 bilinear (antialiased when
 // shrinking), horizontal flip p=0.5, brightness then contrast jitter 0.2, torch mean/std
 // normalisation into a float32 NCHW batch. 1 warm-up epoch, then `--epochs` timed epochs.
@@ -222,7 +224,7 @@ enum LoaderBench {
         var small = preprocessing; small.width = 32; small.height = 40; small.resizeShorterSide = 48
         configs.append(("center-small", noCrop, small))
         var line = "check-augment:"
-        let images = try ds.samples.prefix(120).map { try PNGDecoder.decode(file: $0.file) }
+        let images = try ds.samples.prefix(120).map { try ImageDecoder.decode(file: $0.file) }
         for (name, config, pre) in configs {
             let augmenter = try Augmenter(config: config, preprocessing: pre, fused: fused)
             var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -322,7 +324,7 @@ enum LoaderBench {
         let loadBefore = loadAverage()
         print("graft-bench loader: \(ds.count) images from \(root.standardizedFileURL.path) (train+val), "
               + "\(ds.classCount) classes")
-        print("workload per epoch: shuffle; per image: read+decode PNG from disk, RandomResizedCrop(scale 0.08-1, "
+        print("workload per epoch: shuffle; per image: read+decode PNG/JPEG from disk, RandomResizedCrop(scale 0.08-1, "
               + "ratio 3/4-4/3) -> 224x224 bilinear (antialiased when shrinking), hflip p=0.5, brightness 0.2 then "
               + "contrast 0.2 jitter, torch mean/std normalise -> float32 NCHW batch of \(o.batch) (last partial)")
         print("timing: 1 warm-up epoch + \(o.epochs) timed epochs per run; \(o.rounds) alternating rounds "
@@ -372,7 +374,7 @@ enum LoaderBench {
         func runs(_ v: [Double]) -> String { v.map { fmt($0, 0) }.joined(separator: " ") }
         print("| Graft BatchLoader, \(o.workers) threads, decode every epoch | \(fmt(median(graft))) | \(runs(graft)) | "
               + "**\(ratio(median(graft), bestRate))** | \(fmt(median(graftCPU))) | \(ratio(median(graftCPU), bestCPU)) |")
-        print("| Graft BatchLoader, \(o.workers) threads, decoded-image cache (no PNG decode; not like-for-like) | "
+        print("| Graft BatchLoader, \(o.workers) threads, decoded-image cache (no decode; not like-for-like) | "
               + "\(fmt(median(graftCached))) | \(runs(graftCached)) | \(ratio(median(graftCached), bestRate)) | "
               + "\(fmt(median(graftCachedCPU))) | \(ratio(median(graftCachedCPU), bestCPU)) |")
         for (k, v) in python.sorted(by: { $0.key < $1.key }) {
