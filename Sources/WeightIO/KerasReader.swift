@@ -167,6 +167,9 @@ func readKeras3Layers(_ container: HDF5Group) throws -> [LayerWeights] {
             names = known
         } else if let known, indexed.count == 1, known.first?.hasSuffix("kernel") == true || known.first == "embeddings" {
             names = [known[0]]                                   // use_bias=False
+        } else if className == "batch_normalization", indexed.count == 3 {
+            // scale=False (InceptionV3, the keras.applications case); center=False would be ambiguous.
+            names = ["beta", "moving_mean", "moving_variance"]
         } else {
             names = indexed.map { $0.1 }                         // raw index names
         }

@@ -100,6 +100,9 @@ public enum Zoo {
                 description: "ResNet-\(depth), \(v.bottleneck ? "bottleneck blocks (= keras.applications)" : "basic blocks, Keras-style names")",
                 defaultInputSize: 224, preprocessing: v.bottleneck ? .caffe : .torch, spec: { try ResNet.spec(v, $0) }))
         }
+        entries.append(ZooEntry(name: "inceptionv3", aliases: ["inception_v3", "inception-v3"],
+                                description: "Inception v3 (= keras.applications.InceptionV3, BatchNorm without scale), 75 px minimum",
+                                defaultInputSize: 299, preprocessing: .tf, spec: { try InceptionV3.spec($0) }))
         return entries
     }()
 
