@@ -19,8 +19,10 @@ extension ZooModel {
         let headNames = Set(headLayerNames)
         let output = headPath ?? spec.headRecipe.outputName
         var seen = Set<String>()
+        // Auto-named layers numbered otherwise (a Keras 2 InceptionV3) compare by order, as weights load.
+        let auto = autoNameAliases(fileLayers: config.layers.map(\.name), modelLayers: nodes.map(\.node.name))
         for l in config.layers where l.className != "InputLayer" && !containerClasses.contains(l.className) {
-            let name = legacyAliases[l.name] ?? l.name
+            let name = legacyAliases[l.name] ?? auto[l.name] ?? l.name
             guard let entry = byName[name] else {
                 if l.className == "Dropout" { continue }
                 if skipHead && headClasses.contains(l.className) { continue }

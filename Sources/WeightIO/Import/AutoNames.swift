@@ -8,9 +8,11 @@ import Foundation
 // counter order stands in for it: within one class, both sides number layers in creation order, so the
 // k-th `conv2d*` of the file is the k-th of the model. Shapes are still checked tensor by tensor after.
 
-/// Keras class prefixes whose auto-generated names are matched by counter order.
+/// Keras class prefixes whose auto-generated names are matched by counter order (weightless ones for
+/// a full-model file's architecture check).
 let autoNamedClassPrefixes: Set<String> = [
     "conv2d", "batch_normalization", "dense", "depthwise_conv2d", "separable_conv2d",
+    "activation", "max_pooling2d", "average_pooling2d", "concatenate", "add", "zero_padding2d", "dropout",
 ]
 
 /// `conv2d_12` -> ("conv2d", 12), `conv2d` -> ("conv2d", 0) when the prefix is an auto-named class.
