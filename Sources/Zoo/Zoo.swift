@@ -103,6 +103,9 @@ public enum Zoo {
         entries.append(ZooEntry(name: "inceptionv3", aliases: ["inception_v3", "inception-v3"],
                                 description: "Inception v3 (= keras.applications.InceptionV3, BatchNorm without scale), 75 px minimum",
                                 defaultInputSize: 299, preprocessing: .tf, spec: { try InceptionV3.spec($0) }))
+        entries.append(ZooEntry(name: "googlenet", aliases: ["inception_v1", "inceptionv1", "googlenet-torchvision"],
+                                description: "GoogLeNet / Inception v1 as torchvision builds it (BatchNorm, ceil-mode pools, no aux heads)",
+                                defaultInputSize: 224, headPath: "fc", preprocessing: .tf, spec: { try GoogLeNet.spec($0) }))
         return entries
     }()
 

@@ -55,9 +55,12 @@ func inceptionHashTensor(ordinal t: Int, kind: KerasWeightName, shape: [Int]) ->
         print("parity inceptionv3_75 \(layer): relative error \(relativeError(first, expected))")
         #expect(relativeError(first, expected) < 1e-4, "\(layer): relative error \(relativeError(first, expected))")
     }
-    // The oneDNN inference plan computes the same probabilities.
-    let planned = infer(m, x)
+    // The oneDNN inference plan computes the same probabilities, with every trunk node native.
+    let plan = InferencePlan(m)
+    let planned = plan(x)
     #expect(planned.maxAbsDifference(ref) < 1e-4, "inference plan: max |Δp| = \(planned.maxAbsDifference(ref))")
+    #expect(plan.nativeFailures == 0)
+    #expect(plan.moduleLayers.allSatisfy { !m.trunkLayerNames.contains($0) }, "\(plan.moduleLayers)")
 }
 
 /// A small InceptionV3 written as a Keras file of another session would name its layers (`shift` added

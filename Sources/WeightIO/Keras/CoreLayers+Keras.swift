@@ -118,6 +118,8 @@ extension Pool2DKind: KerasLayer {
         if let k = l.poolSize, k != [kernel, kernel] { return .init("pool size", file: k, model: [kernel, kernel]) }
         if let s = l.strides, s != [stride, stride] { return .init("strides", file: s, model: [stride, stride]) }
         if let p = l.padding, p != kerasPadding(padding) { return .init("padding", file: p, model: kerasPadding(padding)) }
+        // Keras has no ceil rounding (PyTorch/Caffe pools): a Keras config describes floor rounding.
+        if ceilMode { return .init("output rounding", file: "floor", model: "ceil") }
         return nil
     }
 

@@ -89,8 +89,8 @@ public struct GraphBuilder {
 
     @discardableResult
     public mutating func pool(_ name: String, _ kind: PoolKind, kernel: Int, stride: Int, padding: SpecPadding = .valid,
-                              from: String? = nil) throws -> String {
-        try node(name, Pool2DKind(kind, kernel: kernel, stride: stride, padding: padding), self.from(from))
+                              ceilMode: Bool = false, from: String? = nil) throws -> String {
+        try node(name, Pool2DKind(kind, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode), self.from(from))
     }
 
     @discardableResult

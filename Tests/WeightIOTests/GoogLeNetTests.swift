@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+import TensorCore
+import NN
+@testable import Zoo
+import WeightIO
+
+/// torchvision's GoogLeNet at width 1/8, 64 px, 5 classes (scripts/make_googlenet_fixtures.py: random
+/// weights and BatchNorm statistics, written in the Keras-2 layout with Graft's layer names), imported
+/// strictly and run: probabilities, block probes, and the oneDNN plan.
+@Test func googLeNetMatchesTorchvision() throws {
+    let m = try Zoo.build("googlenet", ZooOptions(inputSize: 64, classCount: 5, widthMultiplier: 0.125))
+    let report = try m.importWeights(from: Fixture.path("googlenet_w8_64.h5"))
+    #expect(report.loaded.count == m.namedParameters().count)
+    #expect(m.trainableParameterCount == 90_765)   // torchvision's sum(p.numel() for p in parameters())
+    m.setTraining(false)
+    let root = try HDF5File.open(Fixture.path("googlenet_w8_64_io.h5")).root()
+    let x = try root.dataset("input").readTensor()              // NCHW, as torch has it
+    let ref = try root.dataset("output").readTensor()
+    let (y, seen) = forwardRecording(m, x)
+    print("parity googlenet_w8_64: max |Δp| = \(y.maxAbsDifference(ref))")
+    #expect(y.shape == ref.shape)
+    #expect(y.maxAbsDifference(ref) < 1e-4, "max |Δp| = \(y.maxAbsDifference(ref))")
+    for layer in ["conv3_relu", "inception3a", "inception4e", "inception5b"] {
+        let probe = try root.dataset("activations/\(layer)").readTensor()
+        let ours = try #require(seen[layer], "no layer \(layer)")
+        #expect(ours.shape == probe.shape, "\(layer)")
+        print("parity googlenet_w8_64 \(layer): relative error \(relativeError(ours, probe))")
+        #expect(relativeError(ours, probe) < 1e-4, "\(layer): relative error \(relativeError(ours, probe))")
+    }
+    // The oneDNN plan: every trunk node native, ceil-mode pools included.
+    let plan = InferencePlan(m)
+    let planned = plan(x)
+    #expect(planned.maxAbsDifference(ref) < 1e-4, "plan: max |Δp| = \(planned.maxAbsDifference(ref))")
+    #expect(plan.nativeFailures == 0)
+    #expect(plan.moduleLayers.allSatisfy { !m.trunkLayerNames.contains($0) }, "\(plan.moduleLayers)")
+}
