@@ -106,6 +106,10 @@ public enum Zoo {
         entries.append(ZooEntry(name: "googlenet", aliases: ["inception_v1", "inceptionv1", "googlenet-torchvision"],
                                 description: "GoogLeNet / Inception v1 as torchvision builds it (BatchNorm, ceil-mode pools, no aux heads)",
                                 defaultInputSize: 224, headPath: "fc", preprocessing: .tf, spec: { try GoogLeNet.spec($0) }))
+        entries.append(ZooEntry(name: "googlenet-caffe", aliases: ["bvlc_googlenet", "googlenet-bvlc"],
+                                description: "GoogLeNet as Caffe's bvlc_googlenet (LRN, 5x5 branches, ceil-mode pools, no BatchNorm)",
+                                defaultInputSize: 224, headPath: "loss3_classifier", preprocessing: .caffe,
+                                spec: { try GoogLeNetCaffe.spec($0) }))
         return entries
     }()
 

@@ -35,3 +35,30 @@ import WeightIO
     #expect(plan.nativeFailures == 0)
     #expect(plan.moduleLayers.allSatisfy { !m.trunkLayerNames.contains($0) }, "\(plan.moduleLayers)")
 }
+
+/// BVLC GoogLeNet (deploy.prototxt in PyTorch, scripts/make_googlenet_caffe_fixtures.py) at width 1/8, 64 px,
+/// 5 classes, from a Caffe HDF5 file whose `/` layer names are nested groups (`data/conv1/7x7_s2/0`).
+@Test func googLeNetCaffeMatchesThePrototxt() throws {
+    let m = try Zoo.build("googlenet-caffe", ZooOptions(inputSize: 64, classCount: 5, widthMultiplier: 0.125))
+    let file = try readWeightFile(path: Fixture.path("googlenet_caffe_w8_64.h5"))
+    #expect(file.format == .caffe && file.layer("conv1/7x7_s2") != nil && file.layer("inception_5b/pool_proj") != nil)
+    let report = try m.importWeights(file)
+    #expect(report.loaded.count == m.namedParameters().count && report.legacyNames["loss3/classifier"] == "loss3_classifier")
+    #expect(m.parameterCount == 95_807)
+    m.setTraining(false)
+    let root = try HDF5File.open(Fixture.path("googlenet_caffe_w8_64_io.h5")).root()
+    let x = try root.dataset("input").readTensor()
+    let ref = try root.dataset("output").readTensor()
+    let (y, seen) = forwardRecording(m, x)
+    print("parity googlenet_caffe_w8_64: max |Δp| = \(y.maxAbsDifference(ref))")
+    #expect(y.maxAbsDifference(ref) < 1e-4, "max |Δp| = \(y.maxAbsDifference(ref))")
+    for layer in ["conv2_norm2", "inception_3a_output", "inception_4e_output", "inception_5b_output"] {
+        let probe = try root.dataset("activations/\(layer)").readTensor()
+        let ours = try #require(seen[layer], "no layer \(layer)")
+        print("parity googlenet_caffe_w8_64 \(layer): relative error \(relativeError(ours, probe))")
+        #expect(relativeError(ours, probe) < 1e-4, "\(layer): relative error \(relativeError(ours, probe))")
+    }
+    let plan = InferencePlan(m)
+    #expect(plan(x).maxAbsDifference(ref) < 1e-4)
+    #expect(plan.nativeFailures == 0)
+}

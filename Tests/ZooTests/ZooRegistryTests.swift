@@ -12,7 +12,7 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
     #expect(try Zoo.entry(named: "lenet-5").name == "lenet5")
     #expect(Set(Zoo.names) == ["lenet5", "alexnet", "alexnet-caffe", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn",
                                "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-                               "inceptionv3", "googlenet"])
+                               "inceptionv3", "googlenet", "googlenet-caffe"])
     do {
         _ = try Zoo.entry(named: "inception")
         Issue.record("expected unknownModel")
@@ -22,7 +22,7 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
         #expect(e.description.contains("vgg16"))
     }
     for e in Zoo.all {
-        #expect(e.headPath == (e.name == "googlenet" ? "fc" : "predictions"))
+        #expect(e.headPath == ["googlenet": "fc", "googlenet-caffe": "loss3_classifier"][e.name, default: "predictions"])
         let spec = try e.spec()
         #expect(spec.inputShape == [e.defaultInputChannels, e.defaultInputSize, e.defaultInputSize], "\(e.name)")
         #expect(spec.preprocessing == e.preprocessing)
@@ -38,6 +38,7 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
     ("vgg16_bn", 138_365_992 + 2 * 4224),
     ("resnet18", 11_689_512 + 2 * 4800), ("resnet50", 25_636_712), ("resnet101", 44_707_176), ("resnet152", 60_419_944),
     ("inceptionv3", 23_851_784), ("googlenet", 6_624_904 + 2 * 7280),
+    ("googlenet-caffe", 6_998_552),
 ])
 func parameterCountsAtDefaultsMatchKeras(name: String, count: Int) throws {
     #expect(try Zoo.entry(named: name).defaultParameterCount == count)
