@@ -118,3 +118,24 @@ func autoNamedLayersNumberedOtherwiseMatchByOrder(shift: Int) throws {
     #expect(BatchNormKind(epsilon: 1e-3).kerasDisagreement(config, module: nil)?.what == "BatchNorm scale")
     #expect(BatchNormKind.fromKeras(config) == kind)
 }
+
+/// Keras 3 `.weights.h5` stores a scale=False BatchNormalization as three vars: beta, moving_mean, moving_variance.
+@Test func keras3BatchNormWithoutScaleReadsThreeVariables() throws {
+    let dir = try makeTemporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("bn.weights.h5").path
+    let file = try HDF5File.create(path)
+    let root = try file.root()
+    let vars = try root.createGroup("layers/batch_normalization_3/vars")
+    try vars.setAttribute("name", string: "batch_normalization_3")
+    for (i, v) in [Float(0.5), 0.25, 2].enumerated() {
+        try vars.writeDataset("\(i)", Tensor(shape: [2], repeating: v))
+    }
+    _ = try root.createGroup("vars")
+    try file.close()
+    let read = try readWeightFile(path: path)
+    #expect(read.format == .keras3Weights)
+    let layer = try #require(read.layer("batch_normalization_3"))
+    #expect(layer.tensors.map(\.name) == ["beta", "moving_mean", "moving_variance"])
+    #expect(layer.tensors.map { $0.value.scalars[0] } == [0.5, 0.25, 2])
+}
