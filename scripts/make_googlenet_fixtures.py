@@ -3,6 +3,9 @@
 
 Debian's PyTorch 1.13 / torchvision 0.14:  apt-get install python3-torch python3-torchvision python3-h5py
     /usr/bin/python3 scripts/make_googlenet_fixtures.py
+    /usr/bin/python3 scripts/make_googlenet_fixtures.py --convert googlenet-1378be20.pth OUT.h5
+        # converts a torchvision googlenet state_dict (aux heads dropped) into the Keras-2 layout Graft
+        # imports (`finetune predict --base googlenet --weights OUT.h5`; feed 'tf'-preprocessed images)
 
 Full-width torchvision GoogLeNet is 6.6M parameters (26 MB), too big to commit, so the fixture is the same
 network at width 1/8 (every channel count x 0.125, as Graft's ZooOptions(widthMultiplier: 0.125) scales
@@ -169,5 +172,18 @@ def main():
         print(f"  {n}: {tuple(acts[n].shape)} max |a| {float(acts[n].abs().max()):.3g}")
 
 
+def convert(state_dict_path, out_path):
+    state = torch.load(state_dict_path, map_location="cpu")
+    model = ScaledGoogLeNet(1.0, state["fc.weight"].shape[0])
+    state = {k: v for k, v in state.items() if not k.startswith("aux")}
+    model.load_state_dict(state)   # strict: every key of torchvision's googlenet without aux heads
+    write_keras2(out_path, keras2_layers(model))
+    print(f"{out_path}: {len(keras2_layers(model))} layers")
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if len(sys.argv) == 4 and sys.argv[1] == "--convert":
+        convert(sys.argv[2], sys.argv[3])
+    else:
+        main()
