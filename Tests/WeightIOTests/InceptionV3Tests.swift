@@ -88,6 +88,10 @@ func autoNamedLayersNumberedOtherwiseMatchByOrder(shift: Int) throws {
     let report = try target.importWeights(file)
     #expect(report.warnings.contains { $0.contains("matched by their order") })
     #expect(parameterBits(target) == parameterBits(source))
+    // `finetune inspect` recognises the file the same way (width and class count from the tensors).
+    let best = try #require(matchZooArchitectures(file).first)
+    #expect(best.architecture == "inceptionv3" && best.missing.isEmpty && best.unexpected.isEmpty && best.mismatched.isEmpty,
+            "\(best)")
 }
 
 @Test func autoNamedLayersAreNotMatchedByOrderWhenTheCountsDiffer() throws {
