@@ -11,6 +11,8 @@ Writes Tests/WeightIOTests/Fixtures/:
     inceptionv3_75_weights.txt  `layer_name/weight_name d0,d1,...` per tensor of model.weights, in that order
     inceptionv3_75_io.h5        `input` (2,75,75,3) NHWC in [-1, 1], `output` (2,5) softmax, and
                                 `activations/<layer>` (image 0, NHWC or (1, units)) for a few layers
+    inceptionv3_75_tfkeras_config.json  tf_keras (2.21) InceptionV3(weights=None, input_shape=(75, 75, 3),
+                                classes=5).to_json(): the `model_config` a Keras 2 full-model file carries
 for keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3), classes=5) with the hash weights
 of scripts/make_fixtures.py (its docstring has the formula; BatchNormalization(scale=False) has no gamma),
 except that kernels are sqrt(75.0 / fan_in) * h (see KERNEL_NUMERATOR).
@@ -100,5 +102,16 @@ def main():
         print(f"  {n}: {a.shape} max |a| {np.abs(a).max():.3g}")
 
 
+def tfkeras_config():
+    import json
+    import tf_keras   # its own name counters: a fresh session's names, as the Keras 3 model's
+    m = tf_keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3), classes=5)
+    assert m.get_layer("conv2d_93") is not None
+    with open(os.path.join(OUT, "inceptionv3_75_tfkeras_config.json"), "w") as f:
+        f.write(json.dumps(json.loads(m.to_json()), separators=(",", ":")))
+    print(f"inceptionv3_75_tfkeras_config.json: {len(m.layers)} layers, {m.count_params()} params")
+
+
 if __name__ == "__main__":
     main()
+    tfkeras_config()

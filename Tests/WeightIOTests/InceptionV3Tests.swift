@@ -143,3 +143,25 @@ func autoNamedLayersNumberedOtherwiseMatchByOrder(shift: Int) throws {
     #expect(layer.tensors.map(\.name) == ["beta", "moving_mean", "moving_variance"])
     #expect(layer.tensors.map { $0.value.scalars[0] } == [0.5, 0.25, 2])
 }
+
+/// tf_keras's InceptionV3 `model_config` (a Keras 2 full-model file's) read through the kind table is the
+/// zoo graph: same layer names, kinds (non-square kernels, BatchNorm without scale), inputs and shapes;
+/// Keras lists the layers by depth, the zoo in creation order, so nodes are compared by name.
+@Test func inceptionV3KerasConfigReadsAsTheZooGraph() throws {
+    let json = try String(contentsOfFile: Fixture.path("inceptionv3_75_tfkeras_config.json"), encoding: .utf8)
+    let config = try parseKerasModelConfig(json)
+    let read = try config.graph()
+    let zoo = try InceptionV3.spec(ZooOptions(inputSize: 75, classCount: 5)).graph
+    #expect(read.inputShape == zoo.inputShape)
+    #expect(Set(read.nodes.map(\.name)) == Set(zoo.nodes.map(\.name)))
+    let byName = Dictionary(uniqueKeysWithValues: read.nodes.map { ($0.name, $0) })
+    for n in zoo.nodes {
+        guard let r = byName[n.name] else { continue }
+        #expect(r.layer.identity == n.layer.identity, "\(n.name): \(r.layer) vs \(n.layer)")
+        #expect(r.inputs.map { $0 == read.input ? "input" : $0 } == n.inputs, "\(n.name) inputs")
+    }
+    let shapes = { (g: ModelGraph) in Dictionary(uniqueKeysWithValues: g.parameterShapes.map { ($0.path, $0.shape) }) }
+    #expect(shapes(read) == shapes(zoo))
+    let model = try Zoo.build("inceptionv3", ZooOptions(inputSize: 75, classCount: 5, widthMultiplier: 1))
+    #expect(model.architectureDisagreement(config) == nil)
+}
