@@ -164,4 +164,6 @@ func autoNamedLayersNumberedOtherwiseMatchByOrder(shift: Int) throws {
     #expect(shapes(read) == shapes(zoo))
     let model = try Zoo.build("inceptionv3", ZooOptions(inputSize: 75, classCount: 5, widthMultiplier: 1))
     #expect(model.architectureDisagreement(config) == nil)
+    // Keras's model.layers order, which a topological load_weights of an exported file needs.
+    #expect(model.kerasLayerOrder == config.layers.map { $0.name == read.input ? "input" : $0.name })
 }
