@@ -21,6 +21,12 @@ Writes Tests/WeightIOTests/Fixtures/:
                            moving_mean/moving_variance; random weights, randomised BN statistics
     googlenet_w8_64_io.h5  `input` (2,3,64,64) NCHW, `output` (2,5) softmax of the logits (eval mode), and
                            `activations/<graft layer>` (2,C,H,W) NCHW for a few blocks
+    googlenet_64_weights.txt, googlenet_64_io.h5
+                           full-width torchvision.models.googlenet(aux_logits=False, num_classes=5) at 64 px with
+                           the hash weights of make_fixtures.py (kernels sqrt(75 / fan_in) * h, as
+                           make_inception_fixtures.py), generated in Keras layout (HWIO kernels, (in, out) fc)
+                           and transposed into torch's; one `graft_layer/keras_weight d0,d1,...` line per tensor,
+                           ordinal = line (state_dict order); io as above
 """
 import math
 import os
@@ -172,6 +178,62 @@ def main():
         print(f"  {n}: {tuple(acts[n].shape)} max |a| {float(acts[n].abs().max()):.3g}")
 
 
+def hash_values(t, shape, kind):
+    """make_fixtures.py's hash weights with kernel numerator 75 (make_inception_fixtures.py's)."""
+    n = int(np.prod(shape))
+    i = np.arange(n, dtype=np.uint64)
+    u = (i * np.uint64(2654435761) + np.uint64((t + 1) * 40503 + 12345)) % np.uint64(1 << 32)
+    h = u.astype(np.float64) / float(1 << 32) - 0.5
+    v = {"kernel": lambda: np.sqrt(75.0 / int(np.prod(shape[:-1]))) * h, "bias": lambda: 0.1 * h,
+         "beta": lambda: 0.1 * h, "gamma": lambda: 1.0 + 0.4 * h, "moving_mean": lambda: 0.2 * h,
+         "moving_variance": lambda: 1.0 + 0.8 * (h + 0.5)}[kind]()
+    return v.astype(np.float32).reshape(shape)
+
+
+def full_size_hash():
+    model = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=False, num_classes=5)
+    model.eval()
+    names = {"weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance"}
+    lines, state = [], {}
+    for t, (key, v) in enumerate((k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")):
+        module, param = key.rsplit(".", 1)
+        layer = module.replace(".", "_")
+        if v.dim() == 4:      # conv OIHW <- HWIO
+            kshape = tuple(v.permute(2, 3, 1, 0).shape)
+            state[key] = torch.from_numpy(hash_values(t, kshape, "kernel")).permute(3, 2, 0, 1)
+            lines.append((layer, "kernel", kshape))
+        elif v.dim() == 2:    # fc (out, in) <- (in, out)
+            kshape = (v.shape[1], v.shape[0])
+            state[key] = torch.from_numpy(hash_values(t, kshape, "kernel")).t()
+            lines.append((layer, "kernel", kshape))
+        else:
+            kind = "bias" if layer == "fc" else names[param]
+            state[key] = torch.from_numpy(hash_values(t, tuple(v.shape), kind))
+            lines.append((layer, kind, tuple(v.shape)))
+    model.load_state_dict({**model.state_dict(), **state})
+    gen = torch.Generator().manual_seed(64)
+    x = torch.rand((2, 3, 64, 64), generator=gen) * 2 - 1
+    acts = {}
+    hooks = [getattr(model, n).register_forward_hook(lambda m, i, o, n=n: acts.__setitem__(n, o))
+             for n in ["inception3b", "inception4e", "inception5b"]]
+    with torch.no_grad():
+        y = torch.softmax(model(x), dim=1)
+        for h in hooks:
+            h.remove()
+        y2 = torch.softmax(model(x * 1.01), dim=1)
+    with open(os.path.join(OUT, "googlenet_64_weights.txt"), "w") as f:
+        f.write("".join(f"{l}/{w} {','.join(str(d) for d in s)}\n" for l, w, s in lines))
+    with h5py.File(os.path.join(OUT, "googlenet_64_io.h5"), "w") as f:
+        f.create_dataset("input", data=x.numpy().astype(np.float32))
+        f.create_dataset("output", data=y.numpy().astype(np.float32))
+        for n, a in acts.items():
+            f.create_dataset(f"activations/{n}", data=a[:1].numpy().astype(np.float32))
+    print(f"googlenet_64: {len(lines)} tensors, output {y[0].numpy()}, "
+          f"|d out| for 1% input change {float((y2 - y).abs().max()):.3g}")
+    for n, a in acts.items():
+        print(f"  {n}: {tuple(a.shape)} max |a| {float(a.abs().max()):.3g}")
+
+
 def convert(state_dict_path, out_path):
     state = torch.load(state_dict_path, map_location="cpu")
     model = ScaledGoogLeNet(1.0, state["fc.weight"].shape[0])
@@ -187,3 +249,4 @@ if __name__ == "__main__":
         convert(sys.argv[2], sys.argv[3])
     else:
         main()
+        full_size_hash()

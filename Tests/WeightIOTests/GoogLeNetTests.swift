@@ -62,3 +62,38 @@ import WeightIO
     #expect(plan(x).maxAbsDifference(ref) < 1e-4)
     #expect(plan.nativeFailures == 0)
 }
+
+/// Full-width torchvision.models.googlenet(aux_logits=False) at 64 px, 5 classes, with the hash weights
+/// (Keras layout, kernels sqrt(75 / fan_in) * h, see scripts/make_googlenet_fixtures.py).
+@Test func fullWidthGoogLeNetWithHashWeightsMatchesTorchvision() throws {
+    let m = try Zoo.build("googlenet", ZooOptions(inputSize: 64, classCount: 5))
+    m.setTraining(false)
+    let map = try m.kerasWeightMap()
+    let list = try String(contentsOfFile: Fixture.path("googlenet_64_weights.txt"), encoding: .utf8)
+    var filled = Set<String>()
+    for (t, line) in list.split(separator: "\n").enumerated() {
+        let parts = line.split(separator: " ")
+        let key = parts[0].split(separator: "/").map(String.init)
+        let shape = parts[1].split(separator: ",").map { Int($0)! }
+        let kind = try #require(KerasWeightName(rawValue: key[1]))
+        let ref = try #require(map.ref(layer: key[0], weight: kind), "no Graft parameter for \(parts[0])")
+        #expect(ref.kerasShape == shape, "\(parts[0])")
+        m.parameter(at: ref.path)!.value = ref.layout.toGraft(inceptionHashTensor(ordinal: t, kind: kind, shape: shape))
+        filled.insert(ref.path)
+    }
+    #expect(filled.count == m.namedParameters().count)
+    let root = try HDF5File.open(Fixture.path("googlenet_64_io.h5")).root()
+    let x = try root.dataset("input").readTensor()
+    let ref = try root.dataset("output").readTensor()
+    let (y, seen) = forwardRecording(m, x)
+    print("parity googlenet_64: max |Δp| = \(y.maxAbsDifference(ref))")
+    #expect(y.maxAbsDifference(ref) < 1e-4, "max |Δp| = \(y.maxAbsDifference(ref))")
+    for layer in ["inception3b", "inception4e", "inception5b"] {
+        let probe = try root.dataset("activations/\(layer)").readTensor()
+        let ours = try #require(seen[layer], "no layer \(layer)")
+        let first = Tensor(shape: probe.shape, scalars: Array(ours.scalars.prefix(probe.count)))
+        print("parity googlenet_64 \(layer): relative error \(relativeError(first, probe))")
+        #expect(relativeError(first, probe) < 1e-4, "\(layer): relative error \(relativeError(first, probe))")
+    }
+    #expect(InferencePlan(m)(x).maxAbsDifference(ref) < 1e-4)
+}
