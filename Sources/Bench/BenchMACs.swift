@@ -24,7 +24,7 @@ public enum BenchMACs {
 
 extension Conv2DKind: MACCountable {
     public func macs(_ inputs: [[Int]], output: [Int]) -> Double {
-        Double(output.reduce(1, *)) * Double(inputs[0][0] / groups * kernel * kernel)
+        Double(output.reduce(1, *)) * Double(inputs[0][0] / groups * kernelSize.0 * kernelSize.1)
     }
 }
 

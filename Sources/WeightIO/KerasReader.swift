@@ -167,6 +167,9 @@ func readKeras3Layers(_ container: HDF5Group) throws -> [LayerWeights] {
             names = known
         } else if let known, indexed.count == 1, known.first?.hasSuffix("kernel") == true || known.first == "embeddings" {
             names = [known[0]]                                   // use_bias=False
+        } else if className == "batch_normalization", indexed.count == 3 {
+            // scale=False (InceptionV3, the keras.applications case); center=False would be ambiguous.
+            names = ["beta", "moving_mean", "moving_variance"]
         } else {
             names = indexed.map { $0.1 }                         // raw index names
         }
@@ -186,7 +189,9 @@ func readKeras3Layers(_ container: HDF5Group) throws -> [LayerWeights] {
 /// falling back to name order when addresses are unavailable. Names: a blob 0 of rank >= 2 is `kernel`
 /// (OIHW or (out, in)), blob 1 `bias`; a 3-blob BatchNorm gives `moving_mean` and `moving_variance`
 /// already divided by the scale-factor blob; two 1-D blobs of equal length (Scale) give `gamma`, `beta`.
-func readCaffeLayers(_ data: HDF5Group) throws -> [LayerWeights] {
+/// A layer name with `/` (BVLC GoogLeNet's `conv1/7x7_s2`) is a nested group, `data/conv1/7x7_s2/0`: a
+/// group with subgroups and no blobs is read as the layers below it, named `parent/child`.
+func readCaffeLayers(_ data: HDF5Group, prefix: String = "") throws -> [LayerWeights] {
     let path = data.file.path
     let children = try data.children().filter { $0.kind == .group }
     let distinct = Set(children.map(\.address)).count == children.count && !children.contains { $0.address == 0 }
@@ -194,11 +199,17 @@ func readCaffeLayers(_ data: HDF5Group) throws -> [LayerWeights] {
     var layers: [LayerWeights] = []
     for child in ordered {
         let group = try data.group(child.name)
-        let blobs = try group.children().filter { $0.kind == .dataset }.compactMap { c in Int(c.name).map { ($0, c.name) } }
+        let entries = try group.children()
+        let blobs = entries.filter { $0.kind == .dataset }.compactMap { c in Int(c.name).map { ($0, c.name) } }
             .sorted { $0.0 < $1.0 }
+        let name = prefix + child.name
+        if blobs.isEmpty && entries.contains(where: { $0.kind == .group }) {
+            layers += try readCaffeLayers(group, prefix: name + "/")
+            continue
+        }
         var values: [Tensor] = []
-        for (_, name) in blobs { values.append(try readTensor(group, name, layer: child.name, tensor: name)) }
-        layers.append(try caffeLayer(child.name, blobs: values, blobNames: blobs.map(\.1), file: path))
+        for (_, blob) in blobs { values.append(try readTensor(group, blob, layer: name, tensor: blob)) }
+        layers.append(try caffeLayer(name, blobs: values, blobNames: blobs.map(\.1), file: path))
     }
     return layers
 }

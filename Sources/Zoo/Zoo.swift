@@ -110,6 +110,16 @@ public enum Zoo {
             name: "mobilenetv2", aliases: ["mobilenet-v2", "mobilenet_v2"],
             description: "MobileNetV2, inverted residual blocks, ReLU6 (= keras.applications)",
             defaultInputSize: 224, preprocessing: .tf, spec: { try MobileNet.v2Spec($0) }))
+        entries.append(ZooEntry(name: "inceptionv3", aliases: ["inception_v3", "inception-v3"],
+                                description: "Inception v3 (= keras.applications.InceptionV3, BatchNorm without scale), 75 px minimum",
+                                defaultInputSize: 299, preprocessing: .tf, spec: { try InceptionV3.spec($0) }))
+        entries.append(ZooEntry(name: "googlenet", aliases: ["inception_v1", "inceptionv1", "googlenet-torchvision"],
+                                description: "GoogLeNet / Inception v1 as torchvision builds it (BatchNorm, ceil-mode pools, no aux heads)",
+                                defaultInputSize: 224, headPath: "fc", preprocessing: .tf, spec: { try GoogLeNet.spec($0) }))
+        entries.append(ZooEntry(name: "googlenet-caffe", aliases: ["bvlc_googlenet", "googlenet-bvlc"],
+                                description: "GoogLeNet as Caffe's bvlc_googlenet (LRN, 5x5 branches, ceil-mode pools, no BatchNorm)",
+                                defaultInputSize: 224, headPath: "loss3_classifier", preprocessing: .caffe,
+                                spec: { try GoogLeNetCaffe.spec($0) }))
         return entries
     }()
 

@@ -58,6 +58,8 @@ private func naiveConv(_ x: Tensor, _ w: Tensor, _ b: Tensor?, stride: Int, pad:
     ("explicit asymmetric", (2, 3), (1, 2), Padding.explicit(top: 0, bottom: 2, left: 1, right: 0), true, 1),
     ("groups, no bias", (3, 3), (1, 1), Padding.symmetric(1), false, 2),
     ("1x1 pointwise", (1, 1), (1, 1), Padding.valid, true, 1),
+    ("1x7 same (InceptionV3)", (1, 7), (1, 1), Padding.same, false, 1),
+    ("3x1 same stride 2", (3, 1), (2, 2), Padding.same, false, 1),
 ])
 func convGradients(_ name: String, _ k: (Int, Int), _ s: (Int, Int), _ p: Padding, _ bias: Bool, _ groups: Int) {
     let conv = makeConv(4, 6, kernel: k, stride: s, padding: p, useBias: bias, groups: groups)

@@ -110,3 +110,21 @@ func localResponseNormMatchesCaffeAndGradients(_ size: Int, _ beta: Float) {
     gradCheck([xp], eps: 1e-2, tolerance: 2e-2) { lrn(Var(xp)) }
     #expect(shapeErrorMessage { try lrn.outputShape(for: [2, 6]) }.contains("LocalResponseNorm"))
 }
+
+/// Keras scale=False: gamma stays 1, gets no gradient and is no parameter; x and beta gradients check out.
+@Test(arguments: [true, false])
+func batchNormWithoutScaleGradients(_ training: Bool) {
+    let bn = BatchNorm(channels: 3, epsilon: 1e-3, scale: false)
+    bn.bias.value = randomTensor([3], seed: 2)
+    bn.runningMean.value = randomTensor([3], seed: 3, scale: 0.3)
+    bn.runningVar.value = randomTensor([3], seed: 4).map { 1 + 0.5 * $0 }
+    bn.setTraining(training)
+    #expect(bn.namedParameters().map(\.0) == ["bias", "runningMean", "runningVar"])
+    #expect(bn.usesBatchStatistics == training)
+    let xp = Parameter(randomTensor([4, 3, 2, 2], seed: 9, scale: 2))
+    gradCheck([xp, bn.bias], eps: 1e-2, tolerance: 2e-2) { bn(Var(xp)) }
+    #expect(bn.weight.grad == nil && bn.weight.value.scalars == [1, 1, 1])
+    // Freezing reaches beta, which then decides the mode as gamma does with scale.
+    bn.freeze { _ in true }
+    #expect(!bn.usesBatchStatistics)
+}

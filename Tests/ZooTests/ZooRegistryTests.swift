@@ -12,7 +12,7 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
     #expect(try Zoo.entry(named: "lenet-5").name == "lenet5")
     #expect(Set(Zoo.names) == ["lenet5", "alexnet", "alexnet-caffe", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn",
                                "vgg13_bn", "vgg16_bn", "vgg19_bn", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-                               "mobilenet", "mobilenetv2"])
+                               "mobilenet", "mobilenetv2", "inceptionv3", "googlenet", "googlenet-caffe"])
     do {
         _ = try Zoo.entry(named: "inception")
         Issue.record("expected unknownModel")
@@ -23,12 +23,13 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
     }
     for e in Zoo.all {
         // MobileNet's weighted output layer is its 1x1 convolution; `predictions` is the activation after it.
-        #expect(e.headPath == (e.name == "mobilenet" ? "conv_preds" : "predictions"), "\(e.name)")
+        let heads = ["mobilenet": "conv_preds", "googlenet": "fc", "googlenet-caffe": "loss3_classifier"]
+        #expect(e.headPath == heads[e.name, default: "predictions"], "\(e.name)")
         let spec = try e.spec()
         #expect(spec.headRecipe.outputName == e.headPath, "\(e.name)")
         #expect(spec.inputShape == [e.defaultInputChannels, e.defaultInputSize, e.defaultInputSize], "\(e.name)")
         #expect(spec.preprocessing == e.preprocessing)
-        #expect(spec.headLayerNames.last == "predictions")
+        #expect(spec.headLayerNames.last == e.headPath)
     }
 }
 
@@ -40,6 +41,8 @@ let fixturesDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().ap
     ("vgg16_bn", 138_365_992 + 2 * 4224),
     ("resnet18", 11_689_512 + 2 * 4800), ("resnet50", 25_636_712), ("resnet101", 44_707_176), ("resnet152", 60_419_944),
     ("mobilenet", 4_253_864), ("mobilenetv2", 3_538_984),
+    ("inceptionv3", 23_851_784), ("googlenet", 6_624_904 + 2 * 7280),
+    ("googlenet-caffe", 6_998_552),
 ])
 func parameterCountsAtDefaultsMatchKeras(name: String, count: Int) throws {
     #expect(try Zoo.entry(named: name).defaultParameterCount == count)
@@ -55,11 +58,16 @@ func parameterCountsAtDefaultsMatchKeras(name: String, count: Int) throws {
     #expect(try Zoo.entry(named: "resnet18").parameterCount(ZooOptions(classCount: 3)) == 11_699_112 - 513_000 + 1539)
 }
 
+/// A small input each architecture takes (InceptionV3 refuses less than 75 px, as Keras does).
+func smallInputSize(_ name: String) -> Int {
+    name.hasPrefix("lenet") ? 32 : name == "alexnet-caffe" ? 96 : name == "inceptionv3" ? 75 : 64
+}
+
 /// The spec (used for counts and key lists) and the materialised model agree on every path and shape.
 @Test(arguments: Zoo.names)
 func specAndBuiltModelAgree(name: String) throws {
     let e = try Zoo.entry(named: name)
-    let o = ZooOptions(inputSize: name.hasPrefix("lenet") ? 32 : name == "alexnet-caffe" ? 96 : 64, widthMultiplier: 0.25, dropout: 0.1)
+    let o = ZooOptions(inputSize: smallInputSize(name), widthMultiplier: 0.25, dropout: 0.1)
     let spec = try e.spec(o)
     let model = try e.build(o)
     let built = model.namedParameters().map { "\($0.0) \($0.1.shape)" }
@@ -83,7 +91,7 @@ func parameterPathsMatchGoldenKeyList(name: String) throws {
     let golden = try String(contentsOf: url, encoding: .utf8)
     #expect(golden == text, "parameter paths of \(name) differ from \(url.path)")
     // The built model has the same paths (keys don't depend on width or input size).
-    let small = try Zoo.entry(named: name).build(ZooOptions(inputSize: name.hasPrefix("lenet") ? 32 : name == "alexnet-caffe" ? 96 : 64, widthMultiplier: 0.25))
+    let small = try Zoo.entry(named: name).build(ZooOptions(inputSize: smallInputSize(name), widthMultiplier: 0.25))
     #expect(small.namedParameters().map(\.0) == spec.parameterShapes.map(\.path))
 }
 

@@ -14,8 +14,10 @@ public enum MomentumConvention: String, Hashable, Sendable, Codable {
 /// Training mode (`isTraining && !weight.isFrozen`, the Keras rule) normalises with the batch mean and
 /// biased variance and updates `runningMean`/`runningVar`; otherwise the running statistics are used,
 /// so a frozen backbone's BN neither drifts nor depends on the batch.
+/// `scale: false` is Keras's `BatchNormalization(scale=False)` (InceptionV3): gamma is fixed at 1 and
+/// is not a parameter (no `weight` path, nothing to import, train or count).
 public final class BatchNorm: Module, Layer {
-    public let weight: Parameter        // gamma
+    public let weight: Parameter        // gamma (constant 1, not listed, when !scale)
     public let bias: Parameter          // beta
     public let runningMean: Parameter   // .buffer
     public let runningVar: Parameter    // .buffer
@@ -23,22 +25,34 @@ public final class BatchNorm: Module, Layer {
     public let epsilon: Float
     public let momentum: Float
     public let convention: MomentumConvention
+    /// Whether gamma is a parameter (Keras `scale`).
+    public let scale: Bool
 
-    public init(channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99, convention: MomentumConvention = .keras) {
+    public init(channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99, convention: MomentumConvention = .keras,
+                scale: Bool = true) {
         check(channels > 0 && epsilon >= 0 && momentum >= 0 && momentum <= 1,
               "BatchNorm(\(channels)): invalid channels, epsilon \(epsilon) or momentum \(momentum)")
         self.channels = channels
         self.epsilon = epsilon
         self.momentum = momentum
         self.convention = convention
+        self.scale = scale
         weight = Parameter(Tensor(shape: [channels], repeating: 1))
         bias = Parameter(Tensor(zeros: [channels]))
         runningMean = Parameter(Tensor(zeros: [channels]), kind: .buffer)
         runningVar = Parameter(Tensor(shape: [channels], repeating: 1), kind: .buffer)
     }
 
+    /// Without scale, gamma is no path: freezing reaches only beta, which then decides.
+    public override func localParameters() -> [(String, Parameter)] {
+        scale ? super.localParameters() : super.localParameters().filter { $0.1 !== weight }
+    }
+
     /// Whether a forward pass uses (and updates) batch statistics.
-    public var usesBatchStatistics: Bool { isTraining && !weight.isFrozen }
+    public var usesBatchStatistics: Bool { isTraining && !(scale ? weight : bias).isFrozen }
+
+    /// Gamma on the tape: a constant leaf without scale, so no gradient is made for it.
+    private var gammaVar: Var { scale ? Var(weight) : Var(weight.value) }
 
     public func outputShape(for s: [Int]) throws -> [Int] {
         guard s.count >= 2, s[1] == channels else {
@@ -50,10 +64,10 @@ public final class BatchNorm: Module, Layer {
     public func callAsFunction(_ x: Var) -> Var {
         _ = checked { try outputShape(for: x.shape) }
         guard usesBatchStatistics else {
-            return batchNormInference(x, gamma: Var(weight), beta: Var(bias), mean: runningMean.value,
+            return batchNormInference(x, gamma: gammaVar, beta: Var(bias), mean: runningMean.value,
                                       variance: runningVar.value, epsilon: epsilon)
         }
-        let (y, mean, variance) = batchNormTraining(x, gamma: Var(weight), beta: Var(bias), epsilon: epsilon)
+        let (y, mean, variance) = batchNormTraining(x, gamma: gammaVar, beta: Var(bias), epsilon: epsilon)
         let m = x.value.count / channels
         let (keep, take): (Float, Float) = convention == .keras ? (momentum, 1 - momentum) : (1 - momentum, momentum)
         let correction: Float = convention == .pytorch ? Float(m) / Float(max(m - 1, 1)) : 1

@@ -17,12 +17,15 @@ public enum ExportJob {
 
     public static func zooTable() -> String {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s.padding(toLength: n, withPad: " ", startingAt: 0) }
-        var lines = [pad("name", 14) + pad("parameters", 12) + pad("input", 11) + pad("head", 12) + pad("preprocess", 11) + "description"]
+        // Columns as wide as the longest name / head (googlenet-caffe, loss3_classifier).
+        let nameWidth = max(14, (Zoo.all.map(\.name.count).max() ?? 0) + 1)
+        let headWidth = max(12, (Zoo.all.map(\.headPath.count).max() ?? 0) + 1)
+        var lines = [pad("name", nameWidth) + pad("parameters", 12) + pad("input", 11) + pad("head", headWidth) + pad("preprocess", 11) + "description"]
         for e in Zoo.all {
             let aliases = e.aliases.filter { $0.lowercased() != e.name.lowercased() }
-            lines.append(pad(e.name, 14) + pad(String(e.defaultParameterCount), 12)
+            lines.append(pad(e.name, nameWidth) + pad(String(e.defaultParameterCount), 12)
                          + pad("\(e.defaultInputSize)x\(e.defaultInputSize)x\(e.defaultInputChannels)", 11)
-                         + pad(e.headPath, 12) + pad(e.preprocessing.rawValue, 11) + e.description
+                         + pad(e.headPath, headWidth) + pad(e.preprocessing.rawValue, 11) + e.description
                          + (aliases.isEmpty ? "" : " (also: \(aliases.joined(separator: ", ")))"))
         }
         lines.append("")

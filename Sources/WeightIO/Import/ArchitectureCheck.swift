@@ -28,8 +28,10 @@ extension ZooModel {
         let headNames = Set(headLayerNames)
         let output = headPath ?? spec.headRecipe.outputName
         var seen = Set<String>()
+        // Auto-named layers numbered otherwise (a Keras 2 InceptionV3) compare by order, as weights load.
+        let auto = autoNameAliases(fileLayers: config.layers.map(\.name), modelLayers: nodes.map(\.node.name))
         for l in config.layers where l.className != "InputLayer" && !containerClasses.contains(l.className) {
-            var name = legacyAliases[l.name] ?? l.name
+            var name = legacyAliases[l.name] ?? auto[l.name] ?? l.name
             // keras.applications leaves MobileNet's global pooling unnamed, and Keras numbers the automatic
             // name per session (`global_average_pooling2d_3`): match it to the unnumbered node.
             if byName[name] == nil, autoNamedClasses.contains(l.className), let base = withoutNumberSuffix(name), byName[base] != nil {

@@ -115,7 +115,12 @@ public func matchZooArchitectures(_ file: WeightFile) -> [ZooMatch] {
     for entry in Zoo.all {
         guard let base = try? entry.spec() else { continue }
         var legacy: [String: String] = [:]
-        guard let sources = try? sourceTensors(file, aliases: base.legacyAliases, modelName: entry.name, legacy: &legacy) else { continue }
+        var aliases = base.legacyAliases
+        if file.format != .graftNative && file.format != .caffe {   // as the importer: auto-named layers by order
+            aliases.merge(autoNameAliases(fileLayers: file.layersWithWeights.map(\.name),
+                                          modelLayers: specRefs(base).map(\.layer))) { legacy, _ in legacy }
+        }
+        guard let sources = try? sourceTensors(file, aliases: aliases, modelName: entry.name, legacy: &legacy) else { continue }
         var byKey: [String: SourceTensor] = [:]
         for s in sources where byKey[s.key] == nil { byKey[s.key] = s }
         let native = file.format == .graftNative

@@ -19,6 +19,8 @@ public struct KerasLayerConfig: Sendable, Equatable {
     public var useBias: Bool?
     public var epsilon: Double?
     public var momentum: Double?
+    /// BatchNormalization `scale` (false: no gamma, InceptionV3).
+    public var scale: Bool?
     public var rate: Double?
     public var trainable: Bool?
     public var dataFormat: String?
@@ -58,6 +60,7 @@ public struct KerasLayerConfig: Sendable, Equatable {
         if let u = units { parts.append("units=\(u)") }
         if useBias == false { parts.append("no bias") }
         if let e = epsilon { parts.append("epsilon=\(e)") }
+        if scale == false { parts.append("no scale") }
         if let r = rate { parts.append("rate=\(r)") }
         if trainable == false { parts.append("frozen") }
         return parts.joined(separator: " ")
@@ -113,6 +116,7 @@ public func parseKerasModelConfig(_ json: String, file: String = "") throws -> K
             l.useBias = config["use_bias"] as? Bool
             l.epsilon = (config["epsilon"] as? NSNumber)?.doubleValue
             l.momentum = (config["momentum"] as? NSNumber)?.doubleValue
+            if cls == "BatchNormalization" { l.scale = config["scale"] as? Bool }
             l.rate = (config["rate"] as? NSNumber)?.doubleValue
             l.trainable = config["trainable"] as? Bool
             l.dataFormat = config["data_format"] as? String

@@ -74,7 +74,17 @@ func planImport(_ file: WeightFile, into module: Module, mapping: KerasMapping, 
     var report = ImportReport(file: file.path, format: file.format, kerasVersion: file.kerasVersion, backend: file.backend)
     report.impliedBNEpsilon = impliedBatchNormEpsilon(file)
     report.modelBNEpsilon = mapping.bnEpsilon
-    let sources = try sourceTensors(file, aliases: mapping.legacyAliases, modelName: modelName, legacy: &report.legacyNames)
+    var aliases = mapping.legacyAliases
+    if file.format != .graftNative && file.format != .caffe {
+        let auto = autoNameAliases(fileLayers: file.layers.filter { !$0.tensors.isEmpty }.map(\.name),
+                                   modelLayers: mapping.weights.map(\.layer))
+        if !auto.isEmpty {
+            aliases.merge(auto) { legacy, _ in legacy }
+            report.warnings.append("\(auto.count) auto-named layers (conv2d_N, batch_normalization_N, ...) are numbered "
+                                   + "differently in the file and were matched by their order, as Keras's load_weights does")
+        }
+    }
+    let sources = try sourceTensors(file, aliases: aliases, modelName: modelName, legacy: &report.legacyNames)
     var byKey: [String: Int] = [:]
     var duplicates: [String] = []
     for (i, s) in sources.enumerated() {

@@ -6,9 +6,10 @@ import Zoo
 /// What a convolution-like layer (Conv2D, DepthwiseConv2D) can disagree on with its Keras config,
 /// first the window (kernel, strides, padding), then `between` (the kind's own options), then bias
 /// and the (fused) activation.
-func kerasConvDisagreement(_ l: KerasLayerConfig, kernel: Int, stride: Int, padding: SpecPadding, useBias: Bool,
-                           activation a: Activation?, between: () -> KerasDisagreement?) -> KerasDisagreement? {
-    if let k = l.kernelSize, k != [kernel, kernel] { return .init("kernel size", file: k, model: [kernel, kernel]) }
+func kerasConvDisagreement(_ l: KerasLayerConfig, kernel: Int, kernelWidth: Int? = nil, stride: Int, padding: SpecPadding,
+                           useBias: Bool, activation a: Activation?, between: () -> KerasDisagreement?) -> KerasDisagreement? {
+    let size = [kernel, kernelWidth ?? kernel]
+    if let k = l.kernelSize, k != size { return .init("kernel size", file: k, model: size) }
     if let s = l.strides, s != [stride, stride] { return .init("strides", file: s, model: [stride, stride]) }
     if let p = l.padding, p != kerasPadding(padding) { return .init("padding", file: p, model: kerasPadding(padding)) }
     if let d = between() { return d }
@@ -23,16 +24,17 @@ extension Conv2DKind: KerasLayer {
     public static var kerasClassNames: [String] { ["Conv2D"] }
 
     public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
-        kerasConvDisagreement(l, kernel: kernel, stride: stride, padding: padding, useBias: useBias,
+        kerasConvDisagreement(l, kernel: kernel, kernelWidth: kernelWidth, stride: stride, padding: padding, useBias: useBias,
                               activation: fusedActivation(module, activation)) {
             l.filters.flatMap { $0 != filters ? KerasDisagreement("filters", file: $0, model: filters) : nil }
         }
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> Conv2DKind? {
-        guard let f = l.filters, let k = square(l.kernelSize), let p = kerasPaddingKind( l.padding),
+        guard let f = l.filters, let k = l.kernelSize, k.count == 2, let p = kerasPaddingKind( l.padding),
               let a = kerasActivation( l.activation) else { return nil }
-        return Conv2DKind(filters: f, kernel: k, stride: square(l.strides) ?? 1, padding: p, useBias: l.useBias ?? true, activation: a)
+        return Conv2DKind(filters: f, kernel: k[0], stride: square(l.strides) ?? 1, padding: p, useBias: l.useBias ?? true,
+                          activation: a, kernelWidth: k[1])
     }
 }
 
@@ -64,10 +66,13 @@ extension BatchNormKind: KerasLayer {
             d.model += " (build the model with ZooOptions(bnEpsilon:))"
             return d
         }
+        if let s = l.scale, s != scale { return .init("BatchNorm scale", file: s, model: scale) }
         return nil
     }
 
-    public static func fromKeras(_ l: KerasLayerConfig) -> BatchNormKind? { BatchNormKind(epsilon: Float(l.epsilon ?? 1e-3)) }
+    public static func fromKeras(_ l: KerasLayerConfig) -> BatchNormKind? {
+        BatchNormKind(epsilon: Float(l.epsilon ?? 1e-3), scale: l.scale ?? true)
+    }
 }
 
 extension ActivationKind: KerasLayer {
@@ -130,6 +135,8 @@ extension Pool2DKind: KerasLayer {
         if let k = l.poolSize, k != [kernel, kernel] { return .init("pool size", file: k, model: [kernel, kernel]) }
         if let s = l.strides, s != [stride, stride] { return .init("strides", file: s, model: [stride, stride]) }
         if let p = l.padding, p != kerasPadding(padding) { return .init("padding", file: p, model: kerasPadding(padding)) }
+        // Keras has no ceil rounding (PyTorch/Caffe pools): a Keras config describes floor rounding.
+        if ceilMode { return .init("output rounding", file: "floor", model: "ceil") }
         return nil
     }
 

@@ -58,9 +58,10 @@ public struct GraphBuilder {
 
     @discardableResult
     public mutating func conv(_ name: String, _ out: Int, kernel: Int, stride: Int = 1, padding: SpecPadding = .valid,
-                              bias: Bool = true, groups: Int = 1, activation: ZooActivation? = nil, from: String? = nil) throws -> String {
+                              bias: Bool = true, groups: Int = 1, activation: ZooActivation? = nil, kernelWidth: Int? = nil,
+                              from: String? = nil) throws -> String {
         try node(name, Conv2DKind(filters: out, kernel: kernel, stride: stride, padding: padding, useBias: bias, groups: groups,
-                                  activation: activation?.fused), self.from(from))
+                                  activation: activation?.fused, kernelWidth: kernelWidth), self.from(from))
     }
 
     @discardableResult
@@ -72,8 +73,8 @@ public struct GraphBuilder {
     }
 
     @discardableResult
-    public mutating func batchNorm(_ name: String, epsilon: Float, from: String? = nil) throws -> String {
-        try node(name, BatchNormKind(epsilon: epsilon), self.from(from))
+    public mutating func batchNorm(_ name: String, epsilon: Float, scale: Bool = true, from: String? = nil) throws -> String {
+        try node(name, BatchNormKind(epsilon: epsilon, scale: scale), self.from(from))
     }
 
     @discardableResult
@@ -88,8 +89,8 @@ public struct GraphBuilder {
 
     @discardableResult
     public mutating func pool(_ name: String, _ kind: PoolKind, kernel: Int, stride: Int, padding: SpecPadding = .valid,
-                              from: String? = nil) throws -> String {
-        try node(name, Pool2DKind(kind, kernel: kernel, stride: stride, padding: padding), self.from(from))
+                              ceilMode: Bool = false, from: String? = nil) throws -> String {
+        try node(name, Pool2DKind(kind, kernel: kernel, stride: stride, padding: padding, ceilMode: ceilMode), self.from(from))
     }
 
     @discardableResult

@@ -1,8 +1,8 @@
 import TensorCore
 import NN
 
-/// Keras `Conv2D`: `filters` output channels, square kernel and stride, optional bias, `groups`, and a
-/// fused activation (nil: linear). Weight [filters, C/groups, k, k].
+/// Keras `Conv2D`: `filters` output channels, a kernel `kernel` x `kernelWidth` (nil: square), square
+/// stride, optional bias, `groups`, and a fused activation (nil: linear). Weight [filters, C/groups, kh, kw].
 public struct Conv2DKind: LayerKind, ModuleBuildable, Hashable {
     public var filters: Int
     public var kernel: Int
@@ -11,36 +11,43 @@ public struct Conv2DKind: LayerKind, ModuleBuildable, Hashable {
     public var useBias: Bool = true
     public var groups: Int = 1
     public var activation: Activation? = nil
+    /// Kernel width when it differs from the height `kernel` (nil: square).
+    public var kernelWidth: Int? = nil
 
     public init(filters: Int, kernel: Int, stride: Int = 1, padding: SpecPadding = .valid, useBias: Bool = true,
-                groups: Int = 1, activation: Activation? = nil) {
+                groups: Int = 1, activation: Activation? = nil, kernelWidth: Int? = nil) {
         self.filters = filters; self.kernel = kernel; self.stride = stride; self.padding = padding
         self.useBias = useBias; self.groups = groups; self.activation = activation
+        self.kernelWidth = kernelWidth == kernel ? nil : kernelWidth
     }
+
+    /// (height, width) of the kernel.
+    public var kernelSize: (Int, Int) { (kernel, kernelWidth ?? kernel) }
 
     public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
         let (c, _, _) = try spatial(inputs, what: "convolution")
         guard c % groups == 0, filters % groups == 0 else {
             throw shapeFailure(inputs, "channels \(c) -> \(filters) are not divisible by groups \(groups)")
         }
-        let (oh, ow) = try windowed(inputs, what: "convolution", kernel: kernel, stride: stride, padding: padding)
+        let (oh, ow) = try windowed(inputs, what: "convolution", kernel: kernel, kernelWidth: kernelWidth, stride: stride,
+                                     padding: padding)
         return [filters, oh, ow]
     }
 
     public func parameters(_ inputs: [[Int]]) -> [(name: String, shape: [Int])] {
-        [("weight", [filters, inputs[0][0] / groups, kernel, kernel])] + (useBias ? [("bias", [filters])] : [])
+        [("weight", [filters, inputs[0][0] / groups, kernelSize.0, kernelSize.1])] + (useBias ? [("bias", [filters])] : [])
     }
 
     public func makeModule(_ inputs: [[Int]], rng: inout SeededRandom) -> Module {
-        let c = Conv2D(inChannels: inputs[0][0], outChannels: filters, kernel: kernel, stride: stride, padding: padding.nn,
-                       useBias: useBias, groups: groups, rng: &rng)
+        let c = Conv2D(inChannels: inputs[0][0], outChannels: filters, kernelSize: kernelSize, strides: (stride, stride),
+                       padding: padding.nn, useBias: useBias, groups: groups, rng: &rng)
         c.fusedActivation = activation
         return c
     }
 
     public static func describing(_ m: Module) -> Conv2DKind? {
-        guard let c = m as? Conv2D, c.kernelSize.0 == c.kernelSize.1, c.stride.0 == c.stride.1 else { return nil }
+        guard let c = m as? Conv2D, c.stride.0 == c.stride.1 else { return nil }
         return Conv2DKind(filters: c.outChannels, kernel: c.kernelSize.0, stride: c.stride.0, padding: SpecPadding(c.padding),
-                          useBias: c.bias != nil, groups: c.groups, activation: c.fusedActivation)
+                          useBias: c.bias != nil, groups: c.groups, activation: c.fusedActivation, kernelWidth: c.kernelSize.1)
     }
 }

@@ -26,21 +26,24 @@ public func kerasSamePadding(_ size: Int, kernel: Int, stride: Int) -> (Int, Int
     return (total / 2, total - total / 2)
 }
 
-/// A window op's output (height, width) for [C, H, W], or a shape failure naming `what`.
-func windowed(_ inputs: [[Int]], what: String, kernel: Int, stride: Int, padding: SpecPadding) throws -> (Int, Int) {
+/// A window op's output (height, width) for [C, H, W], or a shape failure naming `what`. `kernelWidth`
+/// (nil: `kernel`) makes the window non-square (InceptionV3's 1x7 and 7x1 convolutions).
+func windowed(_ inputs: [[Int]], what: String, kernel: Int, kernelWidth: Int? = nil, stride: Int,
+              padding: SpecPadding) throws -> (Int, Int) {
     let (_, h, w) = try spatial(inputs, what: what)
+    let kw = kernelWidth ?? kernel
     let (t, b, l, r): (Int, Int, Int, Int)
     switch padding {
     case .valid: (t, b, l, r) = (0, 0, 0, 0)
     case .same:
         let (pt, pb) = kerasSamePadding(h, kernel: kernel, stride: stride)
-        let (pl, pr) = kerasSamePadding(w, kernel: kernel, stride: stride)
+        let (pl, pr) = kerasSamePadding(w, kernel: kw, stride: stride)
         (t, b, l, r) = (pt, pb, pl, pr)
     case let .explicit(top, bottom, left, right): (t, b, l, r) = (top, bottom, left, right)
     }
     guard let oh = windowOutput(h, kernel: kernel, stride: stride, before: t, after: b),
-          let ow = windowOutput(w, kernel: kernel, stride: stride, before: l, after: r) else {
-        throw shapeFailure(inputs, "is too small for a \(kernel)x\(kernel) \(what) (stride \(stride)): output would be empty")
+          let ow = windowOutput(w, kernel: kw, stride: stride, before: l, after: r) else {
+        throw shapeFailure(inputs, "is too small for a \(kernel)x\(kw) \(what) (stride \(stride)): output would be empty")
     }
     return (oh, ow)
 }

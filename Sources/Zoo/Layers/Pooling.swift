@@ -23,26 +23,54 @@ public struct ZeroPadding2DKind: LayerKind, ModuleBuildable, Hashable {
     }
 }
 
-/// Keras `MaxPooling2D` / `AveragePooling2D` (square window and stride).
+/// Keras `MaxPooling2D` / `AveragePooling2D` (square window and stride). `ceilMode` is PyTorch's and
+/// Caffe's output rounding, max pooling only: the last window may hang over the bottom/right edge,
+/// which is the same as that much more padding there, since padded cells never win a max. So the
+/// module is a max pool with the extra padding, and runs (forward, backward, oneDNN) as any other.
 public struct Pool2DKind: LayerKind, ModuleBuildable, Hashable {
     public var kind: PoolKind
     public var kernel: Int
     public var stride: Int
     public var padding: SpecPadding = .valid
+    public var ceilMode: Bool = false
 
-    public init(_ kind: PoolKind, kernel: Int, stride: Int, padding: SpecPadding = .valid) {
-        self.kind = kind; self.kernel = kernel; self.stride = stride; self.padding = padding
+    public init(_ kind: PoolKind, kernel: Int, stride: Int, padding: SpecPadding = .valid, ceilMode: Bool = false) {
+        self.kind = kind; self.kernel = kernel; self.stride = stride; self.padding = padding; self.ceilMode = ceilMode
     }
 
     public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
-        let (oh, ow) = try windowed(inputs, what: "\(kind) pooling", kernel: kernel, stride: stride, padding: padding)
+        let p = try effectivePadding(inputs)
+        let (oh, ow) = try windowed(inputs, what: "\(kind) pooling", kernel: kernel, stride: stride, padding: p)
         return [inputs[0][0], oh, ow]
     }
 
+    /// `padding`, plus in ceil mode the bottom/right overhang of the last window (PyTorch's rule: the
+    /// last window must start inside the input or its left padding).
+    func effectivePadding(_ inputs: [[Int]]) throws -> SpecPadding {
+        guard ceilMode else { return padding }
+        let (_, h, w) = try spatial(inputs, what: "\(kind) pooling")
+        guard kind == .max else { throw shapeFailure(inputs, "ceil mode is supported for max pooling only") }
+        let (t, b, l, r): (Int, Int, Int, Int)
+        switch padding {
+        case .same: throw shapeFailure(inputs, "ceil mode takes explicit or valid padding, not 'same'")
+        case .valid: (t, b, l, r) = (0, 0, 0, 0)
+        case let .explicit(top, bottom, left, right): (t, b, l, r) = (top, bottom, left, right)
+        }
+        func extra(_ size: Int, _ before: Int, _ after: Int) -> Int {
+            let span = size + before + after - kernel
+            guard span >= 0 else { return 0 }
+            var out = (span + stride - 1) / stride + 1
+            if (out - 1) * stride >= size + before { out -= 1 }
+            return max(0, (out - 1) * stride + kernel - (size + before + after))
+        }
+        return .explicit(top: t, bottom: b + extra(h, t, b), left: l, right: r + extra(w, l, r))
+    }
+
     public func makeModule(_ inputs: [[Int]], rng: inout SeededRandom) -> Module {
+        let p = ((try? effectivePadding(inputs)) ?? padding).nn
         switch kind {
-        case .max: MaxPool2D(kernel: kernel, stride: stride, padding: padding.nn)
-        case .average: AvgPool2D(kernel: kernel, stride: stride, padding: padding.nn)
+        case .max: return MaxPool2D(kernel: kernel, stride: stride, padding: p)
+        case .average: return AvgPool2D(kernel: kernel, stride: stride, padding: p)
         }
     }
 
