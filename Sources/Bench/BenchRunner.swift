@@ -30,7 +30,8 @@ public struct BenchOptions: Sendable {
         case .lenet5Train: return quick ? 20 : 50
         case .resnet20Train: return quick ? 5 : 10
         case .resnet50Infer, .vgg16Infer: return quick ? 2 : 4
-        case .vgg16Frozen, .vgg16Cached, .resnet50Train: return quick ? 2 : 3
+        case .mobilenetv2Infer: return quick ? 3 : 6
+        case .vgg16Frozen, .vgg16Cached, .resnet50Train, .mobilenetv2Train: return quick ? 2 : 3
         case .vgg16Train: return 2
         }
     }
