@@ -247,8 +247,8 @@ extension BenchJob {
         }
         // The machine's FMA ceiling: the better of the probes before and after (load lowers a probe).
         let peak = max(r.fmaPeakGFLOPs, r.fmaPeakAfterGFLOPs)
-        var s = "| workload | batch | Graft img/s | " + peers.map { "\($0) img/s" }.joined(separator: " | ")
-            + " | Graft / best peer | Graft GFLOP/s | % of FMA peak | peak RSS MiB (graft/" + peers.joined(separator: "/") + ") |\n"
+        var s = "| workload | batch | Graft img/s | " + peers.map { "\($0) img/s | " }.joined()
+            + "Graft / best peer | Graft GFLOP/s | % of FMA peak | peak RSS MiB (" + (["graft"] + peers).joined(separator: "/") + ") |\n"
         s += "|---|---:|---:|" + peers.map { _ in "---:|" }.joined() + "---:|---:|---:|---|\n"
         for row in r.rows {
             let peerCells = peers.map { p in row.skipped[p] != nil && row.rate[p] == nil ? "skipped" : f(row.rate[p]) }
@@ -256,8 +256,8 @@ extension BenchJob {
             let g = row.workload == BenchWorkload.vgg16Cached.rawValue ? nil : row.graftGFLOPs
             let pct = g.map { String(format: "%.0f%%", 100 * $0 / peak) } ?? "-"
             let rss = (["graft"] + peers).map { row.rssMB[$0].map { String(format: "%.0f", $0) } ?? "-" }.joined(separator: "/")
-            s += "| \(row.title) | \(row.batch) | \(f(row.rate["graft"])) | " + peerCells.joined(separator: " | ")
-                + " | \(ratio) | \(f(g)) | \(pct) | \(rss) |\n"
+            s += "| \(row.title) | \(row.batch) | \(f(row.rate["graft"])) | " + peerCells.map { "\($0) | " }.joined()
+                + "\(ratio) | \(f(g)) | \(pct) | \(rss) |\n"
         }
         return s
     }
