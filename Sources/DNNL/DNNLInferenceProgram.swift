@@ -122,10 +122,10 @@ final class DNNLInferenceProgram {
         return dnnl_post_ops_append_eltwise(p, 1, alg, alpha, beta)
     }
 
-    /// Whether an implementation runs jitted kernels: oneDNN 2.6 offers the depthwise fusion of f32 on
-    /// AVX-512 only as `ref_fused_convolution:any:jit_1x1:...:jit_dw:...`, a wrapper running the two
-    /// jitted primitives one after the other through its scratchpad; `ref:any` alone is the slow
-    /// reference kernel.
+    /// Whether an implementation runs jitted kernels: oneDNN 2.6 offers the f32 depthwise fusion on
+    /// AVX-512 as a fused `jit_1x1` kernel for some shapes and otherwise as
+    /// `ref_fused_convolution:any:jit_1x1:...:jit_dw:...`, a wrapper running the two jitted primitives
+    /// one after the other through its scratchpad; `ref:any` alone is the slow reference kernel.
     static func jitted(_ implementation: String) -> Bool {
         !implementation.hasPrefix("ref") || (implementation.hasPrefix("ref_fused") && !implementation.contains(":ref"))
     }
