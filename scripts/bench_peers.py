@@ -10,6 +10,9 @@ Same models and batch sizes as the Graft side (Sources/Training/Jobs/BenchJob.sw
   vgg16-train      VGG16 224px with top (no dropout, as Keras), full training step, batch 16
   resnet50-infer   ResNet50 v1 (keras.applications: stride on the first 1x1), inference, batch 16
   resnet50-train   ResNet50 v1 full training step, batch 16
+  mobilenetv2-infer  MobileNetV2 alpha 1.0 224px with top (keras.applications; torchvision mobilenet_v2 is the
+                   same network: its classifier Dropout(0.2) is removed, as Keras has none), inference, batch 16
+  mobilenetv2-train  MobileNetV2 full training step, batch 16
   lenet5-train     LeNet-5 28px (Keras-tutorial form: conv6 5x5 same + tanh, avgpool, conv16 5x5 + tanh,
                    avgpool, dense 120 tanh, 84 tanh, 10), training step, batch 64
   resnet20-train   ResNet-20 (He et al. 2015, CIFAR: 16/32/64 x 3 basic blocks, option-A shortcuts),
@@ -32,7 +35,7 @@ import sys
 import time
 
 BATCH = {"vgg16-infer": 16, "vgg16-frozen": 16, "vgg16-train": 16, "resnet50-infer": 16,
-         "resnet50-train": 16, "lenet5-train": 64, "resnet20-train": 64, "vgg16-cached": 16}
+         "resnet50-train": 16, "mobilenetv2-infer": 16, "mobilenetv2-train": 16, "lenet5-train": 64, "resnet20-train": 64, "vgg16-cached": 16}
 INPUT = {"lenet5-train": (1, 28, 10), "resnet20-train": (3, 32, 10)}  # channels, size, classes
 
 
@@ -40,7 +43,7 @@ def workload_input(w):
     """(channels, size, classes) of a workload's input and output; the frozen/cached heads have 3 classes."""
     if w in ("vgg16-frozen", "vgg16-cached"):
         return 3, 224, 3
-    if w.startswith("vgg16") or w.startswith("resnet50"):
+    if w.startswith("vgg16") or w.startswith("resnet50") or w.startswith("mobilenetv2"):
         return 3, 224, 1000
     return INPUT[w]
 
@@ -97,6 +100,14 @@ def run_torch(w, threads, warmup, iterations):
         for i, l in enumerate(m.classifier):
             if isinstance(l, nn.Dropout):
                 m.classifier[i] = nn.Identity()  # Keras VGG16 has no dropout
+        return m
+
+    def mobilenet_v2():
+        m = torchvision.models.mobilenet_v2(weights=None) if hasattr(torchvision.models, "MobileNet_V2_Weights") \
+            else torchvision.models.mobilenet_v2(pretrained=False)
+        for i, l in enumerate(m.classifier):
+            if isinstance(l, nn.Dropout):
+                m.classifier[i] = nn.Identity()  # Keras MobileNetV2 has no dropout
         return m
 
     class LeNet5(nn.Module):
@@ -156,6 +167,8 @@ def run_torch(w, threads, warmup, iterations):
         model = vgg16()
     elif w.startswith("resnet50"):
         model = resnet50_v1()
+    elif w.startswith("mobilenetv2"):
+        model = mobilenet_v2()
     elif w == "lenet5-train":
         model = LeNet5()
     else:
@@ -243,6 +256,8 @@ def run_tf(w, threads, warmup, iterations):
         model = keras.applications.VGG16(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
     elif w.startswith("resnet50"):
         model = keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
+    elif w.startswith("mobilenetv2"):
+        model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
     elif w == "lenet5-train":
         model = lenet5()
     else:

@@ -17,6 +17,10 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
     case resnet50Infer = "resnet50-infer"
     /// ResNet50 full training step, batch 16.
     case resnet50Train = "resnet50-train"
+    /// MobileNetV2 (keras.applications, alpha 1.0) 224px with top, inference, batch 16.
+    case mobilenetv2Infer = "mobilenetv2-infer"
+    /// MobileNetV2 alpha 1.0 224px with top, full training step, batch 16.
+    case mobilenetv2Train = "mobilenetv2-train"
     /// LeNet-5 28px (zoo `lenet5`: tanh, average pooling), training step, batch 64.
     case lenet5Train = "lenet5-train"
     /// ResNet-20 CIFAR (He et al. 2015, option-A shortcuts), 32px, training step, batch 64.
@@ -26,7 +30,17 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
     case vgg16Cached = "vgg16-cached"
 
     public var batch: Int { self == .lenet5Train || self == .resnet20Train ? 64 : 16 }
-    public var isInference: Bool { self == .vgg16Infer || self == .resnet50Infer }
+    public var isInference: Bool { self == .vgg16Infer || self == .resnet50Infer || self == .mobilenetv2Infer }
+
+    /// The zoo model of the 224px ImageNet-shaped workloads (with top, 1000 classes).
+    public var zooName: String? {
+        switch self {
+        case .vgg16Infer, .vgg16Train, .vgg16Frozen, .vgg16Cached: "vgg16"
+        case .resnet50Infer, .resnet50Train: "resnet50"
+        case .mobilenetv2Infer, .mobilenetv2Train: "mobilenetv2"
+        case .lenet5Train, .resnet20Train: nil
+        }
+    }
 
     public var title: String {
         switch self {
@@ -35,6 +49,8 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
         case .vgg16Train: "VGG16 224 full training"
         case .resnet50Infer: "ResNet50 224 inference"
         case .resnet50Train: "ResNet50 224 full training"
+        case .mobilenetv2Infer: "MobileNetV2 224 inference"
+        case .mobilenetv2Train: "MobileNetV2 224 full training"
         case .lenet5Train: "LeNet-5 28 training"
         case .resnet20Train: "ResNet-20 CIFAR 32 training"
         case .vgg16Cached: "VGG16 fine-tune 10 ep x 600 img (cached)"
@@ -51,13 +67,13 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
         case .resnet50Train: (3.7, 3.2)
         case .lenet5Train: (8700, 6700)
         case .resnet20Train: (344, 266)
-        case .vgg16Cached: nil
+        case .vgg16Cached, .mobilenetv2Infer, .mobilenetv2Train: nil
         }
     }
 
     /// The default order of `bench all`: cheap workloads first, so a cut-short run still has them.
     public static let defaultOrder: [BenchWorkload] = [
-        .lenet5Train, .resnet20Train, .resnet50Infer, .vgg16Infer, .vgg16Frozen, .vgg16Cached, .resnet50Train, .vgg16Train,
+        .lenet5Train, .resnet20Train, .mobilenetv2Infer, .resnet50Infer, .vgg16Infer, .vgg16Frozen, .vgg16Cached, .mobilenetv2Train, .resnet50Train, .vgg16Train,
     ]
 
     /// Images of the cached fine-tune and its epochs.
@@ -118,8 +134,8 @@ public enum BenchJob {
         }
 
         switch workload {
-        case .vgg16Infer, .resnet50Infer:
-            let model = try Zoo.build(workload == .vgg16Infer ? "vgg16" : "resnet50", ZooOptions(inputSize: 224, classCount: 1000))
+        case .vgg16Infer, .resnet50Infer, .mobilenetv2Infer:
+            let model = try Zoo.build(workload.zooName!, ZooOptions(inputSize: 224, classCount: 1000))
             model.setTraining(false)
             let macs = try BenchFLOPs.forwardMACs(model, [3, 224, 224]).macs
             m.gflop_per_step = 2 * macs * Double(b) / 1e9
@@ -137,7 +153,7 @@ public enum BenchJob {
             }
             m.record(times, batch: b)
 
-        case .vgg16Train, .resnet50Train, .lenet5Train, .resnet20Train:
+        case .vgg16Train, .resnet50Train, .mobilenetv2Train, .lenet5Train, .resnet20Train:
             let model: any Layer
             let shape: [Int], classes: Int
             switch workload {
@@ -148,7 +164,7 @@ public enum BenchJob {
                 model = BenchResNet20(classes: 10)
                 shape = [3, 32, 32]; classes = 10
             default:
-                model = try Zoo.build(workload == .vgg16Train ? "vgg16" : "resnet50",
+                model = try Zoo.build(workload.zooName!,
                                       ZooOptions(inputSize: 224, classCount: 1000, classifierActivation: .linear))
                 shape = [3, 224, 224]; classes = 1000
             }

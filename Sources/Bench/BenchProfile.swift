@@ -13,7 +13,9 @@ extension BenchJob {
     public static func profileInference(_ workload: BenchWorkload, threads: Int, iterations: Int, warmup: Int,
                                         inference: InferenceOptions = InferenceOptions()) throws -> String {
         Threads.count = max(1, threads)
-        let name = workload == .vgg16Infer ? "vgg16" : "resnet50"
+        guard workload.isInference, let name = workload.zooName else {
+            throw ZooError.invalidOption("--profile takes an inference workload, not \(workload.rawValue)")
+        }
         let model = try Zoo.build(name, ZooOptions(inputSize: 224, classCount: 1000))
         model.setTraining(false)
         var rng = SeededRandom(seed: 7)

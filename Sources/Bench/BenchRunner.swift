@@ -30,7 +30,8 @@ public struct BenchOptions: Sendable {
         case .lenet5Train: return quick ? 20 : 50
         case .resnet20Train: return quick ? 5 : 10
         case .resnet50Infer, .vgg16Infer: return quick ? 2 : 4
-        case .vgg16Frozen, .vgg16Cached, .resnet50Train: return quick ? 2 : 3
+        case .mobilenetv2Infer: return quick ? 3 : 6
+        case .vgg16Frozen, .vgg16Cached, .resnet50Train, .mobilenetv2Train: return quick ? 2 : 3
         case .vgg16Train: return 2
         }
     }
@@ -246,8 +247,8 @@ extension BenchJob {
         }
         // The machine's FMA ceiling: the better of the probes before and after (load lowers a probe).
         let peak = max(r.fmaPeakGFLOPs, r.fmaPeakAfterGFLOPs)
-        var s = "| workload | batch | Graft img/s | " + peers.map { "\($0) img/s" }.joined(separator: " | ")
-            + " | Graft / best peer | Graft GFLOP/s | % of FMA peak | peak RSS MiB (graft/" + peers.joined(separator: "/") + ") |\n"
+        var s = "| workload | batch | Graft img/s | " + peers.map { "\($0) img/s | " }.joined()
+            + "Graft / best peer | Graft GFLOP/s | % of FMA peak | peak RSS MiB (" + (["graft"] + peers).joined(separator: "/") + ") |\n"
         s += "|---|---:|---:|" + peers.map { _ in "---:|" }.joined() + "---:|---:|---:|---|\n"
         for row in r.rows {
             let peerCells = peers.map { p in row.skipped[p] != nil && row.rate[p] == nil ? "skipped" : f(row.rate[p]) }
@@ -255,8 +256,8 @@ extension BenchJob {
             let g = row.workload == BenchWorkload.vgg16Cached.rawValue ? nil : row.graftGFLOPs
             let pct = g.map { String(format: "%.0f%%", 100 * $0 / peak) } ?? "-"
             let rss = (["graft"] + peers).map { row.rssMB[$0].map { String(format: "%.0f", $0) } ?? "-" }.joined(separator: "/")
-            s += "| \(row.title) | \(row.batch) | \(f(row.rate["graft"])) | " + peerCells.joined(separator: " | ")
-                + " | \(ratio) | \(f(g)) | \(pct) | \(rss) |\n"
+            s += "| \(row.title) | \(row.batch) | \(f(row.rate["graft"])) | " + peerCells.map { "\($0) | " }.joined()
+                + "\(ratio) | \(f(g)) | \(pct) | \(rss) |\n"
         }
         return s
     }

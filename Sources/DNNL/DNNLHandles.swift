@@ -79,6 +79,22 @@ final class PrimitiveDesc: @unchecked Sendable {
         }
     }
 
+    /// Every implementation oneDNN offers for `desc`, in its order of preference (the first is what
+    /// `init(op:)` gives).
+    static func implementations<D>(op desc: inout D, attr: PrimitiveAttr?, engine: dnnl_engine_t) -> [PrimitiveDesc] {
+        var it: dnnl_primitive_desc_iterator_t?
+        let st = withUnsafePointer(to: &desc) { dnnl_primitive_desc_iterator_create(&it, UnsafeRawPointer($0), attr?.handle, engine, nil) }
+        guard st == dnnl_success, let it else { return [] }
+        defer { dnnl_primitive_desc_iterator_destroy(it) }
+        var all: [PrimitiveDesc] = []
+        repeat {
+            if let h = dnnl_primitive_desc_iterator_fetch(it), let pd = try? PrimitiveDesc("iterator fetch", { $0 = h; return dnnl_success }) {
+                all.append(pd)
+            }
+        } while dnnl_primitive_desc_iterator_next(it) == dnnl_success && all.count < 64
+        return all
+    }
+
     /// A reorder between two layouts on one engine.
     static func reorder(from: dnnl_memory_desc_t, to: dnnl_memory_desc_t, engine: dnnl_engine_t, attr: PrimitiveAttr?,
                         _ what: @autoclosure () -> String) throws -> PrimitiveDesc {

@@ -29,6 +29,7 @@ public final class DNNLInferenceNet: @unchecked Sendable {
     private let threadingMode: Threading
     private let layout: Layout
     private let sliceCap: Int
+    private let fuseDepthwise: Bool
     private let lock = NSLock()
     private let weights = DNNLInferenceWeights()
     /// Idle programs per (batch size, OpenMP threads), most recently used last.
@@ -45,6 +46,7 @@ public final class DNNLInferenceNet: @unchecked Sendable {
         self.threadingMode = options.threading
         self.layout = options.layout
         self.sliceCap = max(0, options.maxSliceImages)
+        self.fuseDepthwise = options.fuseDepthwise
     }
 
     /// [C, H, W] of the input and of the output.
@@ -101,7 +103,7 @@ public final class DNNLInferenceNet: @unchecked Sendable {
             lock.unlock()
         }
         return try DNNLInferenceProgram(graph, output: output, batch: batch, ompThreads: threads, algorithm: algorithm,
-                                        layout: layout, weights: weights, context: context)
+                                        layout: layout, fuseDepthwise: fuseDepthwise, weights: weights, context: context)
     }
 
     /// Bytes of activation buffers and scratchpads held by the compiled programs (all idle between

@@ -38,10 +38,13 @@ final class DNNLInferenceProgram {
     private(set) var activationReorders = 0
 
     private let layout: DNNLInferenceNet.Layout
+    private let fuseDepthwise: Bool
+    /// 1x1 convolutions that run with the following depthwise convolution as one primitive.
+    private(set) var fusedDepthwise = 0
 
     init(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, batch: Int, ompThreads: Int,
-         algorithm: DNNLInferenceNet.ConvAlgorithm, layout: DNNLInferenceNet.Layout, weights: DNNLInferenceWeights,
-         context: DNNLContext) throws {
+         algorithm: DNNLInferenceNet.ConvAlgorithm, layout: DNNLInferenceNet.Layout, fuseDepthwise: Bool = true,
+         weights: DNNLInferenceWeights, context: DNNLContext) throws {
         self.batch = batch
         self.ompThreads = max(1, ompThreads)
         // Primitives size their scratchpads for the calling thread's OpenMP threads at creation.
@@ -49,6 +52,7 @@ final class DNNLInferenceProgram {
         self.context = context
         self.weights = weights
         self.layout = layout
+        self.fuseDepthwise = fuseDepthwise
         do {
             try build(graph, output: output, algorithm: algorithm)
         } catch {
@@ -81,14 +85,21 @@ final class DNNLInferenceProgram {
         return dnnl_memory_desc_equal(&a, &b) != 0
     }
 
-    private func makeAttr(post: [DNNLInferenceGraph.Eltwise], sum: Bool, postSum: [DNNLInferenceGraph.Eltwise]) throws
-        -> PrimitiveAttr {
+    /// `depthwise`: (stride, top/left padding) of a 3x3 depthwise convolution fused after `post`;
+    /// `postSum` then applies to its output.
+    private func makeAttr(post: [DNNLInferenceGraph.Eltwise], sum: Bool, postSum: [DNNLInferenceGraph.Eltwise],
+                          depthwise: (stride: Int, pad: Int)? = nil) throws -> PrimitiveAttr {
         // User scratchpad: one buffer of the program serves every step (they run one after another).
         let attr = try PrimitiveAttr.userScratchpad()
-        if !post.isEmpty || sum || !postSum.isEmpty {
+        if !post.isEmpty || sum || !postSum.isEmpty || depthwise != nil {
             let p = try PostOps()
             for e in post { try dnnlCheck(Self.appendEltwise(p.handle, e), "post_ops eltwise") }
             if sum { try dnnlCheck(dnnl_post_ops_append_sum(p.handle, 1), "post_ops sum") }
+            if let dw = depthwise {
+                var one: Float = 1   // f32: a common output scale of 1
+                try dnnlCheck(dnnl_post_ops_append_dw(p.handle, dnnl_f32, dnnl_f32, dnnl_f32, 3, Int64(dw.stride), Int64(dw.pad),
+                                                      1, 0, &one), "post_ops dw")
+            }
             for e in postSum { try dnnlCheck(Self.appendEltwise(p.handle, e), "post_ops eltwise") }
             try dnnlCheck(dnnl_primitive_attr_set_post_ops(attr.handle, p.handle), "set_post_ops")
         }
@@ -109,6 +120,14 @@ final class DNNLInferenceProgram {
     private static func appendEltwise(_ p: dnnl_post_ops_t, _ e: DNNLInferenceGraph.Eltwise) -> dnnl_status_t {
         let (alg, alpha, beta) = eltwiseParameters(e)
         return dnnl_post_ops_append_eltwise(p, 1, alg, alpha, beta)
+    }
+
+    /// Whether an implementation runs jitted kernels: oneDNN 2.6 offers the f32 depthwise fusion on
+    /// AVX-512 as a fused `jit_1x1` kernel for some shapes and otherwise as
+    /// `ref_fused_convolution:any:jit_1x1:...:jit_dw:...`, a wrapper running the two jitted primitives
+    /// one after the other through its scratchpad; `ref:any` alone is the slow reference kernel.
+    static func jitted(_ implementation: String) -> Bool {
+        !implementation.hasPrefix("ref") || (implementation.hasPrefix("ref_fused") && !implementation.contains(":ref"))
     }
 
     /// Creates a primitive descriptor from an op descriptor; nil when oneDNN has no implementation.
@@ -210,11 +229,77 @@ final class DNNLInferenceProgram {
             return valueBuffer[v]
         }
 
-        for (i, op) in ops.enumerated() {
+        /// A 1x1 convolution `c` (op i) and the 3x3 depthwise convolution `d` (op i + 1, the only reader
+        /// of its output) as one primitive; false when they do not qualify or oneDNN has no such fusion
+        /// (then they run as two).
+        func fuseWithDepthwise(_ i: Int, _ c: DNNLInferenceGraph.Conv) throws -> Bool {
+            guard fuseDepthwise, i + 1 < ops.count, case let .conv(d) = ops[i + 1], d.input == i + 1,
+                  lastUse[i + 1] == i + 1, output != i + 1, c.sum == nil, d.sum == nil, c.groups == 1,
+                  c.window.kh == 1, c.window.kw == 1, c.window.sh == 1, c.window.sw == 1,
+                  c.window.top == 0, c.window.bottom == 0, c.window.left == 0, c.window.right == 0,
+                  d.groups == c.outChannels, d.outChannels == c.outChannels, d.window.kh == 3, d.window.kw == 3,
+                  d.window.sh == d.window.sw, d.window.sh <= 2, d.window.top == d.window.left else { return false }
+            let inShape = graph.shapes[c.input], dwDims = [n] + graph.shapes[i + 2]
+            let srcActual = valueMD[c.input]!
+            var wei = try md([c.outChannels, inShape[0], 1, 1], dnnl_format_tag_any)
+            var bias = try md([c.outChannels], dnnl_x)
+            guard let attr = try? makeAttr(post: c.post, sum: false, postSum: d.post, depthwise: (d.window.sh, d.window.top)) else { return false }
+            var made: PrimitiveDesc?
+            for s in [srcActual, try md([n] + inShape, dnnl_format_tag_any)] where made == nil {
+                var s = s, dst = try md([n] + graph.shapes[i + 1], dnnl_format_tag_any), desc = dnnl_convolution_desc_t()
+                guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &s, &wei, &bias, &dst,
+                                                         [1, 1], [0, 0], [0, 0]) == dnnl_success,
+                      let pd = PrimitiveDesc.implementations(op: &desc, attr: attr, engine: context.engine).first(where: {
+                          Self.jitted($0.implementation) }) else { continue }
+                made = pd
+            }
+            guard let pd = made, let dstMD = pd.memoryDesc(dnnl_query_dst_md),
+                  let dwWeiMD = pd.memoryDesc(dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS),
+                  let dwBiasMD = pd.memoryDesc(dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS) else { return false }
+            // oneDNN derives the depthwise output size (ceil(H / stride)); it must be the graph's.
+            let dims = withUnsafeBytes(of: dstMD.dims) { raw in (0..<Int(dstMD.ndims)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) } }
+            guard dims == dwDims else { return false }
+            let srcMD = try query(pd, dnnl_query_src_md), weiMD = try query(pd, dnnl_query_weights_md)
+            let biasMD = try query(pd, dnnl_query_weights_md, 1)
+            var srcBuffer = valueBuffer[c.input]!
+            var temp: Buffer?
+            if !Self.equal(srcMD, srcActual) {
+                temp = allocate(Self.bytes(srcMD))
+                try addReorder(from: srcActual, srcBuffer, to: srcMD, temp!, "op \(i) src")
+                srcBuffer = temp!
+            }
+            let w = try c.weight.withUnsafeBufferPointer {
+                try ownedCopy(UnsafeRawBufferPointer($0), plain: try md([c.outChannels, inShape[0], 1, 1], dnnl_oihw), want: weiMD, key: 2 * i)
+            }
+            let b = try c.bias.withUnsafeBytes { try ownedCopy($0, plain: bias, want: biasMD, key: 2 * i + 1) }
+            let dwW = try d.weight.withUnsafeBufferPointer {
+                try ownedCopy(UnsafeRawBufferPointer($0), plain: try md([d.groups, 1, 1, 3, 3], dnnl_goihw), want: dwWeiMD, key: 2 * i + 2)
+            }
+            let dwB = try d.bias.withUnsafeBytes { try ownedCopy($0, plain: bias, want: dwBiasMD, key: 2 * i + 3) }
+            let dstBuffer = allocate(Self.bytes(dstMD))
+            let what = "op \(i)+\(i + 1) conv \(inShape[0])->\(c.outChannels) 1x1/1 +dw3x3/\(d.window.sh) +act"
+                + " src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
+            let macs = Double(n * c.outChannels * graph.shapes[i + 1][1] * graph.shapes[i + 1][2] * inShape[0])
+                + Double(dwDims.reduce(1, *) * 9)
+            try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: srcMD, buffer: srcBuffer), Arg(id: DNNL_ARG_WEIGHTS, md: weiMD, buffer: .owned(w)),
+                             Arg(id: DNNL_ARG_BIAS, md: biasMD, buffer: .owned(b)),
+                             Arg(id: DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, md: dwWeiMD, buffer: .owned(dwW)),
+                             Arg(id: DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, md: dwBiasMD, buffer: .owned(dwB)),
+                             Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)], what, macs: macs)
+            if case let .slot(t)? = temp { freeSlots.append(t) }
+            releaseDead(after: i)
+            valueMD[i + 2] = dstMD; valueBuffer[i + 2] = dstBuffer
+            fusedDepthwise += 1
+            return true
+        }
+
+        var skip = -1
+        for (i, op) in ops.enumerated() where i != skip {
             let out = i + 1
             let outDims = [n] + graph.shapes[out]
             switch op {
             case let .conv(c):
+                if try fuseWithDepthwise(i, c) { skip = i + 1; continue }
                 let inShape = graph.shapes[c.input]
                 let grouped = c.groups > 1
                 let weiDims = grouped ? [c.groups, c.outChannels / c.groups, inShape[0] / c.groups, c.window.kh, c.window.kw]

@@ -82,11 +82,15 @@ public struct InferenceOptions: Sendable, Equatable {
     /// At most this many images per slice in `batch` threading; 0: one slice per worker
     /// (`GRAFT_INFER_SLICE_IMAGES`, `--infer-slice-images`).
     public var maxSliceImages = 4
+    /// Fuse a 1x1 convolution and the 3x3 depthwise convolution reading it into one oneDNN primitive
+    /// (the depthwise post-op), so the expanded activation is never written out
+    /// (`GRAFT_INFER_DW_FUSION=0`, `--no-dw-fusion`: two primitives).
+    public var fuseDepthwise = true
 
     public init(plan: Bool = true, conv: InferenceConvAlgorithm = .winograd, layout: InferenceLayout = .automatic,
-                threading: DNNLThreading = .batch, maxSliceImages: Int = 4) {
+                threading: DNNLThreading = .batch, maxSliceImages: Int = 4, fuseDepthwise: Bool = true) {
         self.plan = plan; self.conv = conv; self.layout = layout; self.threading = threading
-        self.maxSliceImages = maxSliceImages
+        self.maxSliceImages = maxSliceImages; self.fuseDepthwise = fuseDepthwise
     }
 }
 

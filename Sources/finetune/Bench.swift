@@ -29,14 +29,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
     @Option(name: .customLong("save-json"), help: "Also write the report as JSON to this file.") var saveJSON: String?
     @Flag(help: .hidden) var child = false
-    @Flag(help: "Print where Graft's inference time goes by layer kind (resnet50-infer or vgg16-infer), then exit.") var profile = false
+    @Flag(help: "Print where Graft's inference time goes by layer kind (resnet50-infer, vgg16-infer or mobilenetv2-infer), then exit.") var profile = false
     @OptionGroup(title: "Runtime (Graft runs)") var runtime: RuntimeFlags
 
     func run() throws {
         try runReportingErrors {
             let options = runtime.applied()
             if profile {
-                guard let w = BenchWorkload(rawValue: workload), w.isInference else { throw ValidationError("--profile takes --workload resnet50-infer or vgg16-infer") }
+                guard let w = BenchWorkload(rawValue: workload), w.isInference else { throw ValidationError("--profile takes --workload resnet50-infer, vgg16-infer or mobilenetv2-infer") }
                 print(try BenchJob.profileInference(w, threads: threads, iterations: iterations ?? 3, warmup: warmup,
                                                     inference: options.inference))
                 return

@@ -25,6 +25,8 @@ struct RuntimeFlags: ParsableArguments {
     var inferThreading: DNNLThreading?
     @Option(name: .customLong("infer-slice-images"), help: "Images per inference slice, 0: no limit (default 4; GRAFT_INFER_SLICE_IMAGES).")
     var inferSliceImages: Int?
+    @Flag(name: .customLong("no-dw-fusion"), help: "Inference: 1x1 and depthwise convolutions as two primitives (GRAFT_INFER_DW_FUSION=0).")
+    var noDWFusion = false
     @Flag(name: .customLong("no-tensor-pool"), help: "Allocate every tensor afresh (GRAFT_TENSOR_POOL=0).") var noTensorPool = false
     @Flag(name: .customLong("no-fused-augment"), help: "Step-by-step augmentation (same result; GRAFT_AUGMENT_FUSED=0).")
     var noFusedAugment = false
@@ -48,6 +50,7 @@ struct RuntimeFlags: ParsableArguments {
         if let inferLayout { o.inference.layout = inferLayout }
         if let inferThreading { o.inference.threading = inferThreading }
         if let inferSliceImages { o.inference.maxSliceImages = max(0, inferSliceImages) }
+        if noDWFusion { o.inference.fuseDepthwise = false }
         if noTensorPool { o.tensorPool = false }
         if noFusedAugment { o.fusedAugment = false }
         if let v = cacheMemory.flatMap(ByteCount.parse) { o.cacheMemory = v }
@@ -72,6 +75,7 @@ struct RuntimeFlags: ParsableArguments {
         if let inferLayout { a += ["--infer-layout", inferLayout.rawValue] }
         if let inferThreading { a += ["--infer-threading", inferThreading.rawValue] }
         if let inferSliceImages { a += ["--infer-slice-images", String(inferSliceImages)] }
+        if noDWFusion { a.append("--no-dw-fusion") }
         if noTensorPool { a.append("--no-tensor-pool") }
         if noFusedAugment { a.append("--no-fused-augment") }
         if let cacheMemory { a += ["--cache-memory", cacheMemory] }

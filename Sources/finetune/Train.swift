@@ -7,7 +7,8 @@ struct Train: ParsableCommand {
         abstract: "Fine-tune a model on an image folder (the default command).",
         discussion: """
         Settings come from, in increasing precedence: built-in defaults, the recipe (--recipe, or the
-        shipped default recipe for --base vgg|resnet|lenet), then these flags. The resolved recipe is
+        shipped default recipe for --base vgg|resnet|lenet, or recipes/mobilenet[v2]-transfer.yaml for
+        --base mobilenet|mobilenetv2 with --weights), then these flags. The resolved recipe is
         written to the output folder. DIR holds class folders, or train/ and val/ (or test/) with class folders.
         """)
 

@@ -193,3 +193,22 @@ func convolutionAlgorithmsMatch(algorithm: DNNLInferenceNet.ConvAlgorithm) throw
     let want = withoutGradients { m(Var(x)).value }
     #expect(planRelativeError(want, plan(x)) == 0)
 }
+
+/// MobileNetV2's expand 1x1 (+ folded BN + ReLU6) and the depthwise 3x3 (+ folded BN + ReLU6) reading it
+/// run as one oneDNN primitive (the depthwise post-op) and give the module forward; with the fusion
+/// off, the same plan runs them as two primitives.
+@Test(arguments: [true, false])
+func depthwiseFusionMatchesModuleForward(fuse: Bool) throws {
+    let m = try tinyModel("mobilenetv2", size: 64, width: 0.35)
+    m.setTraining(false)
+    let plan = InferencePlan(m, options: InferenceOptions(fuseDepthwise: fuse))
+    for (i, n) in [1, 3].enumerated() {
+        let x = randomInput([n] + m.inputShape, seed: UInt64(20 + i)).value
+        let err = planRelativeError(withoutGradients { m(Var(x)).value }, plan(x))
+        #expect(err <= 1e-4, "batch \(n): relative error \(err)")
+    }
+    #expect(plan.nativeFailures == 0)
+    let fused = plan.describe(batch: 3).split(separator: "\n").filter { $0.contains("+dw3x3") }.count
+    // block_1 ... block_16 each have an expand convolution feeding the depthwise one.
+    #expect(fused == (fuse ? 16 : 0), "\(plan.describe(batch: 3))")
+}

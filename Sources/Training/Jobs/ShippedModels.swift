@@ -30,6 +30,20 @@ public struct ShippedModel: Sendable {
 
     public static func named(_ alias: String) -> ShippedModel? { all.first { $0.alias == alias } }
 
+    /// Zoo architectures whose keras.applications files (ImageNet weights, downloaded by the user) get a
+    /// default recipe: `finetune --base NAME --weights FILE` without `--recipe` starts from it. Only the
+    /// recipe is chosen; the data folder must be given.
+    public static let transferRecipes: [String: String] = [
+        "mobilenet": "mobilenet-transfer.yaml", "mobilenetv2": "mobilenetv2-transfer.yaml",
+    ]
+
+    /// The default recipe file of `--base base` (with `weights`, when the base is a zoo architecture with a
+    /// transfer recipe), or nil.
+    public static func defaultRecipe(base: String, weights: String?) -> URL? {
+        let name = named(base)?.defaultRecipe ?? weights.flatMap { $0 == "none" ? nil : transferRecipes[base] }
+        return name.map { repositoryRoot().appendingPathComponent("recipes").appendingPathComponent($0) }
+    }
+
     /// The repository root: the current directory when it has `pretrained/`, else walking up from the
     /// executable (so `swift run` and `.build/release/finetune` both work from anywhere in the repo).
     public static func repositoryRoot() -> URL {

@@ -3,7 +3,8 @@ import WeightIO
 
 extension TrainJob {
     /// Builds a job from the command line: defaults < recipe file (or the shipped default recipe of
-    /// `--base vgg|resnet|lenet`) < flags. With `resumeFolder`, the run's own recipe.yaml is used.
+    /// `--base vgg|resnet|lenet`, or the transfer recipe of `--base mobilenet|mobilenetv2 --weights FILE`)
+    /// < flags. With `resumeFolder`, the run's own recipe.yaml is used.
     public static func resolve(recipeFile: String?, overrides: RecipeOverrides, resumeFolder: String?,
                                explicitData: Bool, explicitClassNames: Bool = false, explicitOut: Bool) throws -> TrainJob {
         if let folder = resumeFolder {
@@ -17,10 +18,17 @@ extension TrainJob {
             return TrainJob(recipe: r, resume: true)
         }
         var file = recipeFile.map { URL(fileURLWithPath: $0) }
-        if file == nil, let base = overrides.model, let shipped = ShippedModel.named(base) {
-            file = ShippedModel.repositoryRoot().appendingPathComponent("recipes").appendingPathComponent(shipped.defaultRecipe)
+        if file == nil, let base = overrides.model {
+            file = ShippedModel.defaultRecipe(base: base, weights: overrides.weights)
         }
         if let f = file, !FileManager.default.fileExists(atPath: f.path) { throw JobError("\(f.path): recipe file not found") }
+        var overrides = overrides
+        // A default recipe's unfreeze epochs past a shorter --epochs are dropped (a quick frozen-only run),
+        // where the same in a recipe the user wrote is an error.
+        if recipeFile == nil, let f = file, let epochs = overrides.epochs, overrides.unfreezeAt == nil {
+            let steps = try Recipe.resolve(file: f).unfreezeAt
+            if steps.contains(where: { $0.epoch > epochs }) { overrides.unfreezeAt = steps.filter { $0.epoch <= epochs } }
+        }
         var r = try Recipe.resolve(file: file, overrides: overrides)
         let dataUnset = r.data == Recipe().data
         if !explicitData, recipeFile == nil || dataUnset, let shipped = ShippedModel.named(r.model) {
