@@ -121,8 +121,22 @@ final class Sink: @unchecked Sendable { var text = "" }
         let plain = ProgressReporter(style: .lines, write: { lines.text += $0 }, now: { clock })
         plain.startEpoch(2, of: 3, batches: 20)
         for b in 1...20 { clock += 0.1; plain.update(batch: b, images: 8, loss: 1) }
+        #expect(lines.text.isEmpty, "a 2-second epoch prints only its epoch line: \(lines.text)")
+        plain.endEpoch(EpochMetrics(epoch: 2, trainLoss: 1, lr: 0.01, seconds: 2))
+        #expect(lines.text.split(separator: "\n").count == 1)
         #expect(!lines.text.contains("\r") && !lines.text.contains("\u{1B}"))
-        #expect(lines.text.split(separator: "\n").count == 10)   // every 10 % of the epoch
-        #expect(lines.text.contains("epoch 2/3 batch 20/20"))
+    }
+
+    /// A long epoch off the terminal: one progress line per 10 s at most, none for the last batch.
+    @Test func longEpochPrintsAtMostOneLineEveryTenSeconds() {
+        let lines = Sink()
+        var clock = 100.0
+        let plain = ProgressReporter(style: .lines, write: { lines.text += $0 }, now: { clock })
+        plain.startEpoch(1, of: 1, batches: 100)
+        for b in 1...100 { clock += 1.5; plain.update(batch: b, images: 8, loss: 1) }   // 150 s
+        let printed = lines.text.split(separator: "\n")
+        #expect(printed.count == 14, "\(printed)")   // at 10.5, 21, ... 147 s: every 7th batch, not the 100th
+        #expect(printed.first?.hasPrefix("epoch 1/1 batch 7/100") == true, "\(printed)")
+        #expect(!lines.text.contains("batch 100/100"))
     }
 }
