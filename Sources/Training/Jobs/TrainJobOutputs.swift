@@ -7,7 +7,8 @@ import Zoo
 extension TrainJob {
     /// model.h5 (native, self-describing), model-keras.h5 (Keras 2 weights layout), recipe.yaml
     /// (resolved), metrics.json and report.html; each written atomically.
-    func writeOutputs(_ prepared: PreparedModel, log: MetricsLog, confusion: ConfusionMatrix?, bestEpoch: Int? = nil) throws {
+    func writeOutputs(_ prepared: PreparedModel, log: MetricsLog, confusion: ConfusionMatrix?, bestEpoch: Int? = nil,
+                      marks: [(x: Double, label: String)] = []) throws {
         let model = prepared.model
         var extra = ["loss": recipe.loss.rawValue, "trained_epochs": "\(log.epochs.count)"]
         if let a = confusion?.accuracy { extra["validation_accuracy"] = String(format: "%.6f", a) }
@@ -23,7 +24,7 @@ extension TrainJob {
         try log.write(to: outURL.appendingPathComponent("metrics.json"))
         try Report.write(to: outURL.appendingPathComponent("report.html"), title: "Graft: \(model.architecture) on \(recipe.data)",
                          log: log, confusion: confusion, classNames: prepared.classNames,
-                         details: [("model", prepared.source), ("recipe", "recipe.yaml")])
+                         details: [("model", prepared.source), ("recipe", "recipe.yaml")], marks: marks)
     }
 
     /// Scores of `model` over every batch of `source`, in inference mode, with the labels.
