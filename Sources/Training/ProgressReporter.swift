@@ -1,8 +1,9 @@
 import Foundation
 
 /// Per-epoch progress: on a terminal a single redrawn bar (`\r`) with images/s, running loss and
-/// ETA; otherwise (logs, CI, pipes) plain lines at about every 10 % of the epoch. Then one line per
-/// epoch with validation results, and a final summary. Output and clock are injectable for tests.
+/// ETA; otherwise (logs, CI, pipes) one line per epoch, plus at most one progress line every
+/// `lineInterval` seconds (10) inside long epochs, like Keras's `verbose=2`, so a long run's log stays
+/// readable. Then a final summary. Output and clock are injectable for tests.
 public final class ProgressReporter {
     public enum Style: Sendable { case bar, lines, silent }
 
@@ -10,23 +11,25 @@ public final class ProgressReporter {
     private let write: (String) -> Void
     private let now: () -> Double
     private let barWidth: Int
+    private let lineInterval: Double
     private var epoch = 0, epochs = 0, totalBatches: Int?
-    private var start = 0.0, lastDraw = -1.0, lastLineBatch = 0
+    private var start = 0.0, lastDraw = -1.0, lastLine = 0.0
     private var images = 0
 
     /// `style` nil picks `.bar` when stdout is a terminal (`isatty(1)`), `.lines` otherwise.
-    public init(style: Style? = nil, barWidth: Int = 30,
+    public init(style: Style? = nil, barWidth: Int = 30, lineInterval: Double = 10,
                 write: @escaping (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) },
                 now: @escaping () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
         self.style = style ?? (isatty(1) != 0 ? .bar : .lines)
         self.barWidth = barWidth
+        self.lineInterval = lineInterval
         self.write = write
         self.now = now
     }
 
     public func startEpoch(_ epoch: Int, of epochs: Int, batches: Int?) {
         self.epoch = epoch; self.epochs = epochs; totalBatches = batches
-        start = now(); lastDraw = -1; lastLineBatch = 0; images = 0
+        start = now(); lastDraw = -1; lastLine = start; images = 0
     }
 
     /// After each batch: `batch` is 1-based, `images` the images in this batch, `loss` the running mean.
@@ -46,9 +49,9 @@ public final class ProgressReporter {
             lastDraw = t
             write("\r" + barLine(batch: batch, rate: rate, loss: loss, eta: eta) + "\u{1B}[K")
         case .lines:
-            let step = max(1, (totalBatches ?? 100) / 10)
-            guard batch - lastLineBatch >= step || batch == totalBatches else { return }
-            lastLineBatch = batch
+            // The last batch needs no line: the epoch line follows at once.
+            guard t - lastLine >= lineInterval, batch != totalBatches else { return }
+            lastLine = t
             let of = totalBatches.map { "/\($0)" } ?? ""
             write("epoch \(epoch)/\(epochs) batch \(batch)\(of)  \(Self.num(rate, 1)) img/s  loss \(Self.num(loss, 4))  ETA \(eta)\n")
         }

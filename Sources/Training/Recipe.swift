@@ -72,6 +72,10 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var cifarStem: Bool?
     /// Input channels of a zoo model built from scratch (1 = grayscale, 3 = RGB); nil means the model's.
     public var inputChannels: Int?
+    /// Stop once the validation metric stops improving; nil trains every epoch.
+    public var earlyStopping: EarlyStopping?
+    /// model.h5 gets the weights of the best epoch by `monitor` (not the last one's).
+    public var keepBest = false
 
     public init() {}
 
@@ -84,6 +88,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         case dropout, labelSmoothing = "label_smoothing", loss, seed, threads, out, augmentation, preprocess
         case cacheFeatures = "cache_features", extend, head, validationSplit = "validation_split"
         case width, cifarStem = "cifar_stem", inputChannels = "input_channels"
+        case earlyStopping = "early_stopping", keepBest = "keep_best"
     }
 
     /// Decodes a possibly partial recipe: missing keys keep their defaults.

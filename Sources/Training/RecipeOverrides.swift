@@ -43,6 +43,8 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
     public var width: Double?
     public var cifarStem: Bool?
     public var inputChannels: Int?
+    public var earlyStopping: Recipe.EarlyStopping?
+    public var keepBest: Bool?
 
     public init() {}
 
@@ -117,6 +119,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
         r.head = other.head ?? head; r.validationSplit = other.validationSplit ?? validationSplit
         r.width = other.width ?? width; r.cifarStem = other.cifarStem ?? cifarStem
         r.classNames = other.classNames ?? classNames; r.inputChannels = other.inputChannels ?? inputChannels
+        r.earlyStopping = other.earlyStopping ?? earlyStopping; r.keepBest = other.keepBest ?? keepBest
         return r
     }
 }
@@ -140,6 +143,7 @@ extension Recipe {
         head = o.head ?? head; validationSplit = o.validationSplit ?? validationSplit
         width = o.width ?? width; cifarStem = o.cifarStem ?? cifarStem
         classNames = o.classNames ?? classNames; inputChannels = o.inputChannels ?? inputChannels
+        earlyStopping = o.earlyStopping ?? earlyStopping; keepBest = o.keepBest ?? keepBest
     }
 
     public func applying(_ o: RecipeOverrides) -> Recipe { var r = self; r.apply(o); return r }

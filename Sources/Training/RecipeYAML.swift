@@ -120,6 +120,16 @@ extension Recipe {
         if labelSmoothing > 0 && loss != .softmax { throw fail("label_smoothing", "applies to the softmax loss only") }
         if let t = threads, t < 1 { throw fail("threads", "must be >= 1, got \(t)") }
         if out.isEmpty { throw fail("out", "must not be empty") }
+        if let e = earlyStopping {
+            if e.patience < 1 {
+                throw RecipeError.invalidValue(key: "early_stopping.patience", line: lines["early_stopping.patience"],
+                                               message: "must be >= 1, got \(e.patience)")
+            }
+            if !(e.minDelta >= 0) {
+                throw RecipeError.invalidValue(key: "early_stopping.min_delta", line: lines["early_stopping.min_delta"],
+                                               message: "must be >= 0, got \(e.minDelta)")
+            }
+        }
         if !(0..<1).contains(validationSplit) { throw fail("validation_split", "must be in [0, 1), got \(validationSplit)") }
         let a = augmentation
         for (k, v) in [("rotation", a.rotation), ("translation", a.translation), ("zoom", a.zoom), ("crop", a.crop),
@@ -163,7 +173,8 @@ extension Recipe {
         try checkMapping(mapping, allowed: Recipe.keys, prefix: "")
         for (k, v) in mapping {
             guard let name = k.string else { continue }
-            let nested: [String]? = name == "augmentation" ? Augmentation.keys : name == "head" ? Head.keys : nil
+            let nested: [String]? = name == "augmentation" ? Augmentation.keys : name == "head" ? Head.keys
+                : name == "early_stopping" ? EarlyStopping.keys : nil
             if let nested, let m = v.mapping { try checkMapping(m, allowed: nested, prefix: name + ".") }
         }
     }

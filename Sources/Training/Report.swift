@@ -14,8 +14,10 @@ public enum Report {
     }
 
     /// The whole page. `details` are (label, value) rows shown in a summary table (model, recipe, ...).
+    /// `marks` are vertical lines on the curves at x (epoch) with a label: phase boundaries, the best epoch.
     public static func html(title: String, log: MetricsLog, confusion: ConfusionMatrix? = nil,
-                            classNames: [String]? = nil, details: [(String, String)] = []) -> String {
+                            classNames: [String]? = nil, details: [(String, String)] = [],
+                            marks: [(x: Double, label: String)] = []) -> String {
         let e = log.epochs
         let loss = [
             Series(name: "train loss", color: "#1f77b4", points: e.map { (Double($0.epoch), $0.trainLoss) }),
@@ -31,16 +33,20 @@ public enum Report {
             for (k, v) in details { body += "<tr><th>\(escape(k))</th><td>\(escape(v))</td></tr>\n" }
             body += "</table>\n"
         }
-        body += "<h2>Loss</h2>\n" + lineChart(loss, yLabel: "loss") + "\n"
-        body += "<h2>Accuracy</h2>\n" + lineChart(acc, yLabel: "accuracy", yRange: (0, 1)) + "\n"
+        let lr = [Series(name: "learning rate", color: "#2ca02c", points: e.map { (Double($0.epoch), $0.lr) })]
+        body += "<h2>Loss</h2>\n" + lineChart(loss, yLabel: "loss", marks: marks) + "\n"
+        body += "<h2>Accuracy</h2>\n" + lineChart(acc, yLabel: "accuracy", yRange: (0, 1), marks: marks) + "\n"
+        body += "<h2>Learning rate</h2>\n<p>At the last step of each epoch (the head's rate; the trunk's is scaled by trunk_lr_scale).</p>\n"
+            + lineChart(lr, yLabel: "learning rate", marks: marks) + "\n"
         if let confusion {
             body += "<h2>Confusion matrix</h2>\n<p>Accuracy \(String(format: "%.4f", confusion.accuracy)) on \(confusion.total) images; rows are true classes, columns predictions.</p>\n"
             body += confusionSVG(confusion, classNames: classNames) + "\n"
+            body += "<h2>Per class</h2>\n" + classTable(confusion, classNames: classNames) + "\n"
         }
         return """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
-        <style>body{font-family:sans-serif;margin:2em;color:#222}table.details th{text-align:left;padding-right:1em}svg{display:block;margin:1em 0}</style>
+        <style>body{font-family:sans-serif;margin:2em;color:#222}table.details th{text-align:left;padding-right:1em}svg{display:block;margin:1em 0}table.classes{border-collapse:collapse}table.classes td,table.classes th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}table.classes td:first-child{text-align:left}</style>
         </head><body>
         \(body)</body></html>
 
@@ -48,28 +54,64 @@ public enum Report {
     }
 
     public static func write(to url: URL, title: String, log: MetricsLog, confusion: ConfusionMatrix? = nil,
-                             classNames: [String]? = nil, details: [(String, String)] = []) throws {
-        try AtomicFile.write(html(title: title, log: log, confusion: confusion, classNames: classNames, details: details), to: url)
+                             classNames: [String]? = nil, details: [(String, String)] = [],
+                             marks: [(x: Double, label: String)] = []) throws {
+        try AtomicFile.write(html(title: title, log: log, confusion: confusion, classNames: classNames, details: details,
+                                  marks: marks), to: url)
+    }
+
+    /// Precision, recall, F1 and support per class, as an HTML table.
+    public static func classTable(_ m: ConfusionMatrix, classNames: [String]? = nil) -> String {
+        let names = classNames ?? (0..<m.classCount).map { "class\($0)" }
+        var s = "<table class=\"classes\">\n<tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>\n"
+        for c in 0..<m.classCount {
+            s += "<tr><td>\(escape(c < names.count ? names[c] : "class\(c)"))</td><td>\(String(format: "%.3f", m.precision(c)))</td>"
+                + "<td>\(String(format: "%.3f", m.recall(c)))</td><td>\(String(format: "%.3f", m.f1(c)))</td><td>\(m.support(c))</td></tr>\n"
+        }
+        return s + "</table>"
+    }
+
+    /// Round tick values (1, 2 or 5 times a power of ten) covering `lo...hi`, about `count` of them,
+    /// so axes read 0.2 0.4 0.6 rather than 0.615.
+    public static func niceTicks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+        guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
+        let raw = (hi - lo) / Double(max(1, count))
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
+        var ticks: [Double] = []
+        var t = ceil(lo / step - 1e-9) * step
+        while t <= hi + step * 1e-9 { ticks.append(abs(t) < step * 1e-9 ? 0 : t); t += step }
+        return ticks
     }
 
     /// An SVG line chart of x/y series with axes, ticks and a legend.
     public static func lineChart(_ series: [Series], yLabel: String, yRange: (Double, Double)? = nil,
-                                 width: Int = 640, height: Int = 320) -> String {
-        let left = 60.0, right = 20.0, top = 20.0, bottom = 40.0
+                                 width: Int = 760, height: Int = 320, marks: [(x: Double, label: String)] = []) -> String {
+        // The legend has its own column right of the plot, so it never covers a curve.
+        let left = 60.0, right = 140.0, top = 20.0, bottom = 40.0
         let pw = Double(width) - left - right, ph = Double(height) - top - bottom
         let all = series.flatMap(\.points).filter { $0.y.isFinite }
         let xs = all.map(\.x), ys = all.map(\.y)
         let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, xMin + 1)
         var (yMin, yMax) = yRange ?? (min(ys.min() ?? 0, 0), ys.max() ?? 1)
         if yMax <= yMin { yMax = yMin + 1 }
+        let yTicks = niceTicks(yMin, yMax)
+        if yRange == nil, let last = yTicks.last, let first = yTicks.first {   // the axis ends on round values
+            let step = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1
+            yMax = last < yMax - 1e-12 ? last + step : last
+            yMin = min(first, yMin)
+        }
         func px(_ x: Double) -> Double { left + (x - xMin) / (xMax - xMin) * pw }
         func py(_ y: Double) -> Double { top + (1 - (y - yMin) / (yMax - yMin)) * ph }
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" font-size=\"11\">\n"
         s += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(pw))\" height=\"\(f(ph))\" fill=\"none\" stroke=\"#999\"/>\n"
-        for i in 0...4 {
-            let y = yMin + (yMax - yMin) * Double(i) / 4
+        for y in niceTicks(yMin, yMax) {
             s += "<line x1=\"\(f(left))\" y1=\"\(f(py(y)))\" x2=\"\(f(left + pw))\" y2=\"\(f(py(y)))\" stroke=\"#eee\"/>"
-            s += "<text x=\"\(f(left - 6))\" y=\"\(f(py(y) + 4))\" text-anchor=\"end\">\(String(format: "%.3g", y))</text>\n"
+            s += "<text x=\"\(f(left - 6))\" y=\"\(f(py(y) + 4))\" text-anchor=\"end\">\(String(format: "%g", y))</text>\n"
+        }
+        for (i, m) in marks.enumerated() where m.x >= xMin && m.x <= xMax {
+            s += "<line x1=\"\(f(px(m.x)))\" y1=\"\(f(top))\" x2=\"\(f(px(m.x)))\" y2=\"\(f(top + ph))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
+            s += "<text x=\"\(f(px(m.x) + 3))\" y=\"\(f(top + 11 + Double(i % 2) * 12))\" fill=\"#555\">\(escape(m.label))</text>\n"
         }
         let xTicks = Set(xs.map { Int($0) }).sorted()
         let stride = max(1, xTicks.count / 10)
@@ -88,8 +130,8 @@ public enum Report {
                 s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\" fill=\"\(ser.color)\"><title>\(escape(ser.name)) epoch \(Int(p.x)): \(String(format: "%.4f", p.y))</title></circle>"
             }
             let ly = top + 14 + Double(i) * 16
-            s += "\n<rect x=\"\(f(left + pw - 130))\" y=\"\(f(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(ser.color)\"/>"
-            s += "<text x=\"\(f(left + pw - 115))\" y=\"\(f(ly))\">\(escape(ser.name))</text>\n"
+            s += "\n<rect x=\"\(f(left + pw + 12))\" y=\"\(f(ly - 9))\" width=\"10\" height=\"10\" fill=\"\(ser.color)\"/>"
+            s += "<text x=\"\(f(left + pw + 27))\" y=\"\(f(ly))\">\(escape(ser.name))</text>\n"
         }
         return s + "</svg>"
     }

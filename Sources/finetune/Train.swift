@@ -46,6 +46,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("cache-features"), help: "With augmentation: cache N augmented passes of trunk features for the frozen-trunk phase (0 = off).") var cacheFeatures: Int?
     @Option(name: .customLong("set"), help: "Any recipe key: --set augmentation={flip: true, rotation: 10}") var assignments: [String] = []
     @Flag(help: "Plain progress lines even on a terminal.") var plain = false
+    @Option(name: .customLong("log-json"), help: "Also write one JSON object per line to FILE for each event (epoch_end, phase, checkpoint, warning, early_stop, done).") var logJSON: String?
     @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func overrides() throws -> RecipeOverrides {
@@ -75,6 +76,7 @@ struct Train: ParsableCommand {
                                            explicitClassNames: classNames != nil || assignments.contains { $0.hasPrefix("class_names=") || $0.hasPrefix("class-names=") },
                                            explicitOut: out != nil)
             if plain { job.progressStyle = .lines }
+            if let logJSON { job.events = EventLog(url: URL(fileURLWithPath: logJSON), continuing: resume != nil) }
             job.runtime = options
             try job.run()
         }

@@ -89,7 +89,8 @@ let handMade = ConfusionMatrix(counts: [[5, 1, 0],
         let html = Report.html(title: "ants <vs> bees", log: log, confusion: handMade,
                                classNames: ["ants", "bees", "wasps & co"], details: [("model", "resnet18")])
         #expect(html.hasPrefix("<!DOCTYPE html>"))
-        #expect(html.components(separatedBy: "<svg").count - 1 == 3)   // loss, accuracy, confusion
+        #expect(html.components(separatedBy: "<svg").count - 1 == 4)   // loss, accuracy, learning rate, confusion
+        #expect(html.contains("<table class=\"classes\">") && html.contains("<th>F1</th>"))
         #expect(html.contains("<polyline") && html.contains("val accuracy"))
         #expect(html.contains(">wasps &amp; co</text>") && html.contains("ants &lt;vs&gt; bees"))
         #expect(html.components(separatedBy: "<rect x=").count - 1 >= 9)  // 3x3 cells
@@ -99,6 +100,20 @@ let handMade = ConfusionMatrix(counts: [[5, 1, 0],
         let url = dir.appendingPathComponent("report.html")
         try Report.write(to: url, title: "run", log: log)
         #expect(try String(contentsOf: url, encoding: .utf8).contains("<svg"))
+    }
+
+    @Test func ticksAreRoundAndLegendsSitOutsideThePlot() throws {
+        let unit = Report.niceTicks(0, 1)
+        #expect(unit.count == 6 && zip(unit, [0, 0.2, 0.4, 0.6, 0.8, 1]).allSatisfy { abs($0 - $1) < 1e-9 }, "\(unit)")
+        #expect(Report.niceTicks(0, 2.46) == [0, 0.5, 1, 1.5, 2])
+        #expect(Report.niceTicks(0.0001, 0.0009).allSatisfy { abs(($0 * 1e4).rounded() - $0 * 1e4) < 1e-6 })
+        let series = [Report.Series(name: "train loss", color: "#000", points: [(1, 0.615), (2, 0.3)])]
+        let svg = Report.lineChart(series, yLabel: "loss", width: 760, marks: [(1.5, "phase 2")])
+        #expect(!svg.contains(">0.615<"), "ticks are round values")
+        #expect(svg.contains(">0.2<") && svg.contains(">0.6<"), "\(svg)")
+        // Plot area ends at 760 - 140 = 620; the legend swatch starts right of it.
+        #expect(svg.contains("<rect x=\"632.0\""), "\(svg)")
+        #expect(svg.contains("stroke-dasharray") && svg.contains(">phase 2<"))
     }
 }
 
@@ -121,8 +136,22 @@ final class Sink: @unchecked Sendable { var text = "" }
         let plain = ProgressReporter(style: .lines, write: { lines.text += $0 }, now: { clock })
         plain.startEpoch(2, of: 3, batches: 20)
         for b in 1...20 { clock += 0.1; plain.update(batch: b, images: 8, loss: 1) }
+        #expect(lines.text.isEmpty, "a 2-second epoch prints only its epoch line: \(lines.text)")
+        plain.endEpoch(EpochMetrics(epoch: 2, trainLoss: 1, lr: 0.01, seconds: 2))
+        #expect(lines.text.split(separator: "\n").count == 1)
         #expect(!lines.text.contains("\r") && !lines.text.contains("\u{1B}"))
-        #expect(lines.text.split(separator: "\n").count == 10)   // every 10 % of the epoch
-        #expect(lines.text.contains("epoch 2/3 batch 20/20"))
+    }
+
+    /// A long epoch off the terminal: one progress line per 10 s at most, none for the last batch.
+    @Test func longEpochPrintsAtMostOneLineEveryTenSeconds() {
+        let lines = Sink()
+        var clock = 100.0
+        let plain = ProgressReporter(style: .lines, write: { lines.text += $0 }, now: { clock })
+        plain.startEpoch(1, of: 1, batches: 100)
+        for b in 1...100 { clock += 1.5; plain.update(batch: b, images: 8, loss: 1) }   // 150 s
+        let printed = lines.text.split(separator: "\n")
+        #expect(printed.count == 14, "\(printed)")   // at 10.5, 21, ... 147 s: every 7th batch, not the 100th
+        #expect(printed.first?.hasPrefix("epoch 1/1 batch 7/100") == true, "\(printed)")
+        #expect(!lines.text.contains("batch 100/100"))
     }
 }

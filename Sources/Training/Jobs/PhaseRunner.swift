@@ -1,6 +1,7 @@
 import Foundation
 import NN
 import TensorCore
+import WeightIO
 import Zoo
 
 /// Runs a job's training in up to two phases, fastai `fine_tune` style:
@@ -19,13 +20,21 @@ final class PhaseRunner {
     let valImages: ImageBatchSource?
     let augmented: Bool
     let budget: CacheBudget
+    /// Best epoch and early-stopping state (restored from the checkpoint on resume).
+    private(set) var best: BestTracker
+    /// The weights of the best epoch, for `keep_best` (written atomically when an epoch improves).
+    static let bestFileName = "best.h5"
 
     init(job: TrainJob, model: ZooModel, prepared: PreparedModel, trainImages: ImageBatchSource,
          valImages: ImageBatchSource?, augmented: Bool, budget: CacheBudget) {
         self.job = job; self.model = model; self.prepared = prepared
         self.trainImages = trainImages; self.valImages = valImages; self.augmented = augmented
         self.budget = budget
+        self.best = BestTracker(recipe: job.recipe)
     }
+
+    /// Early stopping or keep_best is on.
+    var tracksBest: Bool { recipe.keepBest || recipe.earlyStopping != nil }
 
     var recipe: Recipe { job.recipe }
 
@@ -43,6 +52,7 @@ final class PhaseRunner {
             let ckpt = try RunCheckpoint.read(job.outPath(RunCheckpoint.fileName))
             try RunCheckpoint.load(ckpt.fullModel, into: model, file: job.outPath(RunCheckpoint.fileName))
             resumeState = ckpt
+            if let saved = ckpt.state.metadata.extra[BestTracker.metadataKey] { best = try BestTracker.decode(saved) }
             job.say("resume  \(job.outPath(RunCheckpoint.fileName)): phase \(ckpt.phase), epoch \(ckpt.state.metadata.epoch) done")
         }
         var log = MetricsLog()
@@ -55,12 +65,41 @@ final class PhaseRunner {
                 log = try runCachedHead(epochs: p1, restore: restore)
             }
         }
-        if p2 > 0 {
+        if p2 > 0 && !best.stopped {
             let restore = resumeState?.phase == 2 ? resumeState?.state : nil
             let phase2 = try runFull(epochs: p2, offset: p1, previous: log, restore: restore)
             for m in phase2.epochs { var e = m; e.epoch += p1; log.record(e) }
         }
+        if recipe.keepBest, best.bestEpoch != nil { try loadBest() }
         return log
+    }
+
+    /// After an epoch: the best-epoch bookkeeping (before the checkpoint, which saves it).
+    private func trackBest(_ t: Trainer, _ m: EpochMetrics, offset: Int) throws {
+        guard tracksBest else { return }
+        let epoch = m.epoch + offset
+        if best.update(m, epoch: epoch), recipe.keepBest {
+            // Written before the checkpoint: a run killed in between redoes this epoch (deterministically) and rewrites it.
+            let params = model.namedParameters().map { (path: $0.0, value: $0.1.value) }
+            try writeNativeCheckpoint(path: job.outPath(Self.bestFileName), parameters: params, attributes: ["best_epoch": "\(epoch)"])
+        }
+        if best.stopped { t.stopRequested = true }
+    }
+
+    /// After the checkpoint: say and log the stop.
+    private func reportStop(_ m: EpochMetrics, offset: Int) throws {
+        guard best.stopped, let e = best.bestEpoch, let v = best.bestValue else { return }
+        let name = best.monitor.rawValue
+        job.say("stop    early stopping after epoch \(m.epoch + offset): \(name) has not improved for \(best.wait) epochs "
+                + "(best \(String(format: "%.4f", v)) at epoch \(e))")
+        try job.emit("early_stop", ["epoch": .int(m.epoch + offset), "best_epoch": .int(e), "monitor": .string(name), "best_value": .double(v)])
+    }
+
+    private func loadBest() throws {
+        let path = job.outPath(Self.bestFileName)
+        guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): missing (keep_best needs the best epoch's weights)") }
+        let file = try readNativeCheckpoint(path: path)
+        try RunCheckpoint.load(Dictionary(uniqueKeysWithValues: file.parameters.map { ($0.name, $0.value) }), into: model, file: path)
     }
 
     private func makeTrainer(_ layer: any Layer, epochs: Int, stepsPerEpoch: Int) -> Trainer {
@@ -72,9 +111,20 @@ final class PhaseRunner {
     }
 
     private func checkpoint(_ trainer: Trainer, phase: Int, extra: [String: String] = [:]) throws {
+        var extra = extra
+        if tracksBest { extra[BestTracker.metadataKey] = best.json() }
         let full = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.0, $0.1.value) })
         try RunCheckpoint(phase: phase, state: trainer.captureState(extra: extra), fullModel: full)
             .write(to: job.outPath(RunCheckpoint.fileName))
+    }
+
+    /// The `--log-json` events of an epoch's end: its metrics (epochs counted over the whole run), then the checkpoint.
+    private func logEpoch(_ m: EpochMetrics, phase: Int, offset: Int) throws {
+        var shifted = m
+        shifted.epoch += offset
+        try job.emit("epoch_end", EventLog.epochFields(shifted, phase: phase))
+        try job.emit("checkpoint", ["path": .string(job.outPath(RunCheckpoint.fileName)), "epoch": .int(shifted.epoch),
+                                    "phase": .int(phase)])
     }
 
     private func runCachedHead(epochs: Int, restore: TrainingState?) throws -> MetricsLog {
@@ -88,6 +138,7 @@ final class PhaseRunner {
         let valFeatures = try valImages.map {
             try FeatureCache.compute(trunk: model.trunk, source: $0, copies: 1, inference: inference, storage: storage.val)
         }
+        try job.emit("phase", ["phase": .int(1), "epochs": .int(epochs), "first_epoch": .int(1), "kind": .string("cached_features")])
         job.say("phase 1 head on cached trunk features \(trainFeatures.featureShape) (\(copies) cop\(copies == 1 ? "y" : "ies")"
                 + (storage.train == .memory ? "" : " in files") + ", "
                 + "computed in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s), \(epochs) epochs")
@@ -100,9 +151,13 @@ final class PhaseRunner {
             restore.model = restore.model.filter { headPaths.contains($0.key) }
             try trainer.restore(restore)
         }
-        trainer.hooks.epochEnd = { [self] t, _ in
+        if best.stopped { return trainer.log }   // resumed after the stop: nothing left to train
+        trainer.hooks.epochEnd = { [self] t, m in
+            try trackBest(t, m, offset: 0)
             try checkpoint(t, phase: 1)
             try t.log.write(to: URL(fileURLWithPath: job.outPath("metrics.json")))
+            try logEpoch(m, phase: 1, offset: 0)
+            try reportStop(m, offset: 0)
         }
         return try trainer.fit(source, validation: val)
     }
@@ -131,7 +186,10 @@ final class PhaseRunner {
                                   freeze: offset > 0 ? .trunk : recipe.freeze, unfreezeAt: shifted)
         let trainer = makeTrainer(model, epochs: epochs, stepsPerEpoch: trainImages.batchesPerEpoch)
         if let restore { try trainer.restore(restore) }
-        job.say("phase \(offset > 0 ? 2 : 1) \(epochs) epochs on images"
+        if best.stopped { return trainer.log }
+        let phase = offset > 0 ? 2 : 1
+        try job.emit("phase", ["phase": .int(phase), "epochs": .int(epochs), "first_epoch": .int(offset + 1), "kind": .string("images")])
+        job.say("phase \(phase) \(epochs) epochs on images"
                 + (recipe.unfreezeAt.isEmpty ? "" : ", unfreezing \(recipe.unfreezeAt.map(\.description).joined(separator: ", "))"))
         let previousJSON = String(decoding: (try? previous.jsonData()) ?? Data(), as: UTF8.self)
         trainer.hooks.epochStart = { [self] _, e in
@@ -139,12 +197,15 @@ final class PhaseRunner {
             _ = n
             if let error = trainImages.error { throw error }
         }
-        trainer.hooks.epochEnd = { [self] t, _ in
+        trainer.hooks.epochEnd = { [self] t, m in
             if let error = trainImages.error { throw error }
+            try trackBest(t, m, offset: offset)
             try checkpoint(t, phase: 2, extra: ["phase1_log": previousJSON])
             var combined = previous
             for m in t.log.epochs { var e = m; e.epoch += offset; combined.record(e) }
             try combined.write(to: URL(fileURLWithPath: job.outPath("metrics.json")))
+            try logEpoch(m, phase: phase, offset: offset)
+            try reportStop(m, offset: offset)
         }
         return try trainer.fit(trainImages, validation: valImages)
     }

@@ -18,6 +18,11 @@ public struct TrainSummary: Sendable {
     /// For `--extend`: accuracy on the old classes' validation images before and after.
     public var oldClassAccuracyBefore: Double?
     public var oldClassAccuracyAfter: Double?
+    /// With `keep_best` or early stopping: the best epoch by the monitored metric (model.h5 holds its
+    /// weights under `keep_best`).
+    public var bestEpoch: Int?
+    /// The run ended early (early stopping).
+    public var stoppedEarly = false
 }
 
 /// One `finetune train` run: data, model, phases (head on cached features, then unfrozen layers),
@@ -51,6 +56,8 @@ public final class TrainJob {
     public var progressStyle: ProgressReporter.Style? = nil
     /// How the run's kernels run (the process-wide parts are applied by the executable at start-up).
     public var runtime = RuntimeOptions()
+    /// `--log-json`: machine-readable events (nil: none).
+    public var events: EventLog?
 
     /// A job for `recipe`; with `resume`, it continues the run in `recipe.out` from its last checkpoint.
     public init(recipe: Recipe, resume: Bool = false) {
@@ -71,13 +78,20 @@ public final class TrainJob {
         let started = Date()
         if let t = recipe.threads { Threads.count = max(1, t) }
         try prepareOutputFolder()
-        let sayWarning: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }
+        let events = self.events
+        let sayWarning: @Sendable (String) -> Void = {
+            FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8))
+            try? events?.record("warning", ["message": .string($0)])
+        }
         var data = try RunData.load(recipe.data, validationFraction: recipe.validationSplit, seed: recipe.seed,
                                     selecting: recipe.classNames, warn: sayWarning)
         let prepared = try ModelSetup.prepare(recipe, dataClasses: data.train.classNames)
         if prepared.classNames != data.train.classNames {   // extended head: old classes first
             data = try RunData.load(recipe.data, validationFraction: recipe.validationSplit, seed: recipe.seed,
                                     classNames: prepared.classNames, selecting: recipe.classNames, warn: { _ in })
+        }
+        if (recipe.keepBest || recipe.earlyStopping != nil) && data.validation == nil {
+            throw JobError("\(recipe.keepBest ? "keep_best" : "early_stopping") needs validation images: add a val/ folder or validation_split > 0")
         }
         let model = prepared.model
         let inputShape = [1] + model.inputShape
@@ -119,12 +133,26 @@ public final class TrainJob {
         // Final evaluation and outputs.
         let confusion = try valImages.map { try confusionMatrix(model, $0, classCount: prepared.classNames.count) }
         let after = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: false) }
-        try writeOutputs(prepared, log: log, confusion: confusion)
-        let summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
+        let best = runner.tracksBest ? runner.best : nil
+        var marks: [(x: Double, label: String)] = []
+        if runner.cachedEpochs > 0 && runner.cachedEpochs < log.epochs.count { marks.append((Double(runner.cachedEpochs) + 0.5, "phase 2")) }
+        if let e = best?.bestEpoch { marks.append((Double(e), "best")) }
+        try writeOutputs(prepared, log: log, confusion: confusion, bestEpoch: recipe.keepBest ? best?.bestEpoch : nil, marks: marks)
+        var summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
                                    validationAccuracy: confusion?.accuracy, seconds: Date().timeIntervalSince(started),
                                    oldClassAccuracyBefore: before ?? nil, oldClassAccuracyAfter: after ?? nil)
+        summary.bestEpoch = best?.bestEpoch
+        summary.stoppedEarly = best?.stopped ?? false
         report(summary, skipped: skippedCount)
+        var done: [String: EventLog.Value] = ["epochs": .int(summary.epochs), "seconds": .double(summary.seconds)]
+        if let a = summary.validationAccuracy { done["val_accuracy"] = .double(a) }
+        try emit("done", done)
         return summary
+    }
+
+    /// Records an event in the `--log-json` file, when there is one.
+    func emit(_ event: String, _ fields: [String: EventLog.Value] = [:]) throws {
+        try events?.record(event, fields)
     }
 
     private func prepareOutputFolder() throws {
@@ -147,6 +175,9 @@ public final class TrainJob {
         if let a = s.validationAccuracy { line += "; validation accuracy \(String(format: "%.4f", a))" }
         if skipped > 0 { line += "; \(skipped) unreadable files skipped" }
         say(line)
+        if let e = s.bestEpoch {
+            say("best    epoch \(e) by \(recipe.monitor.rawValue)" + (recipe.keepBest ? "; model.h5 holds its weights" : ""))
+        }
         if let b = s.oldClassAccuracyBefore, let a = s.oldClassAccuracyAfter {
             say("extend  old-class validation accuracy: before \(String(format: "%.4f", b)), after \(String(format: "%.4f", a))")
         }

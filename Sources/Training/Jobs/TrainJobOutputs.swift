@@ -7,21 +7,24 @@ import Zoo
 extension TrainJob {
     /// model.h5 (native, self-describing), model-keras.h5 (Keras 2 weights layout), recipe.yaml
     /// (resolved), metrics.json and report.html; each written atomically.
-    func writeOutputs(_ prepared: PreparedModel, log: MetricsLog, confusion: ConfusionMatrix?) throws {
+    func writeOutputs(_ prepared: PreparedModel, log: MetricsLog, confusion: ConfusionMatrix?, bestEpoch: Int? = nil,
+                      marks: [(x: Double, label: String)] = []) throws {
         let model = prepared.model
         var extra = ["loss": recipe.loss.rawValue, "trained_epochs": "\(log.epochs.count)"]
         if let a = confusion?.accuracy { extra["validation_accuracy"] = String(format: "%.6f", a) }
+        if let e = bestEpoch { extra["best_epoch"] = "\(e)" }
         try saveNativeModel(model, options: prepared.options, classNames: prepared.classNames, extra: extra,
                             to: outPath("model.h5"))
         do { try model.exportKeras2Weights(to: outPath("model-keras.h5")) } catch {
             say("warning: no Keras export for \(model.architecture): \(error)")
+            try emit("warning", ["message": .string("no Keras export for \(model.architecture): \(error)")])
         }
         try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"),
                          header: "Resolved recipe of this run (graft \(WeightIO.graftVersion))")
         try log.write(to: outURL.appendingPathComponent("metrics.json"))
         try Report.write(to: outURL.appendingPathComponent("report.html"), title: "Graft: \(model.architecture) on \(recipe.data)",
                          log: log, confusion: confusion, classNames: prepared.classNames,
-                         details: [("model", prepared.source), ("recipe", "recipe.yaml")])
+                         details: [("model", prepared.source), ("recipe", "recipe.yaml")], marks: marks)
     }
 
     /// Scores of `model` over every batch of `source`, in inference mode, with the labels.
