@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+import TensorCore
+import NN
+import Zoo
+@testable import WeightIO
+
+@Suite struct KerasFileModelTests {
+    /// The Keras MNIST tutorial CNN (automatic names) built from its own full-model file matches Keras.
+    @Test func mnistTutorialCNNMatchesKeras() throws {
+        let (model, _) = try loadKerasModel(path: Fixture.path("kerasfile_mnist_cnn.h5"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("kerasfile_mnist_cnn.json")))
+        let io = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let x = try #require(io["input_nhwc"] as? [[[[Double]]]])
+        let p = try #require(io["probabilities"] as? [[Double]])
+        let n = x.count, h = x[0].count, w = x[0][0].count
+        // One channel: NHWC and NCHW hold the same order.
+        let nchw: [Float] = x.flatMap { $0.flatMap { $0.flatMap { $0.map { Float($0) } } } }
+        model.setTraining(false)
+        let out = withoutGradients { model(Var(Tensor(shape: [n, 1, h, w], scalars: nchw))).value }
+        #expect(out.shape == [n, 3])
+        var worst: Float = 0
+        for i in 0..<n { for k in 0..<3 { worst = max(worst, abs(out[flat: i * 3 + k] - Float(p[i][k]))) } }
+        #expect(worst < 1e-4)
+    }
+
+    /// An unsupported class is refused naming the layer and its class.
+    @Test func lambdaIsRefusedNamingTheLayer() throws {
+        let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Lambda", "config": {"name": "lambda_1"}}]}}"#
+        let config = try parseKerasModelConfig(json, file: "m.h5")
+        #expect(throws: WeightIOError.self) { _ = try kerasModel(config, file: "m.h5") }
+        do { _ = try kerasModel(config, file: "m.h5") } catch {
+            #expect("\(error)" == "m.h5: layer 'lambda_1': (Lambda) cannot be built: it holds Python code")
+        }
+    }
+}
