@@ -24,6 +24,27 @@ import Zoo
         #expect(worst < 1e-4)
     }
 
+    /// A functional CNN (BatchNorm + Activation, Add, DepthwiseConv2D, LeakyReLU, ELU, ZeroPadding2D,
+    /// Concatenate, global pooling, a softmax Activation after the Dense) matches Keras.
+    @Test func functionalCNNMatchesKeras() throws {
+        let (model, _) = try loadKerasModel(path: Fixture.path("kerasfile_functional.h5"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("kerasfile_functional.json")))
+        let io = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let x = try #require(io["input_nhwc"] as? [[[[Double]]]])
+        let p = try #require(io["probabilities"] as? [[Double]])
+        let n = x.count, h = x[0].count, w = x[0][0].count, c = x[0][0][0].count
+        var nchw = [Float](repeating: 0, count: n * c * h * w)
+        for i in 0..<n { for y in 0..<h { for xx in 0..<w { for ch in 0..<c {
+            nchw[((i * c + ch) * h + y) * w + xx] = Float(x[i][y][xx][ch])
+        } } } }
+        model.setTraining(false)
+        let out = withoutGradients { model(Var(Tensor(shape: [n, c, h, w], scalars: nchw))).value }
+        #expect(out.shape == [n, 3])
+        var worst: Float = 0
+        for i in 0..<n { for k in 0..<3 { worst = max(worst, abs(out[flat: i * 3 + k] - Float(p[i][k]))) } }
+        #expect(worst < 1e-4)
+    }
+
     /// An unsupported class is refused naming the layer and its class.
     @Test func lambdaIsRefusedNamingTheLayer() throws {
         let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Lambda", "config": {"name": "lambda_1"}}]}}"#
