@@ -54,4 +54,23 @@ import Zoo
             #expect("\(error)" == "m.h5: layer 'lambda_1': (Lambda) cannot be built: it holds Python code")
         }
     }
+
+    /// Keras 1 spellings (Convolution2D, nb_filter, nb_row/nb_col, border_mode, subsample, output_dim)
+    /// and a Sequential whose first layer carries the input shape build the same kinds.
+    @Test func keras1SpellingsBuild() throws {
+        let json = #"{"class_name": "Sequential", "config": [{"class_name": "Convolution2D", "config": {"name": "convolution2d_1", "nb_filter": 4, "nb_row": 3, "nb_col": 3, "border_mode": "same", "subsample": [2, 2], "activation": "relu", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Flatten", "config": {"name": "flatten_1"}}, {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": 2, "activation": "softmax"}}]}"#
+        let model = try kerasModel(try parseKerasModelConfig(json, file: "k1.h5"), file: "k1.h5")
+        let conv = try #require(model.node(named: "convolution2d_1")?.layer as? Conv2DKind)
+        #expect(conv == Conv2DKind(filters: 4, kernel: 3, stride: 2, padding: .same, activation: .relu))
+        #expect(try model.outputShape(for: [1, 1, 8, 8]) == [1, 2])
+    }
+
+    /// A channels_first layer is refused before any work, naming it.
+    @Test func channelsFirstIsRefused() throws {
+        let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 2, "kernel_size": [3, 3], "data_format": "channels_first"}}]}}"#
+        let config = try parseKerasModelConfig(json, file: "cf.h5")
+        do { _ = try kerasModel(config, file: "cf.h5"); Issue.record("channels_first was built") } catch {
+            #expect("\(error)" == "cf.h5: layer 'conv2d': (Conv2D) cannot be built: data_format channels_first is not supported")
+        }
+    }
 }
