@@ -53,3 +53,10 @@ f.save(os.path.join(out, "kerasfile_functional.h5"))
 json.dump({"input_nhwc": x.round(6).tolist(), "probabilities": p.tolist()},
           open(os.path.join(out, "kerasfile_functional.json"), "w"))
 print(p)
+
+# The CLI test's image (values 0...2 so `--preprocess none` keeps the softmax unsaturated); Keras's
+# probabilities for it are in Tests/CLITests/KerasFileCLITests.swift.
+from PIL import Image
+a = (np.random.default_rng(5).random((12, 12)) * 3).astype("uint8")
+Image.fromarray(a, "L").save(os.path.join(out, "kerasfile_mnist_cnn_input.png"))
+print(m.predict(a[None, :, :, None].astype("float32"), verbose=0).tolist())
