@@ -38,6 +38,15 @@ public struct HeadRecipe: Sendable, Equatable {
     }
 }
 
+extension HeadRecipe {
+    /// A head for a model read from a file (in an extension, so the memberwise init stays): no hidden
+    /// layers to rebuild, the output layer `outputName`.
+    public init(defaultPooling: HeadPooling, outputName: String, outputActivation: ZooActivation) {
+        self.init(hidden: [], defaultPooling: defaultPooling, outputActivation: outputActivation)
+        self.outputName = outputName
+    }
+}
+
 /// A whole architecture as graphs: shape-checked, countable, listable, not yet allocated. The trunk
 /// reads the input; the head is a graph whose input is the trunk's output (the nested-model case of
 /// `ModelGraph`), so `graph` is the two joined.

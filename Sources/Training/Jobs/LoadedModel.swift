@@ -48,6 +48,12 @@ public struct LoadedModel {
     public static func load(_ q: Request, inference: InferenceOptions = InferenceOptions()) throws -> LoadedModel {
         if let path = q.model ?? q.base.flatMap({ ShippedModel.named($0) }).map(\.path), q.weights == nil {
             guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): model file not found") }
+            if try detectWeightFileFormat(path: path) == .keras2FullModel {
+                // A Keras model file: its own graph computes what Keras did, probabilities included.
+                let (model, _) = try loadKerasModel(path: path)
+                return LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
+                                   outputActivation: nil, source: path, plan: PlanCache(inference))
+            }
             let (model, meta) = try loadNativeModel(path: path)
             if let c = q.classes, c != model.classCount {
                 throw JobError("\(path): the model has \(model.classCount) classes, --classes is \(c)")

@@ -34,6 +34,11 @@ public struct KerasLayerConfig: Sendable, Equatable {
     public var targetShape: [Int]?
     /// DepthwiseConv2D `depth_multiplier`.
     public var depthMultiplier: Int?
+    /// LeakyReLU / ELU `alpha` (Keras 3 LeakyReLU: `negative_slope`, read into `negativeSlope`).
+    public var alpha: Double?
+    /// Conv2D `dilation_rate` and `groups` (only 1 is built).
+    public var dilationRate: [Int]?
+    public var groups: Int?
     /// Concatenate (and BatchNormalization) `axis`; -1 is the channels of channels-last data.
     public var axis: Int?
     /// InputLayer `batch_input_shape` / `batch_shape` without the batch axis (nil entries: unknown).
@@ -90,6 +95,9 @@ public struct KerasModelConfig: Sendable, Equatable {
     }
 }
 
+/// Keras 1 class names -> the Keras 2 names the kinds read (their options are read under both spellings).
+private let keras1ClassNames = ["Convolution2D": "Conv2D"]
+
 /// Parses a Keras 2 `model_config` JSON string (Functional, Sequential, nested models).
 public func parseKerasModelConfig(_ json: String, file: String = "") throws -> KerasModelConfig {
     guard let data = json.data(using: .utf8),
@@ -104,15 +112,19 @@ public func parseKerasModelConfig(_ json: String, file: String = "") throws -> K
             guard let dict = item as? [String: Any], let cls = dict["class_name"] as? String else { continue }
             let config = dict["config"] as? [String: Any] ?? [:]
             let name = (config["name"] as? String) ?? (dict["name"] as? String) ?? "?"
-            var l = KerasLayerConfig(name: name, className: cls, parent: parent, inbound: inboundNames(dict["inbound_nodes"]))
+            var l = KerasLayerConfig(name: name, className: keras1ClassNames[cls] ?? cls, parent: parent, inbound: inboundNames(dict["inbound_nodes"]))
             l.activation = config["activation"] as? String
-            l.padding = config["padding"] as? String
+            l.padding = (config["padding"] ?? config["border_mode"]) as? String   // Keras 1: border_mode
             if cls == "ZeroPadding2D" { l.padding = nil; l.zeroPadding = zeroPadding(config["padding"]) }
-            l.strides = ints(config["strides"])
+            l.strides = ints(config["strides"] ?? config["subsample"])
             l.kernelSize = ints(config["kernel_size"])
+            if l.kernelSize == nil, let r = config["nb_row"] as? Int, let c = config["nb_col"] as? Int { l.kernelSize = [r, c] }
             l.poolSize = ints(config["pool_size"])
-            l.filters = config["filters"] as? Int
-            l.units = config["units"] as? Int
+            l.filters = (config["filters"] ?? config["nb_filter"]) as? Int
+            l.units = (config["units"] ?? config["output_dim"]) as? Int
+            l.alpha = (config["alpha"] as? NSNumber)?.doubleValue
+            l.dilationRate = ints(config["dilation_rate"])
+            l.groups = config["groups"] as? Int
             l.useBias = config["use_bias"] as? Bool
             l.epsilon = (config["epsilon"] as? NSNumber)?.doubleValue
             l.momentum = (config["momentum"] as? NSNumber)?.doubleValue
@@ -127,7 +139,7 @@ public func parseKerasModelConfig(_ json: String, file: String = "") throws -> K
             l.keepDims = config["keepdims"] as? Bool
             if let t = config["target_shape"] as? [Any] { l.targetShape = t.compactMap { ($0 as? NSNumber)?.intValue } }
             l.axis = (config["axis"] as? Int) ?? (config["axis"] as? [Int])?.first
-            if cls == "InputLayer", let shape = (config["batch_input_shape"] ?? config["batch_shape"]) as? [Any] {
+            if let shape = (config["batch_input_shape"] ?? config["batch_shape"]) as? [Any] {
                 l.inputShape = shape.dropFirst().map { ($0 as? NSNumber)?.intValue }
             }
             layers.append(l)

@@ -32,7 +32,9 @@ extension Conv2DKind: KerasLayer {
 
     public static func fromKeras(_ l: KerasLayerConfig) -> Conv2DKind? {
         guard let f = l.filters, let k = l.kernelSize, k.count == 2, let p = kerasPaddingKind( l.padding),
-              let a = kerasActivation( l.activation) else { return nil }
+              let a = kerasActivation( l.activation), (l.dilationRate ?? [1, 1]) == [1, 1] else { return nil }
+        let groups = l.groups ?? 1
+        guard groups == 1 else { return nil }   // grouped Keras kernels are (kh, kw, C/g, F): not mapped yet
         return Conv2DKind(filters: f, kernel: k[0], stride: square(l.strides) ?? 1, padding: p, useBias: l.useBias ?? true,
                           activation: a, kernelWidth: k[1])
     }
@@ -76,8 +78,8 @@ extension BatchNormKind: KerasLayer {
 }
 
 extension ActivationKind: KerasLayer {
-    /// Keras `ReLU` layers are compared as `Activation`.
-    public static var kerasClassNames: [String] { ["Activation", "ReLU"] }
+    /// Keras `ReLU` layers are compared as `Activation`; LeakyReLU, ELU and Softmax layers are read as activations.
+    public static var kerasClassNames: [String] { ["Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"] }
 
     public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
         let model = kerasActivationName(activation) ?? "\(activation)"
@@ -92,8 +94,13 @@ extension ActivationKind: KerasLayer {
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> ActivationKind? {
-        if l.className == "ReLU" {
+        switch l.className {
+        case "ReLU":
             switch reluActivationName(l) { case "relu": return ActivationKind(.relu); case "relu6": return ActivationKind(.relu6); default: return nil }
+        case "LeakyReLU": return ActivationKind(.leakyReLU(alpha: Float(l.alpha ?? l.negativeSlope ?? 0.3)))
+        case "ELU": return ActivationKind(.elu(alpha: Float(l.alpha ?? 1)))
+        case "Softmax": return l.axis == nil || l.axis == -1 ? ActivationKind(.softmax) : nil
+        default: break
         }
         guard let a = kerasActivation( l.activation) else { return nil }
         return ActivationKind(a ?? .linear)
@@ -181,7 +188,8 @@ extension FlattenKind: KerasLayer {
 }
 
 extension DropoutKind: KerasLayer {
-    public static var kerasClassNames: [String] { ["Dropout"] }
+    /// Noise and spatial dropout are identity at inference too; in training they drop as Dropout does.
+    public static var kerasClassNames: [String] { ["Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout"] }
     public static func fromKeras(_ l: KerasLayerConfig) -> DropoutKind? { DropoutKind(rate: Float(l.rate ?? 0)) }
 }
 

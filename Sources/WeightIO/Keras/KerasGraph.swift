@@ -7,9 +7,16 @@ extension KerasModelConfig {
     /// models are inlined (see `ModelGraph`): their input layer stands for what feeds them and their
     /// last layer for their output. Throws naming the first layer no kind reads.
     public func graph(file: String = "") throws -> ModelGraph {
-        guard let inputLayer = layers.first(where: { $0.className == "InputLayer" && $0.parent == nil }),
-              let hwc = inputLayer.inputShape, hwc.count == 3, let h = hwc[0], let w = hwc[1], let c = hwc[2] else {
+        // Sequential configs without an InputLayer state the input shape on their first layer.
+        let explicit = layers.first(where: { $0.className == "InputLayer" && $0.parent == nil })
+        guard let shaped = explicit ?? layers.first(where: { $0.parent == nil && $0.inputShape != nil }),
+              let hwc = shaped.inputShape, hwc.count == 3, let h = hwc[0], let w = hwc[1], let c = hwc[2] else {
             throw WeightIOError(.malformed, file: file, "model_config has no input layer of known (H, W, C)")
+        }
+        let inputName = explicit?.name ?? "input"
+        // Refuse before any work, naming the layer: a channels_first layer would be built channels-last.
+        for l in layers where l.dataFormat == "channels_first" {
+            throw WeightIOError(.malformed, file: file, layer: l.name, "(\(l.className)) cannot be built: data_format channels_first is not supported")
         }
         var nodes: [Node] = []
         var rename: [String: String] = [:]   // nested input/container name -> the node it stands for
@@ -30,7 +37,10 @@ extension KerasModelConfig {
                     continue
                 }
                 guard let kind = KerasLayers.kind(l) else {
-                    throw WeightIOError(.malformed, file: file, layer: l.name, "no layer kind reads Keras \(l.className) with this config")
+                    let why = l.className == "Lambda" ? "it holds Python code"
+                        : KerasLayers.byClassName[l.className] == nil ? "Graft has no layer kind for this class"
+                        : "an option is not supported (\(l.summary))"
+                    throw WeightIOError(.malformed, file: file, layer: l.name, "(\(l.className)) cannot be built: \(why)")
                 }
                 let inputs = (sequential || inbound.isEmpty) ? previous.map { [$0] } ?? [] : inbound
                 nodes.append(Node(name: l.name, layer: kind, inputs: inputs))
@@ -38,7 +48,7 @@ extension KerasModelConfig {
             }
             return previous
         }
-        let output = try visit(nil, feeding: nil, sequential: className == "Sequential")
-        return try ModelGraph(input: inputLayer.name, inputShape: [c, h, w], nodes: nodes, output: output.map(resolve))
+        let output = try visit(nil, feeding: explicit == nil ? inputName : nil, sequential: className == "Sequential")
+        return try ModelGraph(input: inputName, inputShape: [c, h, w], nodes: nodes, output: output.map(resolve))
     }
 }

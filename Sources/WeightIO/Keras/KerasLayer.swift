@@ -78,6 +78,7 @@ func kerasActivation(_ name: String?) -> Activation?? {
     case "sigmoid"?: return .sigmoid
     case "softmax"?: return .softmax
     case "elu"?: return .elu(alpha: 1)
+    case "leaky_relu"?: return .leakyReLU(alpha: 0.2)   // Keras 3's activations.leaky_relu default
     default: return nil
     }
 }

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import TensorCore
+import NN
+import Zoo
+@testable import WeightIO
+
+@Suite struct KerasFileModelTests {
+    /// The Keras MNIST tutorial CNN (automatic names) built from its own full-model file matches Keras.
+    @Test func mnistTutorialCNNMatchesKeras() throws {
+        let (model, _) = try loadKerasModel(path: Fixture.path("kerasfile_mnist_cnn.h5"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("kerasfile_mnist_cnn.json")))
+        let io = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let x = try #require(io["input_nhwc"] as? [[[[Double]]]])
+        let p = try #require(io["probabilities"] as? [[Double]])
+        let n = x.count, h = x[0].count, w = x[0][0].count
+        // One channel: NHWC and NCHW hold the same order.
+        let nchw: [Float] = x.flatMap { $0.flatMap { $0.flatMap { $0.map { Float($0) } } } }
+        model.setTraining(false)
+        let out = withoutGradients { model(Var(Tensor(shape: [n, 1, h, w], scalars: nchw))).value }
+        #expect(out.shape == [n, 3])
+        var worst: Float = 0
+        for i in 0..<n { for k in 0..<3 { worst = max(worst, abs(out[flat: i * 3 + k] - Float(p[i][k]))) } }
+        #expect(worst < 1e-4)
+    }
+
+    /// A functional CNN (BatchNorm + Activation, Add, DepthwiseConv2D, LeakyReLU, ELU, ZeroPadding2D,
+    /// Concatenate, global pooling, a softmax Activation after the Dense) matches Keras.
+    @Test func functionalCNNMatchesKeras() throws {
+        let (model, _) = try loadKerasModel(path: Fixture.path("kerasfile_functional.h5"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.path("kerasfile_functional.json")))
+        let io = try #require(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let x = try #require(io["input_nhwc"] as? [[[[Double]]]])
+        let p = try #require(io["probabilities"] as? [[Double]])
+        let n = x.count, h = x[0].count, w = x[0][0].count, c = x[0][0][0].count
+        var nchw = [Float](repeating: 0, count: n * c * h * w)
+        for i in 0..<n { for y in 0..<h { for xx in 0..<w { for ch in 0..<c {
+            nchw[((i * c + ch) * h + y) * w + xx] = Float(x[i][y][xx][ch])
+        } } } }
+        model.setTraining(false)
+        let out = withoutGradients { model(Var(Tensor(shape: [n, c, h, w], scalars: nchw))).value }
+        #expect(out.shape == [n, 3])
+        var worst: Float = 0
+        for i in 0..<n { for k in 0..<3 { worst = max(worst, abs(out[flat: i * 3 + k] - Float(p[i][k]))) } }
+        #expect(worst < 1e-4)
+    }
+
+    /// An unsupported class is refused naming the layer and its class.
+    @Test func lambdaIsRefusedNamingTheLayer() throws {
+        let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Lambda", "config": {"name": "lambda_1"}}]}}"#
+        let config = try parseKerasModelConfig(json, file: "m.h5")
+        #expect(throws: WeightIOError.self) { _ = try kerasModel(config, file: "m.h5") }
+        do { _ = try kerasModel(config, file: "m.h5") } catch {
+            #expect("\(error)" == "m.h5: layer 'lambda_1': (Lambda) cannot be built: it holds Python code")
+        }
+    }
+
+    /// Keras 1 spellings (Convolution2D, nb_filter, nb_row/nb_col, border_mode, subsample, output_dim)
+    /// and a Sequential whose first layer carries the input shape build the same kinds.
+    @Test func keras1SpellingsBuild() throws {
+        let json = #"{"class_name": "Sequential", "config": [{"class_name": "Convolution2D", "config": {"name": "convolution2d_1", "nb_filter": 4, "nb_row": 3, "nb_col": 3, "border_mode": "same", "subsample": [2, 2], "activation": "relu", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Flatten", "config": {"name": "flatten_1"}}, {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": 2, "activation": "softmax"}}]}"#
+        let model = try kerasModel(try parseKerasModelConfig(json, file: "k1.h5"), file: "k1.h5")
+        let conv = try #require(model.node(named: "convolution2d_1")?.layer as? Conv2DKind)
+        #expect(conv == Conv2DKind(filters: 4, kernel: 3, stride: 2, padding: .same, activation: .relu))
+        #expect(try model.outputShape(for: [1, 1, 8, 8]) == [1, 2])
+    }
+
+    /// A channels_first layer is refused before any work, naming it.
+    @Test func channelsFirstIsRefused() throws {
+        let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 2, "kernel_size": [3, 3], "data_format": "channels_first"}}]}}"#
+        let config = try parseKerasModelConfig(json, file: "cf.h5")
+        do { _ = try kerasModel(config, file: "cf.h5"); Issue.record("channels_first was built") } catch {
+            #expect("\(error)" == "cf.h5: layer 'conv2d': (Conv2D) cannot be built: data_format channels_first is not supported")
+        }
+    }
+}
