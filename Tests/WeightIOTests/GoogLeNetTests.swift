@@ -70,18 +70,7 @@ import WeightIO
     m.setTraining(false)
     let map = try m.kerasWeightMap()
     let list = try String(contentsOfFile: Fixture.path("googlenet_64_weights.txt"), encoding: .utf8)
-    var filled = Set<String>()
-    for (t, line) in list.split(separator: "\n").enumerated() {
-        let parts = line.split(separator: " ")
-        let key = parts[0].split(separator: "/").map(String.init)
-        let shape = parts[1].split(separator: ",").map { Int($0)! }
-        let kind = try #require(KerasWeightName(rawValue: key[1]))
-        let ref = try #require(map.ref(layer: key[0], weight: kind), "no Graft parameter for \(parts[0])")
-        #expect(ref.kerasShape == shape, "\(parts[0])")
-        m.parameter(at: ref.path)!.value = ref.layout.toGraft(inceptionHashTensor(ordinal: t, kind: kind, shape: shape))
-        filled.insert(ref.path)
-    }
-    #expect(filled.count == m.namedParameters().count)
+    try fillHashWeights(m, map: map, list: list, tensor: inceptionHashTensor)
     let root = try HDF5File.open(Fixture.path("googlenet_64_io.h5")).root()
     let x = try root.dataset("input").readTensor()
     let ref = try root.dataset("output").readTensor()

@@ -27,18 +27,7 @@ func inceptionHashTensor(ordinal t: Int, kind: KerasWeightName, shape: [Int]) ->
     #expect(m.parameterCount == 21_813_029)   // Keras count_params() at 75 px, 5 classes
     let list = try String(contentsOfFile: Fixture.path("inceptionv3_75_weights.txt"), encoding: .utf8)
     let map = try m.kerasWeightMap()
-    var filled = Set<String>()
-    for (t, line) in list.split(separator: "\n").enumerated() {
-        let parts = line.split(separator: " ")
-        let key = parts[0].split(separator: "/").map(String.init)
-        let shape = parts[1].split(separator: ",").map { Int($0)! }
-        let kind = try #require(KerasWeightName(rawValue: key[1]))
-        let ref = try #require(map.ref(layer: key[0], weight: kind), "no Graft parameter for \(parts[0])")
-        #expect(ref.kerasShape == shape, "\(parts[0])")
-        m.parameter(at: ref.path)!.value = ref.layout.toGraft(inceptionHashTensor(ordinal: t, kind: kind, shape: shape))
-        filled.insert(ref.path)
-    }
-    #expect(filled.count == m.namedParameters().count)
+    try fillHashWeights(m, map: map, list: list, tensor: inceptionHashTensor)
     let root = try HDF5File.open(Fixture.path("inceptionv3_75_io.h5")).root()
     let x = nhwcToNCHW(try root.dataset("input").readTensor())
     let ref = try root.dataset("output").readTensor()

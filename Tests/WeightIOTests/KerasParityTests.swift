@@ -50,6 +50,24 @@ func fill(_ model: ZooModel, _ kerasTensor: (KerasWeightRef) throws -> Tensor) t
     }
 }
 
+/// Fills every parameter of `m` from a `<fixture>_weights.txt` list (`layer/weight d0,d1,...` per line,
+/// in the writer's `model.weights` order) with `tensor(ordinal, weight, Keras shape)`; all must be filled.
+func fillHashWeights(_ m: ZooModel, map: KerasMapping, list: String,
+                     tensor: (_ ordinal: Int, _ kind: KerasWeightName, _ shape: [Int]) -> Tensor) throws {
+    var filled = Set<String>()
+    for (t, line) in list.split(separator: "\n").enumerated() {
+        let parts = line.split(separator: " ")
+        let key = parts[0].split(separator: "/").map(String.init)
+        let shape = parts[1].split(separator: ",").map { Int($0)! }
+        let kind = try #require(KerasWeightName(rawValue: key[1]))
+        let ref = try #require(map.ref(layer: key[0], weight: kind), "no Graft parameter for \(parts[0])")
+        #expect(ref.kerasShape == shape, "\(parts[0])")
+        m.parameter(at: ref.path)!.value = ref.layout.toGraft(tensor(t, kind, shape))
+        filled.insert(ref.path)
+    }
+    #expect(filled.count == m.namedParameters().count)
+}
+
 /// The fixture README's integer-hash weight formula, in Keras layout.
 func hashTensor(ordinal t: Int, kind: KerasWeightName, shape: [Int]) -> Tensor {
     let n = shape.reduce(1, *)
@@ -117,18 +135,7 @@ func fullSizeModelsWithHashWeightsMatchKeras(fixture: String, model name: String
     #expect(m.parameterCount == (name == "vgg16" ? 39_909_189 : 23_597_957))
     let list = try String(contentsOf: Fixture.zooDirectory.appendingPathComponent("\(fixture)_weights.txt"), encoding: .utf8)
     let map = try m.kerasWeightMap()
-    var filled = Set<String>()
-    for (t, line) in list.split(separator: "\n").enumerated() {
-        let parts = line.split(separator: " ")
-        let key = parts[0].split(separator: "/").map(String.init)
-        let shape = parts[1].split(separator: ",").map { Int($0)! }
-        let kind = try #require(KerasWeightName(rawValue: key[1]))
-        let ref = try #require(map.ref(layer: key[0], weight: kind), "no Graft parameter for \(parts[0])")
-        #expect(ref.kerasShape == shape, "\(parts[0])")
-        m.parameter(at: ref.path)!.value = ref.layout.toGraft(hashTensor(ordinal: t, kind: kind, shape: shape))
-        filled.insert(ref.path)
-    }
-    #expect(filled.count == m.namedParameters().count)
+    try fillHashWeights(m, map: map, list: list, tensor: hashTensor)
     let (y, seen) = forwardRecording(m, nchw(try #require(f["input"])))
     let ref = try #require(f["output"])
     print("parity \(fixture): max |Δp| = \(y.maxAbsDifference(ref))")
