@@ -13,11 +13,22 @@ public enum Report {
         }
     }
 
+    /// One picture of a gallery: an image (a data URI, so the page stays one file) and caption lines.
+    public struct Figure: Sendable {
+        public var image: String
+        public var caption: [String]
+        /// Shown on hover (the file's path).
+        public var title: String
+        public init(image: String, caption: [String], title: String) { self.image = image; self.caption = caption; self.title = title }
+    }
+
     /// The whole page. `details` are (label, value) rows shown in a summary table (model, recipe, ...).
     /// `marks` are vertical lines on the curves at x (epoch) with a label: phase boundaries, the best epoch.
+    /// `topLosses`: the validation images the model got most wrong, with `topLossesNote` above them.
     public static func html(title: String, log: MetricsLog, confusion: ConfusionMatrix? = nil,
                             classNames: [String]? = nil, details: [(String, String)] = [],
-                            marks: [(x: Double, label: String)] = []) -> String {
+                            marks: [(x: Double, label: String)] = [], topLosses: [Figure] = [],
+                            topLossesNote: String = "") -> String {
         let e = log.epochs
         let loss = [
             Series(name: "train loss", color: "#1f77b4", points: e.map { (Double($0.epoch), $0.trainLoss) }),
@@ -43,10 +54,13 @@ public enum Report {
             body += confusionSVG(confusion, classNames: classNames) + "\n"
             body += "<h2>Per class</h2>\n" + classTable(confusion, classNames: classNames) + "\n"
         }
+        if !topLosses.isEmpty {
+            body += "<h2>Top losses</h2>\n<p>\(escape(topLossesNote))</p>\n" + gallery(topLosses) + "\n"
+        }
         return """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
-        <style>body{font-family:sans-serif;margin:2em;color:#222}table.details th{text-align:left;padding-right:1em}svg{display:block;margin:1em 0}table.classes{border-collapse:collapse}table.classes td,table.classes th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}table.classes td:first-child{text-align:left}</style>
+        <style>body{font-family:sans-serif;margin:2em;color:#222}table.details th{text-align:left;padding-right:1em}svg{display:block;margin:1em 0}table.classes{border-collapse:collapse}table.classes td,table.classes th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}table.classes td:first-child{text-align:left}div.gallery{display:flex;flex-wrap:wrap;gap:12px}div.gallery figure{margin:0;font-size:12px;max-width:240px}div.gallery img{display:block;image-rendering:auto}</style>
         </head><body>
         \(body)</body></html>
 
@@ -55,9 +69,20 @@ public enum Report {
 
     public static func write(to url: URL, title: String, log: MetricsLog, confusion: ConfusionMatrix? = nil,
                              classNames: [String]? = nil, details: [(String, String)] = [],
-                             marks: [(x: Double, label: String)] = []) throws {
+                             marks: [(x: Double, label: String)] = [], topLosses: [Figure] = [],
+                             topLossesNote: String = "") throws {
         try AtomicFile.write(html(title: title, log: log, confusion: confusion, classNames: classNames, details: details,
-                                  marks: marks), to: url)
+                                  marks: marks, topLosses: topLosses, topLossesNote: topLossesNote), to: url)
+    }
+
+    /// Figures side by side, wrapping.
+    public static func gallery(_ figures: [Figure]) -> String {
+        var s = "<div class=\"gallery\">\n"
+        for fig in figures {
+            s += "<figure title=\"\(escape(fig.title))\"><img src=\"\(fig.image)\" alt=\"\(escape(fig.caption.first ?? ""))\">"
+                + "<figcaption>\(fig.caption.map(escape).joined(separator: "<br>"))</figcaption></figure>\n"
+        }
+        return s + "</div>"
     }
 
     /// Precision, recall, F1 and support per class, as an HTML table.

@@ -9,14 +9,23 @@ struct Predict: ParsableCommand {
     @Option(help: "none | scale | caffe | torch | tf (default: the model's). none feeds 0..255 RGB floats.") var preprocess: Preprocessing?
     @Option(help: "Classes to show per image.") var top = 3
     @Flag(help: "One JSON array: file, probabilities (class order), top.") var json = false
+    @Option(help: "Also write a Grad-CAM overlay PNG per image into this folder.") var explain: String?
+    @Option(name: .customLong("explain-class"), help: "Explain this class (default: each image's top class).") var explainClass: String?
+    @Option(name: .customLong("explain-layer"), help: "Layer to explain (default: the last with a spatial map).") var explainLayer: String?
     @Argument(help: "PNG or JPEG files, or folders of them.") var images: [String]
     @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func run() throws {
         try runReportingErrors {
             let loaded = try source.load(runtime.applied())
-            let predictions = try PredictJob.run(loaded, files: try PredictJob.imageFiles(images), preprocess: preprocess, top: top)
+            let files = try PredictJob.imageFiles(images)
+            let predictions = try PredictJob.run(loaded, files: files, preprocess: preprocess, top: top)
             print(json ? try PredictJob.json(predictions) : PredictJob.text(predictions))
+            if let explain {
+                let w = try ExplainJob.run(loaded, files: files, preprocess: preprocess, into: URL(fileURLWithPath: explain),
+                                           className: explainClass, layer: explainLayer)
+                FileHandle.standardError.write(Data("explain \(w.files.count) Grad-CAM overlays (layer \(w.layer)) in \(explain)\n".utf8))
+            }
         }
     }
 }

@@ -131,13 +131,17 @@ public final class TrainJob {
         let log = try runner.run()
 
         // Final evaluation and outputs.
-        let confusion = try valImages.map { try confusionMatrix(model, $0, classCount: prepared.classNames.count) }
+        let valScores = try valImages.map { try scores(model, $0) }
+        let confusion = valScores.map { confusionMatrix($0.scores, $0.labels, classCount: prepared.classNames.count) }
         let after = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: false) }
         let best = runner.tracksBest ? runner.best : nil
         var marks: [(x: Double, label: String)] = []
         if runner.cachedEpochs > 0 && runner.cachedEpochs < log.epochs.count { marks.append((Double(runner.cachedEpochs) + 0.5, "phase 2")) }
         if let e = best?.bestEpoch { marks.append((Double(e), "best")) }
-        try writeOutputs(prepared, log: log, confusion: confusion, bestEpoch: recipe.keepBest ? best?.bestEpoch : nil, marks: marks)
+        var gallery: (figures: [Report.Figure], note: String) = ([], "")
+        if let valImages, let valScores { gallery = topLossFigures(model, valImages, valScores, classNames: prepared.classNames) }
+        try writeOutputs(prepared, log: log, confusion: confusion, bestEpoch: recipe.keepBest ? best?.bestEpoch : nil, marks: marks,
+                         topLosses: gallery)
         var summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
                                    validationAccuracy: confusion?.accuracy, seconds: Date().timeIntervalSince(started),
                                    oldClassAccuracyBefore: before ?? nil, oldClassAccuracyAfter: after ?? nil)

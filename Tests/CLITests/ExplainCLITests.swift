@@ -1,0 +1,32 @@
+import Foundation
+import ImageIO
+import Testing
+
+/// The report's top-losses gallery and `predict --explain` on a tiny LeNet run.
+@Suite struct ExplainCLITests {
+    @Test func reportHasTopLossesAndPredictExplainWritesOverlays() throws {
+        let tmp = try TempDir()
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"])
+        let out = tmp.path("run")
+        try CLI.succeed(CLI.lenet(data: data, out: out, epochs: 1))
+        let report = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(report.contains("<h2>Top losses</h2>") && report.contains("Grad-CAM at layer"), "no gallery in the report")
+        // Every one of the 9 validation images has a loss: all 9 are shown (the gallery keeps up to 12).
+        #expect(report.components(separatedBy: "src=\"data:image/png;base64,").count - 1 == 9)
+
+        let model = out.appendingPathComponent("model.h5").path
+        let val = data.appendingPathComponent("val")
+        let dir = tmp.path("explain")
+        let r = try CLI.succeed(["predict", "--model", model, "--explain", dir.path, "--json", val.path])
+        #expect(r.stderr.contains("explain 9 Grad-CAM overlays"), "\(r)")
+        let written = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".gradcam.png") }
+        #expect(written.count == 9)
+        for name in written {
+            let image = try PNGDecoder.decode(file: dir.appendingPathComponent(name), as: .rgb)
+            #expect(image.width == 28 && image.height == 28 && image.channels == 3, "\(name)")
+        }
+
+        let bad = try CLI.run(["predict", "--model", model, "--explain", dir.path, "--explain-class", "7", val.path])
+        #expect(bad.status == 1 && bad.stderrLines.count == 1 && bad.stderr.contains("--explain-class 7"), "\(bad)")
+    }
+}
