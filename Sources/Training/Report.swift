@@ -109,9 +109,11 @@ public enum Report {
         return ticks
     }
 
-    /// An SVG line chart of x/y series with axes, ticks and a legend.
+    /// An SVG line chart of x/y series with axes, ticks and a legend. The x axis is ticked at whole
+    /// numbers, labelled by `xTick` (epochs; decades of a log10 axis); `markers` draws each point.
     public static func lineChart(_ series: [Series], yLabel: String, yRange: (Double, Double)? = nil,
-                                 width: Int = 760, height: Int = 320, marks: [(x: Double, label: String)] = []) -> String {
+                                 width: Int = 760, height: Int = 320, marks: [(x: Double, label: String)] = [],
+                                 xLabel: String = "epoch", xTick: (Int) -> String = { "\($0)" }, markers: Bool = true) -> String {
         // The legend has its own column right of the plot, so it never covers a curve.
         let left = 60.0, right = 140.0, top = 20.0, bottom = 40.0
         let pw = Double(width) - left - right, ph = Double(height) - top - bottom
@@ -138,12 +140,12 @@ public enum Report {
             s += "<line x1=\"\(f(px(m.x)))\" y1=\"\(f(top))\" x2=\"\(f(px(m.x)))\" y2=\"\(f(top + ph))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
             s += "<text x=\"\(f(px(m.x) + 3))\" y=\"\(f(top + 11 + Double(i % 2) * 12))\" fill=\"#555\">\(escape(m.label))</text>\n"
         }
-        let xTicks = Set(xs.map { Int($0) }).sorted()
+        let xTicks = Set(xs.map { Int($0.rounded(.up)) }.filter { Double($0) <= xMax }).sorted()
         let stride = max(1, xTicks.count / 10)
         for (i, x) in xTicks.enumerated() where i % stride == 0 {
-            s += "<text x=\"\(f(px(Double(x))))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(x)</text>"
+            s += "<text x=\"\(f(px(Double(x))))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(escape(xTick(x)))</text>"
         }
-        s += "\n<text x=\"\(f(left + pw / 2))\" y=\"\(height - 6)\" text-anchor=\"middle\">epoch</text>"
+        s += "\n<text x=\"\(f(left + pw / 2))\" y=\"\(height - 6)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
         s += "<text transform=\"translate(14,\(f(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
         for (i, ser) in series.enumerated() {
             let pts = ser.points.filter { $0.y.isFinite }
@@ -151,7 +153,7 @@ public enum Report {
                 let path = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
                 s += "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"2\" points=\"\(path)\"/>\n"
             }
-            for p in pts {
+            for p in pts where markers {
                 s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\" fill=\"\(ser.color)\"><title>\(escape(ser.name)) epoch \(Int(p.x)): \(String(format: "%.4f", p.y))</title></circle>"
             }
             let ly = top + 14 + Double(i) * 16

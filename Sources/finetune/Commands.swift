@@ -100,3 +100,24 @@ struct Augment: ParsableCommand {
         }
     }
 }
+
+struct LRFind: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lr-find",
+        abstract: "Learning-rate range test: train briefly with a growing rate, print a suggestion, plot loss against rate.",
+        discussion: "Takes train's flags (model, data, freezing, optimizer); writes lr-find.html and lr-find.json to --out.")
+    @OptionGroup var train: Train
+    @Option(name: .customLong("start-lr")) var startLR = 1e-7
+    @Option(name: .customLong("end-lr")) var endLR = 10.0
+    @Option(help: "Steps of the sweep (batches).") var steps = 100
+
+    func run() throws {
+        try runReportingErrors {
+            let job = try TrainJob.resolve(recipeFile: train.recipe, overrides: try train.overrides(), resumeFolder: nil,
+                                           explicitData: train.data != nil, explicitClassNames: train.classNames != nil,
+                                           explicitOut: train.out != nil)
+            job.runtime = train.runtime.applied()
+            _ = try LRFindJob(job: job, start: startLR, end: endLR, steps: steps).run()
+        }
+    }
+}

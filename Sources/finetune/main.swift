@@ -13,7 +13,7 @@ struct Finetune: ParsableCommand {
           finetune --base vgg --classes 3
         Models: `finetune zoo`. Recipes: recipes/*.yaml (`finetune --recipe recipes/vgg-cifar3.yaml`).
         """,
-        subcommands: [Train.self, Predict.self, Evaluate.self, Export.self, Inspect.self, ZooList.self, Augment.self, Bench.self],
+        subcommands: [Train.self, Predict.self, Evaluate.self, Export.self, Inspect.self, ZooList.self, Augment.self, Bench.self, LRFind.self],
         defaultSubcommand: Train.self)
 }
 
