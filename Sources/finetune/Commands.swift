@@ -9,6 +9,7 @@ struct Predict: ParsableCommand {
     @Option(help: "none | scale | caffe | torch | tf (default: the model's). none feeds 0..255 RGB floats.") var preprocess: Preprocessing?
     @Option(help: "Classes to show per image.") var top = 3
     @Flag(help: "One JSON array: file, probabilities (class order), top.") var json = false
+    @Flag(help: "Test-time augmentation: average over the image, its mirror and four corner crops.") var tta = false
     @Option(help: "Also write a Grad-CAM overlay PNG per image into this folder.") var explain: String?
     @Option(name: .customLong("explain-class"), help: "Explain this class (default: each image's top class).") var explainClass: String?
     @Option(name: .customLong("explain-layer"), help: "Layer to explain (default: the last with a spatial map).") var explainLayer: String?
@@ -19,7 +20,7 @@ struct Predict: ParsableCommand {
         try runReportingErrors {
             let loaded = try source.load(runtime.applied())
             let files = try PredictJob.imageFiles(images)
-            let predictions = try PredictJob.run(loaded, files: files, preprocess: preprocess, top: top)
+            let predictions = try PredictJob.run(loaded, files: files, preprocess: preprocess, top: top, tta: tta)
             print(json ? try PredictJob.json(predictions) : PredictJob.text(predictions))
             if let explain {
                 let w = try ExplainJob.run(loaded, files: files, preprocess: preprocess, into: URL(fileURLWithPath: explain),
@@ -38,12 +39,14 @@ struct Evaluate: ParsableCommand {
     @Option var preprocess: Preprocessing?
     @Option(name: .customLong("top-k")) var topK = 5
     @Flag(help: "Print one JSON object (\"accuracy\" is top-1 in 0..1).") var json = false
+    @Flag(help: "Test-time augmentation: average over the image, its mirror and four corner crops.") var tta = false
     @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func run() throws {
         try runReportingErrors {
             let chosen = classNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            let summary = try EvaluateJob.run(try source.load(runtime.applied()), data: data, classNames: chosen, preprocess: preprocess, topK: topK)
+            let summary = try EvaluateJob.run(try source.load(runtime.applied()), data: data, classNames: chosen, preprocess: preprocess,
+                                              topK: topK, tta: tta)
             print(json ? String(decoding: try summary.jsonData(), as: UTF8.self) : EvaluateJob.text(summary))
         }
     }

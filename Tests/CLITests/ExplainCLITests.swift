@@ -30,3 +30,23 @@ import Testing
         #expect(bad.status == 1 && bad.stderrLines.count == 1 && bad.stderr.contains("--explain-class 7"), "\(bad)")
     }
 }
+
+/// `--tta` on predict and evaluate: probabilities stay probabilities, counts stay the image counts.
+@Suite struct TestTimeAugmentationCLITests {
+    @Test func predictAndEvaluateWithTTA() throws {
+        let tmp = try TempDir()
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"])
+        let out = tmp.path("run")
+        try CLI.succeed(CLI.lenet(data: data, out: out, epochs: 1))
+        let model = out.appendingPathComponent("model.h5").path
+        let val = data.appendingPathComponent("val").path
+        let plain = try #require(try CLI.succeed(["predict", "--model", model, "--json", val]).stdout.jsonObject as? [[String: Any]])
+        let tta = try #require(try CLI.succeed(["predict", "--model", model, "--json", "--tta", val]).stdout.jsonObject as? [[String: Any]])
+        #expect(tta.count == 9 && plain.count == 9)
+        let pt = tta.compactMap { $0["probabilities"] as? [Double] }, pp = plain.compactMap { $0["probabilities"] as? [Double] }
+        #expect(pt.allSatisfy { abs($0.reduce(0, +) - 1) < 1e-4 })
+        #expect(zip(pt, pp).contains { a, b in zip(a, b).contains { abs($0 - $1) > 1e-6 } }, "TTA changed no probability")
+        let e = try #require(try CLI.succeed(["evaluate", "--model", model, "--data", data.path, "--json", "--tta"]).stdout.jsonObject as? [String: Any])
+        #expect(e["count"] as? Int == 9 && (e["accuracy"] as? Double).map { (0...1).contains($0) } == true)
+    }
+}
