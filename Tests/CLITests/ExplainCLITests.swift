@@ -36,8 +36,9 @@ import Testing
     @Test func predictAndEvaluateWithTTA() throws {
         let tmp = try TempDir()
         let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"])
+        // Trained with translation: the corner crops are views it knows (no flips: no mirror view).
         let out = tmp.path("run")
-        try CLI.succeed(CLI.lenet(data: data, out: out, epochs: 1))
+        try CLI.succeed(CLI.lenet(data: data, out: out, epochs: 1, extra: ["--set", "augmentation={translation: 0.1}"]))
         let model = out.appendingPathComponent("model.h5").path
         let val = data.appendingPathComponent("val").path
         let plain = try #require(try CLI.succeed(["predict", "--model", model, "--json", val]).stdout.jsonObject as? [[String: Any]])
@@ -48,5 +49,13 @@ import Testing
         #expect(zip(pt, pp).contains { a, b in zip(a, b).contains { abs($0 - $1) > 1e-6 } }, "TTA changed no probability")
         let e = try #require(try CLI.succeed(["evaluate", "--model", model, "--data", data.path, "--json", "--tta"]).stdout.jsonObject as? [String: Any])
         #expect(e["count"] as? Int == 9 && (e["accuracy"] as? Double).map { (0...1).contains($0) } == true)
+
+        // Trained without augmentation: the only view it knows is the standard one, so TTA changes nothing.
+        let still = tmp.path("still")
+        try CLI.succeed(CLI.lenet(data: data, out: still, epochs: 1))
+        let stillModel = still.appendingPathComponent("model.h5").path
+        let a = try CLI.succeed(["predict", "--model", stillModel, "--json", val]).stdout.jsonObject as? [[String: Any]]
+        let b = try CLI.succeed(["predict", "--model", stillModel, "--json", "--tta", val]).stdout.jsonObject as? [[String: Any]]
+        #expect(a?.compactMap { $0["probabilities"] as? [Double] } == b?.compactMap { $0["probabilities"] as? [Double] })
     }
 }

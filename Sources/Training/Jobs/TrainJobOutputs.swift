@@ -10,7 +10,9 @@ extension TrainJob {
     func writeOutputs(_ prepared: PreparedModel, log: MetricsLog, confusion: ConfusionMatrix?, bestEpoch: Int? = nil,
                       marks: [(x: Double, label: String)] = [], topLosses: (figures: [Report.Figure], note: String) = ([], "")) throws {
         let model = prepared.model
-        var extra = ["loss": recipe.loss.rawValue, "trained_epochs": "\(log.epochs.count)"]
+        var extra = ["loss": recipe.loss.rawValue, "trained_epochs": "\(log.epochs.count)",
+                     "augmentation_flip": recipe.augmentation.flip ? "true" : "false",
+                     "augmentation_shift": recipe.augmentation.shiftsContent ? "true" : "false"]
         if let a = confusion?.accuracy { extra["validation_accuracy"] = String(format: "%.6f", a) }
         if let e = bestEpoch { extra["best_epoch"] = "\(e)" }
         try saveNativeModel(model, options: prepared.options, classNames: prepared.classNames, extra: extra,
