@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // TensorBoard event files (`--tensorboard`); the generated code is committed (scripts/generate_protos.sh).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -37,7 +39,8 @@ let package = Package(
         .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5"], swiftSettings: fastSwift),
         .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG"], swiftSettings: fastSwift),
         .target(name: "Training", dependencies: ["NN", "Zoo", "WeightIO", "ImageIO",
-                                                 .product(name: "Yams", package: "Yams")],
+                                                 .product(name: "Yams", package: "Yams"),
+                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: fastSwift),
         // `finetune bench`: Graft side by side with PyTorch and TensorFlow (launches Python peers).
         .target(name: "Bench", dependencies: ["TensorCore", "DNNL", "NN", "Zoo", "Training"], swiftSettings: fastSwift),

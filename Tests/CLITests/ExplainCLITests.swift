@@ -59,3 +59,17 @@ import Testing
         #expect(a?.compactMap { $0["probabilities"] as? [Double] } == b?.compactMap { $0["probabilities"] as? [Double] })
     }
 }
+
+/// `--tensorboard DIR`: one event file with the epochs' scalars and the top-losses grid.
+@Suite struct TensorBoardCLITests {
+    @Test func trainWritesAnEventFile() throws {
+        let tmp = try TempDir()
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"])
+        let tb = tmp.path("tb")
+        try CLI.succeed(CLI.lenet(data: data, out: tmp.path("run"), epochs: 2, extra: ["--tensorboard", tb.path]))
+        let files = try FileManager.default.contentsOfDirectory(atPath: tb.path)
+        #expect(files.count == 1 && files[0].hasPrefix("events.out.tfevents."), "\(files)")
+        let size = (try FileManager.default.attributesOfItem(atPath: tb.appendingPathComponent(files[0]).path)[.size] as? NSNumber)?.intValue ?? 0
+        #expect(size > 1000, "event file of \(size) bytes: no image?")
+    }
+}

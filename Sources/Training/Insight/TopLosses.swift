@@ -18,6 +18,23 @@ public enum TopLosses {
         public var overlay: Image
     }
 
+    /// Same-sized pictures tiled left to right, top to bottom, `columns` wide, 4 px white between (nil: none).
+    public static func grid(_ pictures: [Image], columns: Int = 4) -> Image? {
+        guard let first = pictures.first else { return nil }
+        let (w, h, gap) = (first.width, first.height, 4)
+        let cols = min(columns, pictures.count), rows = (pictures.count + cols - 1) / cols
+        let width = cols * w + (cols - 1) * gap, height = rows * h + (rows - 1) * gap
+        var out = Image(width: width, height: height, channels: 3, repeating: 255)
+        for (k, p) in pictures.enumerated() where p.width == w && p.height == h && p.channels == 3 {
+            let (x0, y0) = ((k % cols) * (w + gap), (k / cols) * (h + gap))
+            for y in 0..<h {
+                let from = y * w * 3, to = ((y0 + y) * width + x0) * 3
+                out.pixels.replaceSubrange(to..<(to + w * 3), with: p.pixels[from..<(from + w * 3)])
+            }
+        }
+        return out
+    }
+
     /// Indices of the `count` largest losses -log p[label], largest first (ties: the earlier image).
     public static func ranked(probabilities p: [[Double]], labels: [Int], count: Int) -> [Int] {
         let losses = zip(p, labels).map { row, l in -log(max(row[l], 1e-12)) }

@@ -58,6 +58,8 @@ public final class TrainJob {
     public var runtime = RuntimeOptions()
     /// `--log-json`: machine-readable events (nil: none).
     public var events: EventLog?
+    /// `--tensorboard DIR`: per-epoch scalars and the top-losses grid as TensorBoard events (nil: none).
+    public var tensorBoard: TensorBoardWriter?
 
     /// A job for `recipe`; with `resume`, it continues the run in `recipe.out` from its last checkpoint.
     public init(recipe: Recipe, resume: Bool = false) {
@@ -100,10 +102,13 @@ public final class TrainJob {
         var marks: [(x: Double, label: String)] = []
         if runner.cachedEpochs > 0 && runner.cachedEpochs < log.epochs.count { marks.append((Double(runner.cachedEpochs) + 0.5, "phase 2")) }
         if let e = best?.bestEpoch { marks.append((Double(e), "best")) }
-        var gallery: (figures: [Report.Figure], note: String) = ([], "")
-        if let valImages, let valScores { gallery = topLossFigures(model, valImages, valScores, classNames: prepared.classNames) }
+        var gallery: TopLossGallery = ([], "", nil)
+        if let valImages, let valScores {
+            gallery = topLossFigures(model, valImages, valScores, classNames: prepared.classNames)
+            if let tensorBoard, let grid = gallery.grid { try tensorBoard.image("top_losses", grid, step: log.epochs.count) }
+        }
         try writeOutputs(prepared, log: log, confusion: confusion, bestEpoch: recipe.keepBest ? best?.bestEpoch : nil, marks: marks,
-                         topLosses: gallery)
+                         topLosses: (gallery.figures, gallery.note))
         var summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
                                    validationAccuracy: confusion?.accuracy, seconds: Date().timeIntervalSince(started),
                                    oldClassAccuracyBefore: before ?? nil, oldClassAccuracyAfter: after ?? nil)
@@ -178,6 +183,13 @@ public final class TrainJob {
     /// Records an event in the `--log-json` file, when there is one.
     func emit(_ event: String, _ fields: [String: EventLog.Value] = [:]) throws {
         try events?.record(event, fields)
+        if event == "epoch_end", let tensorBoard, case .int(let epoch)? = fields["epoch"] {
+            let tags = [("train_loss", "loss/train"), ("val_loss", "loss/validation"), ("train_accuracy", "accuracy/train"),
+                        ("val_accuracy", "accuracy/validation"), ("lr", "learning_rate")]
+            try tensorBoard.scalars(tags.compactMap { key, tag in
+                if case .double(let v)? = fields[key] { return (tag, v) } else { return nil }
+            }, step: epoch)
+        }
     }
 
     private func prepareOutputFolder() throws {

@@ -1,8 +1,12 @@
 import Foundation
+import ImageIO
 import NN
 import TensorCore
 import WeightIO
 import Zoo
+
+/// The report's top-losses figures, the note above them, and the pictures as one grid image.
+typealias TopLossGallery = (figures: [Report.Figure], note: String, grid: Image?)
 
 extension TrainJob {
     /// model.h5 (native, self-describing), model-keras.h5 (Keras 2 weights layout), recipe.yaml
@@ -57,12 +61,13 @@ extension TrainJob {
 
     private func add(_ a: [[Int]], _ b: [[Int]]) -> [[Int]] { zip(a, b).map { zip($0, $1).map(+) } }
 
-    /// The report's top-losses gallery from the validation scores (empty, with a warning, when the
-    /// model cannot be explained; nothing for multi-label data).
+    /// The report's top-losses gallery from the validation scores, and the same pictures as one grid
+    /// (for TensorBoard). Empty, with a warning, when the model cannot be explained; nothing for
+    /// multi-label data.
     func topLossFigures(_ model: ZooModel, _ source: ImageBatchSource, _ valScores: (scores: [Tensor], labels: [[Int]]),
-                        classNames: [String], count: Int = 12) -> (figures: [Report.Figure], note: String) {
+                        classNames: [String], count: Int = 12) -> TopLossGallery {
         let samples = source.loader.dataset.samples
-        guard !source.loader.dataset.isMultiLabel, valScores.labels.joined().count == samples.count else { return ([], "") }
+        guard !source.loader.dataset.isMultiLabel, valScores.labels.joined().count == samples.count else { return ([], "", nil) }
         do {
             let cam = try GradCAM(model: model)
             let rows = TopLosses.probabilityRows(valScores.scores, alreadyProbabilities: !model.outputIsLogits)
@@ -76,10 +81,11 @@ extension TrainJob {
                               title: item.file.path)
             }
             return (figures, "The \(figures.count) validation images with the largest loss, largest first. The heat map is "
-                    + "Grad-CAM at layer '\(cam.layer)' for the predicted class: where the evidence for it lies.")
+                    + "Grad-CAM at layer '\(cam.layer)' for the predicted class: where the evidence for it lies.",
+                    TopLosses.grid(items.map(\.overlay)))
         } catch {
             say("warning: no top-losses gallery in the report: \(error)")
-            return ([], "")
+            return ([], "", nil)
         }
     }
 
