@@ -73,3 +73,19 @@ import Testing
         #expect(size > 1000, "event file of \(size) bytes: no image?")
     }
 }
+
+/// `predict --explain` on a model built from a Keras full-model file (its own graph, softmax fused).
+@Suite struct ExplainKerasFileTests {
+    @Test func explainsAKerasFullModel() throws {
+        let tmp = try TempDir()
+        let fixtures = CLI.packageRoot.appendingPathComponent("Tests/WeightIOTests/Fixtures")
+        let model = fixtures.appendingPathComponent("kerasfile_mnist_cnn.h5").path
+        let image = fixtures.appendingPathComponent("kerasfile_mnist_cnn_input.png").path
+        let dir = tmp.path("cams")
+        let r = try CLI.succeed(["predict", "--model", model, "--preprocess", "none", "--explain", dir.path, image])
+        #expect(r.stderr.contains("explain 1 Grad-CAM overlays"), "\(r)")
+        let png = dir.appendingPathComponent("kerasfile_mnist_cnn_input.gradcam.png")
+        let overlay = try PNGDecoder.decode(file: png, as: .rgb)
+        #expect(overlay.width > 0 && overlay.channels == 3)
+    }
+}

@@ -96,3 +96,31 @@ import Zoo
         #expect(ExplainJob.uniqueName(for: URL(fileURLWithPath: "/b/cat.png"), used: &used) == "cat-2.gradcam.png")
     }
 }
+
+/// Grad-CAM works on every zoo architecture (small inputs, narrow widths where the model has them).
+@Suite struct GradCAMZooTests {
+    static let cases: [(String, Int, Double)] = [
+        ("lenet5", 32, 1), ("alexnet", 96, 0.25), ("alexnet-caffe", 99, 0.25), ("vgg11", 32, 0.25), ("vgg16_bn", 64, 0.25),
+        ("resnet34", 64, 0.25), ("resnet50", 64, 0.25), ("mobilenet", 64, 0.25), ("mobilenetv2", 64, 0.35),
+        ("inceptionv3", 75, 1), ("googlenet", 64, 0.25), ("googlenet-caffe", 64, 1),
+    ]
+
+    @Test(arguments: cases.map(\.0))
+    func explainsEveryArchitecture(name: String) throws {
+        let (_, size, width) = try #require(Self.cases.first { $0.0 == name })
+        var o = ZooOptions(inputSize: size, classCount: 3, widthMultiplier: width)
+        o.seed = 1
+        let model: ZooModel
+        do { model = try Zoo.entry(named: name).build(o) } catch {
+            o.widthMultiplier = 1   // an architecture without a width multiplier
+            model = try Zoo.entry(named: name).build(o)
+        }
+        let cam = try GradCAM(model: model)
+        var rng = SeededRandom(seed: 2)
+        let c = model.inputShape[0]
+        let x = Tensor(shape: [1, c, size, size], scalars: (0..<(c * size * size)).map { _ in Float(rng.uniform(0, 1)) })
+        let (maps, outputs) = try cam.maps(x)
+        #expect(outputs.shape == [1, 3] && maps.count == 1, "\(name) at \(cam.layer)")
+        #expect(maps[0].width * maps[0].height > 1 && maps[0].values.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 }, "\(name) at \(cam.layer)")
+    }
+}
