@@ -44,9 +44,11 @@ let package = Package(
                 swiftSettings: fastSwift),
         // `finetune bench`: Graft side by side with PyTorch and TensorFlow (launches Python peers).
         .target(name: "Bench", dependencies: ["TensorCore", "DNNL", "NN", "Zoo", "Training"], swiftSettings: fastSwift),
-        .executableTarget(name: "finetune", dependencies: [
+        // The command line (parse and dispatch only), shared by `finetune` and `finetune-mpi`.
+        .target(name: "FinetuneCLI", dependencies: [
             "TensorCore", "DNNL", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
+        .executableTarget(name: "finetune", dependencies: ["FinetuneCLI"], swiftSettings: fastSwift),
         .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "DNNL", "NN", "ImageIO"], swiftSettings: fastSwift),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNNL"]),
