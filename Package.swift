@@ -8,6 +8,13 @@ let fastSwift: [SwiftSetting] = ProcessInfo.processInfo.environment["GRAFT_BASEL
     .unsafeFlags(["-target-cpu", "haswell"]),
 ]
 
+// Open MPI is optional (finetune-mpi): its module, the Distributed target and the product exist only
+// where its development files are installed (Debian libopenmpi-dev); GRAFT_MPI=0 or 1 overrides.
+let mpiDevelopmentFiles = ["/usr/lib/x86_64-linux-gnu/pkgconfig/ompi-c.pc", "/usr/lib/aarch64-linux-gnu/pkgconfig/ompi-c.pc",
+                           "/usr/lib/pkgconfig/ompi-c.pc", "/usr/local/lib/pkgconfig/ompi-c.pc"]
+let withMPI = ProcessInfo.processInfo.environment["GRAFT_MPI"].map { $0 != "0" }
+    ?? mpiDevelopmentFiles.contains { FileManager.default.fileExists(atPath: $0) }
+
 let package = Package(
     name: "Graft",
     products: [
@@ -60,3 +67,13 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Training"]),
     ]
 )
+
+if withMPI {
+    package.products.append(.executable(name: "finetune-mpi", targets: ["finetune-mpi"]))
+    package.targets += [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // The MPI implementation of Training's DataParallelGroup.
+        .target(name: "Distributed", dependencies: ["Training", "CMPI"], swiftSettings: fastSwift),
+        .executableTarget(name: "finetune-mpi", dependencies: ["Distributed", "FinetuneCLI", "Training"], swiftSettings: fastSwift),
+    ]
+}

@@ -23,6 +23,8 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     do { try body() } catch let e as ExitCode { throw e } catch {
         let message = String(describing: error)
         FileHandle.standardError.write(Data("error: \(message.split(separator: "\n").joined(separator: "; "))\n".utf8))
+        // finetune-mpi: the other ranks would wait for this one forever; end the whole job.
+        if let group = DataParallel.group { group.abort(code: 1) }
         throw ExitCode(1)
     }
 }

@@ -84,6 +84,9 @@ public final class Trainer {
     /// Set by a hook to end ``fit(_:validation:)``: from an epoch hook after that epoch (early stopping),
     /// from a batch hook after that batch (the LR finder).
     public var stopRequested = false
+    /// Data-parallel training: gradients averaged over the group every step, epoch metrics summed
+    /// (nil: one process).
+    public var gradientSync: BucketedGradientSync?
     /// Steps the schedule spans (`epochs * batchesPerEpoch`), set when `fit` starts.
     public private(set) var totalSteps = 0
     /// Learning rate of the last step (base, before group scales).
@@ -162,7 +165,13 @@ public final class Trainer {
             guard value.isFinite else {
                 throw TrainingError.nonFiniteLoss(epoch: e, batch: b, step: step, value: value)
             }
-            l.backward()
+            if let sync = gradientSync {
+                sync.begin(localCount: batch.count)
+                l.backward(parameterReady: { sync.parameterReady($0) })
+                sync.finish()
+            } else {
+                l.backward()
+            }
             let lr = schedule(step, totalSteps)
             optimizer.step(parameters, lr: lr)
             step += 1
@@ -175,6 +184,10 @@ public final class Trainer {
             if stopRequested { break }   // a batch hook asked to stop now (the LR finder)
         }
         model.zeroGrad()
+        if let group = gradientSync?.group {   // the epoch's metrics over every rank's samples
+            let t = group.sum([lossSum, Double(seen), correct, Double(scored)])
+            (lossSum, seen, correct, scored) = (t[0], Int(t[1]), t[2], Int(t[3]))
+        }
         guard seen > 0 else { throw TrainingError.emptyEpoch(e) }
         return (lossSum / Double(seen), scored > 0 ? correct / Double(scored) : nil)
     }

@@ -51,7 +51,7 @@ public final class TrainJob {
     /// Continue the run whose output folder this is (its checkpoint.h5 and recipe.yaml).
     public let resume: Bool
     /// Where the run's summary lines go (default: standard output).
-    public var say: (String) -> Void = { print($0); fflush(nil) }
+    public var say: (String) -> Void = { if DataParallel.isLeader { print($0); fflush(nil) } }
     /// Per-batch progress display (nil: chosen from the terminal).
     public var progressStyle: ProgressReporter.Style? = nil
     /// How the run's kernels run (the process-wide parts are applied by the executable at start-up).
@@ -86,13 +86,17 @@ public final class TrainJob {
 
         // Written once every input check has passed (a run refused at the start leaves an existing
         // output folder's recipe.yaml alone) and before the first checkpoint, which `--resume` pairs with it.
-        if !resume {
+        if !resume && DataParallel.isLeader {
             try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"), header: "Resolved recipe of this run")
         }
         let before = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: true) }
         let runner = PhaseRunner(job: self, model: model, prepared: prepared, trainImages: trainImages, valImages: valImages,
-                                 augmented: !augmentation.isIdentity, budget: budget)
+                                 featureImages: inputs.featureImages, augmented: !augmentation.isIdentity, budget: budget)
         let log = try runner.run()
+        if !DataParallel.isLeader {   // the leader evaluates, reports and writes the outputs
+            return TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count, validationAccuracy: nil,
+                                seconds: Date().timeIntervalSince(started))
+        }
 
         // Final evaluation and outputs.
         let valScores = try valImages.map { try scores(model, $0) }
@@ -127,6 +131,8 @@ public final class TrainJob {
         let prepared: PreparedModel
         let trainImages: ImageBatchSource
         let valImages: ImageBatchSource?
+        /// The whole training set (`trainImages` when not data-parallel), for the feature cache.
+        let featureImages: ImageBatchSource
         let budget: CacheBudget
         let skippedCount: Int
         let augmentation: AugmentationConfig
@@ -167,21 +173,30 @@ public final class TrainJob {
             try budget.imageCache($0, "val", pixelFormat: preprocessing.pixelFormat, maxShorterSide: side, say: say)
         }
         let augmentation = recipe.augmentation.imageConfig
-        let trainImages = ImageBatchSource(loader: try BatchLoader(
-            dataset: trainCache?.dataset ?? data.train, preprocessing: preprocessing,
-            augmentation: augmentation.isIdentity ? nil : augmentation, cache: trainCache, batchSize: recipe.batchSize,
-            shuffle: true, seed: recipe.seed, fusedAugment: runtime.fusedAugment, streamShorterSide: side))
+        // Data-parallel (finetune-mpi): training batches are shared out; the trunk features of the
+        // cached-head phase are computed whole on every rank (that phase runs the same everywhere).
+        let group = DataParallel.group
+        try group.map { try checkSameData(data.train, group: $0) }
+        func trainLoader(_ shard: LoaderShard?) throws -> ImageBatchSource {
+            ImageBatchSource(loader: try BatchLoader(
+                dataset: trainCache?.dataset ?? data.train, preprocessing: preprocessing,
+                augmentation: augmentation.isIdentity ? nil : augmentation, cache: trainCache, batchSize: recipe.batchSize,
+                shuffle: true, seed: recipe.seed, fusedAugment: runtime.fusedAugment, streamShorterSide: side, shard: shard))
+        }
+        let trainImages = try trainLoader(group.map { LoaderShard(index: $0.rank, count: $0.size) })
+        let featureImages = group == nil ? trainImages : try trainLoader(nil)
         let valImages = try data.validation.map { v in
             ImageBatchSource(loader: try BatchLoader(dataset: valCache?.dataset ?? v, preprocessing: preprocessing, cache: valCache,
                                                      batchSize: max(recipe.batchSize, 64), shuffle: false, streamShorterSide: side))
         }
 
-        return Inputs(prepared: prepared, trainImages: trainImages, valImages: valImages, budget: budget,
+        return Inputs(prepared: prepared, trainImages: trainImages, valImages: valImages, featureImages: featureImages, budget: budget,
                       skippedCount: skippedCount, augmentation: augmentation)
     }
 
     /// Records an event in the `--log-json` file, when there is one.
     func emit(_ event: String, _ fields: [String: EventLog.Value] = [:]) throws {
+        guard DataParallel.isLeader else { return }
         try events?.record(event, fields)
         if event == "epoch_end", let tensorBoard, case .int(let epoch)? = fields["epoch"] {
             let tags = [("train_loss", "loss/train"), ("val_loss", "loss/validation"), ("train_accuracy", "accuracy/train"),
