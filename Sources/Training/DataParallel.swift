@@ -46,6 +46,12 @@ public final class BucketedGradientSync {
     private var started: [(request: Int, buffer: UnsafeMutablePointer<Float>, parameters: [Parameter])] = []
     /// Buckets started in the last step (for logs and tests).
     public private(set) var lastBucketCount = 0
+    /// Steps taken, and seconds spent in `finish` waiting for the sums (communication not hidden
+    /// behind backward).
+    public private(set) var steps = 0
+    /// The global batch of the last step (every rank's samples).
+    public private(set) var lastGlobalCount = 0
+    public private(set) var waitSeconds = 0.0
 
     public init(group: DataParallelGroup, bucketBytes: Int = 25 << 20) {
         self.group = group
@@ -56,6 +62,7 @@ public final class BucketedGradientSync {
     @discardableResult
     public func begin(localCount: Int) -> Int {
         let total = Int(group.sum([Double(localCount)])[0])
+        lastGlobalCount = total
         scale = total > 0 ? Float(localCount) / Float(total) : 0
         pending = []; pendingCount = 0; lastBucketCount = 0
         return total
@@ -72,6 +79,8 @@ public final class BucketedGradientSync {
 
     /// After backward: waits for every bucket and writes the averaged gradients back.
     public func finish() {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { steps += 1; waitSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 }
         startBucket()
         for s in started {
             group.wait(s.request)

@@ -180,7 +180,7 @@ public final class Trainer {
             seen += batch.count
             if let hits = Self.hits(out.value, batch.targets) { correct += hits.correct; scored += hits.count }
             hooks.batchEnd?(self, BatchResult(epoch: e, batch: b, step: step, size: batch.count, loss: value, lr: lr))
-            progress?.update(batch: b, images: batch.count, loss: lossSum / Double(seen))
+            progress?.update(batch: b, images: gradientSync?.lastGlobalCount ?? batch.count, loss: lossSum / Double(seen))
             if stopRequested { break }   // a batch hook asked to stop now (the LR finder)
         }
         model.zeroGrad()

@@ -215,6 +215,12 @@ final class PhaseRunner {
             try logEpoch(m, phase: phase, offset: offset)
             try reportStop(m, offset: offset)
         }
-        return try trainer.fit(trainImages, validation: valImages)
+        let log = try trainer.fit(trainImages, validation: valImages)
+        if let sync = trainer.gradientSync, sync.steps > 0 {
+            let ms = 1000 * sync.waitSeconds / Double(sync.steps)
+            job.say("mpi     \(sync.group.size) ranks; allreduce wait after backward \(String(format: "%.2f", ms)) ms per step "
+                    + "(\(sync.lastBucketCount) bucket\(sync.lastBucketCount == 1 ? "" : "s") of <= \(sync.bucketBytes >> 20) MiB)")
+        }
+        return log
     }
 }
