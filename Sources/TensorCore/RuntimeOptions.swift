@@ -86,12 +86,25 @@ public struct InferenceOptions: Sendable, Equatable {
     /// (the depthwise post-op), so the expanded activation is never written out
     /// (`GRAFT_INFER_DW_FUSION=0`, `--no-dw-fusion`: two primitives).
     public var fuseDepthwise = true
+    /// Number format of the native chains' convolutions and activations (`GRAFT_INFER_PRECISION`,
+    /// `--precision`); input and output stay fp32.
+    public var precision: InferencePrecision = .fp32
 
     public init(plan: Bool = true, conv: InferenceConvAlgorithm = .winograd, layout: InferenceLayout = .automatic,
-                threading: DNNLThreading = .batch, maxSliceImages: Int = 4, fuseDepthwise: Bool = true) {
+                threading: DNNLThreading = .batch, maxSliceImages: Int = 4, fuseDepthwise: Bool = true,
+                precision: InferencePrecision = .fp32) {
         self.plan = plan; self.conv = conv; self.layout = layout; self.threading = threading
-        self.maxSliceImages = maxSliceImages; self.fuseDepthwise = fuseDepthwise
+        self.maxSliceImages = maxSliceImages; self.fuseDepthwise = fuseDepthwise; self.precision = precision
     }
+}
+
+/// Number format of inference through the plan.
+public enum InferencePrecision: String, Sendable, CaseIterable {
+    case fp32
+    /// bf16 weights and activations with fp32 accumulation (oneDNN bf16 primitives), per convolution
+    /// where it is the faster path (`DNNLInferencePrecision`); the rest stays fp32 (Winograd 3x3
+    /// layers, layers without a jitted bf16 kernel). Entry and exit reorders convert from and to fp32.
+    case bf16
 }
 
 /// Which convolution implementation the CPU backend uses.
