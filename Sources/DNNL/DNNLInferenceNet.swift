@@ -31,6 +31,7 @@ public final class DNNLInferenceNet: @unchecked Sendable {
     private let sliceCap: Int
     private let fuseDepthwise: Bool
     public let precision: InferencePrecision
+    private let bf16Layers: InferenceBF16Layers
     private let lock = NSLock()
     private let weights = DNNLInferenceWeights()
     /// Idle programs per (batch size, OpenMP threads), most recently used last.
@@ -49,6 +50,7 @@ public final class DNNLInferenceNet: @unchecked Sendable {
         self.sliceCap = max(0, options.maxSliceImages)
         self.fuseDepthwise = options.fuseDepthwise
         self.precision = options.precision
+        self.bf16Layers = options.bf16Layers
     }
 
     /// Whether `InferencePrecision.bf16` runs bf16 kernels on this CPU (AVX512-BF16); elsewhere the
@@ -109,7 +111,7 @@ public final class DNNLInferenceNet: @unchecked Sendable {
             lock.unlock()
         }
         return try DNNLInferenceProgram(graph, output: output, batch: batch, ompThreads: threads, algorithm: algorithm,
-                                        layout: layout, fuseDepthwise: fuseDepthwise, precision: precision, weights: weights,
+                                        layout: layout, fuseDepthwise: fuseDepthwise, precision: precision, bf16Layers: bf16Layers, weights: weights,
                                         context: context)
     }
 

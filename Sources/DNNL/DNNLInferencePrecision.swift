@@ -1,42 +1,34 @@
 import CDNNL
+import Foundation
 import TensorCore
 
 /// Which number format and algorithm each inference convolution tries, in order, for an
-/// `InferencePrecision`, and the data-type helpers of the programs.
+/// `InferencePrecision`, and the helpers a bf16 program uses to choose and describe its layers.
 ///
-/// bf16: oneDNN 2.6 has no bf16 Winograd, so a 3x3 stride-1 convolution chooses between fp32
-/// Winograd and bf16 direct (`winogradBeatsBF16`); everything else runs bf16 direct. A layer whose
-/// bf16 primitive is not jitted (oneDNN's reference kernel) runs fp32 instead. Values change format
-/// only through reorders the program inserts (entry, exit, and where neighbours differ).
+/// bf16 paths are direct (oneDNN 2.6 has no bf16 Winograd); behind them come the fp32 paths (a layer
+/// whose bf16 primitive is not jitted runs fp32). With `InferenceBF16Layers.fastest` the program then
+/// times the layer's bf16 primitive against its fp32 one (Winograd for 3x3 stride-1 layers) and keeps
+/// the faster (`DNNLPrecisionChoice`). Values change number format only through reorders the program
+/// inserts (entry, exit, and where neighbours differ).
 enum DNNLInferencePrecision {
     typealias Path = (algorithm: dnnl_alg_kind_t, dataType: dnnl_data_type_t)
 
-    /// Whether the CPU runs bf16 dot products natively (AVX512-BF16); elsewhere oneDNN emulates them
-    /// on AVX-512 (slower than fp32) or has only reference kernels, so bf16 falls back to fp32.
+    /// Whether the CPU has bf16 dot-product instructions (AVX512-BF16); elsewhere oneDNN has only
+    /// reference or emulated bf16 kernels, and bf16 plans stay fp32.
     static var nativeBF16: Bool {
         let isa = dnnl_get_effective_cpu_isa().rawValue, bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
         return isa & bf16 == bf16
     }
 
-    /// fp32 Winograd F(4x4,3x3) instead of bf16 direct for a 3x3 stride-1 convolution with these
-    /// channels and output size (Winograd itself already requires `DNNLConv.winogradPays`).
-    /// Measured per layer (`finetune bench --profile`, 2 cores, batch 16 in 4-image slices): Winograd
-    /// does ~2.2x fewer multiplies here, bf16 runs them ~1.9x faster, so the two are close; Winograd
-    /// wins where its transforms are cheap relative to the product: many channels.
-    static func winogradBeatsBF16(inChannels: Int, outChannels: Int, outHeight: Int, outWidth: Int) -> Bool {
-        false
-    }
+    /// bf16 must beat fp32 by this factor to be chosen (it rounds, and may add reorders).
+    static let bf16Margin = 1.05
 
     /// Candidate paths of one convolution, best first.
-    static func paths(_ precision: InferencePrecision, algorithm: InferenceConvAlgorithm, kernel: (Int, Int), stride: (Int, Int),
-                      groups: Int, inChannels: Int, outChannels: Int, outHeight: Int, outWidth: Int) -> [Path] {
+    static func paths(_ precision: InferencePrecision, algorithm: InferenceConvAlgorithm, outHeight: Int, outWidth: Int) -> [Path] {
         let pays = DNNLConv.winogradPays(outHeight: outHeight, outWidth: outWidth)
         let fp32 = (pays ? algorithm.kinds : algorithm.kinds.filter { $0 != dnnl_convolution_winograd }).map { ($0, dnnl_f32) }
         guard precision == .bf16, nativeBF16 else { return fp32 }
-        let winograd3x3 = algorithm == .winograd && pays && kernel == (3, 3) && stride == (1, 1) && groups == 1
-            && winogradBeatsBF16(inChannels: inChannels, outChannels: outChannels, outHeight: outHeight, outWidth: outWidth)
-        let bf16 = algorithm.kinds.filter { $0 != dnnl_convolution_winograd }.map { ($0, dnnl_bf16) }
-        return (winograd3x3 ? [(dnnl_convolution_winograd, dnnl_f32)] : []) + bf16 + fp32
+        return algorithm.kinds.filter { $0 != dnnl_convolution_winograd }.map { ($0, dnnl_bf16) } + fp32
     }
 
     /// Data types of the 1x1 + depthwise fusion, tried in order.
@@ -59,6 +51,59 @@ enum DNNLInferencePrecision {
         case dnnl_u8: "u8"
         default: "dt\(t.rawValue)"
         }
+    }
+}
+
+/// A bf16 program's choice for one convolution (or fused 1x1 + depthwise pair), with the timings it
+/// rests on: thread CPU seconds of one image, best of two runs after a warm-up, on zeroed buffers.
+struct DNNLPrecisionChoice: Sendable {
+    let bf16: Bool
+    let bf16Seconds: Double, fp32Seconds: Double
+
+    /// Times `bf16` and `fp32` (primitive descriptors of the layer for one image, made on demand)
+    /// and picks bf16 when it is `bf16Margin` faster.
+    static func timed(bf16: () throws -> PrimitiveDesc?, fp32: () throws -> PrimitiveDesc?, arguments: [Int32],
+                      context: DNNLContext) throws -> DNNLPrecisionChoice? {
+        guard let b = try bf16(), let f = try fp32() else { return nil }
+        let tb = try cpuSeconds(b, arguments, context), tf = try cpuSeconds(f, arguments, context)
+        return DNNLPrecisionChoice(bf16: tb * DNNLInferencePrecision.bf16Margin < tf, bf16Seconds: tb, fp32Seconds: tf)
+    }
+
+    /// " [bf16 1.20 ms < fp32 2.31 ms]": what the choice rested on, for the program's description.
+    var note: String {
+        String(format: " [bf16 %.2f ms %@ fp32 %.2f ms]", bf16Seconds * 1e3, bf16 ? "<" : ">=", fp32Seconds * 1e3)
+    }
+
+    private static func threadSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+    }
+
+    /// Thread CPU seconds of `pd`'s primitive (best of two runs after a warm-up) on zeroed buffers for
+    /// the `arguments` it has and its scratchpad. CPU time, not wall time: other processes on the
+    /// cores do not decide the choice.
+    private static func cpuSeconds(_ pd: PrimitiveDesc, _ arguments: [Int32], _ context: DNNLContext) throws -> Double {
+        let primitive = try Primitive(pd, "primitive_create (timing)")
+        var buffers: [UnsafeMutableRawPointer] = [], memories: [Memory] = [], args: [dnnl_exec_arg_t] = []
+        defer { for b in buffers { b.deallocate() } }
+        for id in arguments + [DNNL_ARG_SCRATCHPAD] {
+            guard var md = pd.memoryDesc(dnnl_query_exec_arg_md, id), md.ndims > 0 else { continue }
+            let bytes = max(64, dnnl_memory_desc_get_size(&md))
+            let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+            memset(p, 0, bytes)
+            buffers.append(p)
+            memories.append(try Memory(md, engine: context.engine, buffer: p))
+            args.append(dnnl_exec_arg_t(arg: id, memory: memories.last!.handle))
+        }
+        var best = Double.infinity
+        for run in 0..<3 {
+            let t0 = threadSeconds()
+            try dnnlCheck(dnnl_primitive_execute(primitive.handle, context.stream, Int32(args.count), args), "execute (timing)")
+            dnnl_stream_wait(context.stream)
+            if run > 0 { best = min(best, threadSeconds() - t0) }
+        }
+        return withExtendedLifetime(memories) { best }
     }
 }
 

@@ -40,6 +40,7 @@ final class DNNLInferenceProgram {
     private let layout: DNNLInferenceNet.Layout
     private let fuseDepthwise: Bool
     private let precision: InferencePrecision
+    private let bf16Layers: InferenceBF16Layers
     /// 1x1 convolutions that run with the following depthwise convolution as one primitive.
     private(set) var fusedDepthwise = 0
     /// Convolutions by number format and algorithm (a fused 1x1 + depthwise pair counts once).
@@ -47,7 +48,8 @@ final class DNNLInferenceProgram {
 
     init(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, batch: Int, ompThreads: Int,
          algorithm: DNNLInferenceNet.ConvAlgorithm, layout: DNNLInferenceNet.Layout, fuseDepthwise: Bool = true,
-         precision: InferencePrecision = .fp32, weights: DNNLInferenceWeights, context: DNNLContext) throws {
+         precision: InferencePrecision = .fp32, bf16Layers: InferenceBF16Layers = .fastest,
+         weights: DNNLInferenceWeights, context: DNNLContext) throws {
         self.batch = batch
         self.ompThreads = max(1, ompThreads)
         // Primitives size their scratchpads for the calling thread's OpenMP threads at creation.
@@ -57,6 +59,7 @@ final class DNNLInferenceProgram {
         self.layout = layout
         self.fuseDepthwise = fuseDepthwise
         self.precision = precision
+        self.bf16Layers = bf16Layers
         do {
             try build(graph, output: output, algorithm: algorithm)
         } catch {
@@ -248,18 +251,34 @@ final class DNNLInferenceProgram {
             let inShape = graph.shapes[c.input], dwDims = [n] + graph.shapes[i + 2]
             let srcActual = valueMD[c.input]!
             var bias = try md([c.outChannels], dnnl_x)
-            var made: PrimitiveDesc?, madeType = dnnl_f32
-            for dt in DNNLInferencePrecision.fusedDataTypes(precision) where made == nil {
-                guard let attr = try? makeAttr(post: c.post, sum: false, postSum: d.post, depthwise: (d.window.sh, d.window.top, dt)) else { continue }
+            /// The fused primitive in number format `dt` for `images` images; nil: no jitted one.
+            func fusedPD(_ dt: dnnl_data_type_t, images: Int) throws -> PrimitiveDesc? {
+                guard let attr = try? makeAttr(post: c.post, sum: false, postSum: d.post, depthwise: (d.window.sh, d.window.top, dt)) else { return nil }
                 var wei = try md([c.outChannels, inShape[0], 1, 1], dnnl_format_tag_any, dt)
-                for s in [DNNLInferencePrecision.retyped(srcActual, dt), try md([n] + inShape, dnnl_format_tag_any, dt)] where made == nil {
-                    var s = s, dst = try md([n] + graph.shapes[i + 1], dnnl_format_tag_any, dt), desc = dnnl_convolution_desc_t()
+                let anySrc = try md([images] + inShape, dnnl_format_tag_any, dt)
+                for s in images == n ? [DNNLInferencePrecision.retyped(srcActual, dt), anySrc] : [anySrc] {
+                    var s = s, dst = try md([images] + graph.shapes[i + 1], dnnl_format_tag_any, dt), desc = dnnl_convolution_desc_t()
                     guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &s, &wei, &bias, &dst,
                                                              [1, 1], [0, 0], [0, 0]) == dnnl_success,
                           let pd = PrimitiveDesc.implementations(op: &desc, attr: attr, engine: context.engine).first(where: {
                               Self.jitted($0.implementation) }) else { continue }
-                    made = pd; madeType = dt
+                    return pd
                 }
+                return nil
+            }
+            var made: PrimitiveDesc?, madeType = dnnl_f32, choiceNote = ""
+            for dt in DNNLInferencePrecision.fusedDataTypes(precision) where made == nil {
+                if let pd = try fusedPD(dt, images: n) { made = pd; madeType = dt }
+            }
+            if madeType == dnnl_bf16, bf16Layers == .fastest, let fp32 = try fusedPD(dnnl_f32, images: n) {
+                let dw = DNNL_ARG_ATTR_POST_OP_DW
+                let choice = try weights.choice(key: 2 * i + 1) {
+                    try DNNLPrecisionChoice.timed(bf16: { try fusedPD(dnnl_bf16, images: 1) }, fp32: { try fusedPD(dnnl_f32, images: 1) },
+                                                  arguments: [DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST,
+                                                              dw | DNNL_ARG_WEIGHTS, dw | DNNL_ARG_BIAS], context: context)
+                }
+                if let choice, !choice.bf16 { made = fp32; madeType = dnnl_f32 }
+                choiceNote = choice?.note ?? ""
             }
             guard let pd = made, let dstMD = pd.memoryDesc(dnnl_query_dst_md),
                   let dwWeiMD = pd.memoryDesc(dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS),
@@ -278,7 +297,7 @@ final class DNNLInferenceProgram {
             let dwB = try d.bias.withUnsafeBytes { try ownedCopy($0, plain: bias, want: dwBiasMD, key: 2 * i + 3) }
             let dstBuffer = allocate(Self.bytes(dstMD))
             let what = "op \(i)+\(i + 1) conv \(inShape[0])->\(c.outChannels) 1x1/1 +dw3x3/\(d.window.sh) +act"
-                + " \(DNNLInferencePrecision.name(madeType)) src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
+                + " \(DNNLInferencePrecision.name(madeType))\(choiceNote) src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
             let macs = Double(n * c.outChannels * graph.shapes[i + 1][1] * graph.shapes[i + 1][2] * inShape[0])
                 + Double(dwDims.reduce(1, *) * 9)
             try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: srcMD, buffer: srcBuffer), Arg(id: DNNL_ARG_WEIGHTS, md: weiMD, buffer: .owned(w)),
@@ -328,30 +347,46 @@ final class DNNLInferenceProgram {
                 // first conv reads plain NCHW, so it picks its own src layout.
                 // A forced layout (`DNNLInferenceNet.layout`) makes the chain uniform; oneDNN's reference
                 // kernels (orders of magnitude slower) are taken only when nothing else exists.
-                // Paths (number format, algorithm) in the order `DNNLInferencePrecision` ranks them.
-                var made: PrimitiveDesc?, reference: PrimitiveDesc?, madePath = (dnnl_convolution_direct, dnnl_f32)
-                let paths = DNNLInferencePrecision.paths(precision, algorithm: algorithm, kernel: (c.window.kh, c.window.kw),
-                                                         stride: (c.window.sh, c.window.sw), groups: c.groups, inChannels: inShape[0],
-                                                         outChannels: c.outChannels, outHeight: outDims[2], outWidth: outDims[3])
-                search: for (alg, dt) in paths {
-                    let anySrc = try md([n] + inShape, dnnl_format_tag_any, dt), anyDst = try md(outDims, dnnl_format_tag_any, dt)
-                    var wei = try md(weiDims, dnnl_format_tag_any, dt)
-                    let forced = try layout.tag.map { try md(outDims, $0, dt) }
-                    let srcChoices = c.input == 0 ? [anySrc] : [DNNLInferencePrecision.retyped(srcActual, dt), anySrc]
-                    let dstChoices = c.sum.map { [valueMD[$0]!, anyDst] } ?? ((forced.map { [$0] } ?? []) + [anyDst])
-                    for s in srcChoices {
-                        for d in dstChoices {
-                            var s = s, d = d, desc = dnnl_convolution_desc_t()
-                            guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &s, &wei, &bias, &d,
-                                                                     strides, padL, padR) == dnnl_success,
-                                  let pd = makePD(&desc, attr) else { continue }
-                            if !pd.implementation.hasPrefix("ref") { made = pd; madePath = (alg, dt); break search }
-                            if reference == nil { reference = pd; madePath = (alg, dt) }
+                /// The first jitted primitive of `paths` (number format, algorithm) for `images` images,
+                /// else the first reference one.
+                func convPD(_ paths: [DNNLInferencePrecision.Path], images: Int) throws -> (PrimitiveDesc, DNNLInferencePrecision.Path)? {
+                    var reference: (PrimitiveDesc, DNNLInferencePrecision.Path)?
+                    let dims = [images] + Array(outDims.dropFirst())
+                    for (alg, dt) in paths {
+                        let anySrc = try md([images] + inShape, dnnl_format_tag_any, dt), anyDst = try md(dims, dnnl_format_tag_any, dt)
+                        var wei = try md(weiDims, dnnl_format_tag_any, dt)
+                        let forced = try layout.tag.map { try md(dims, $0, dt) }
+                        let own = images == n && c.input != 0
+                        let srcChoices = own ? [DNNLInferencePrecision.retyped(srcActual, dt), anySrc] : [anySrc]
+                        let dstChoices = (own ? c.sum.map { [valueMD[$0]!, anyDst] } : nil) ?? ((forced.map { [$0] } ?? []) + [anyDst])
+                        for s in srcChoices {
+                            for d in dstChoices {
+                                var s = s, d = d, desc = dnnl_convolution_desc_t()
+                                guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &s, &wei, &bias, &d,
+                                                                         strides, padL, padR) == dnnl_success,
+                                      let pd = makePD(&desc, attr) else { continue }
+                                if !pd.implementation.hasPrefix("ref") { return (pd, (alg, dt)) }
+                                if reference == nil { reference = (pd, (alg, dt)) }
+                            }
                         }
                     }
+                    return reference
                 }
-                guard let pd = made ?? reference else {
+                let paths = DNNLInferencePrecision.paths(precision, algorithm: algorithm, outHeight: outDims[2], outWidth: outDims[3])
+                guard var (pd, madePath) = try convPD(paths, images: n) else {
                     throw DNNLInferenceError.unavailable("no convolution for op \(i) \(inShape) -> \(graph.shapes[out])")
+                }
+                var choiceNote = ""
+                let fp32Paths = paths.filter { $0.dataType == dnnl_f32 }
+                if madePath.dataType == dnnl_bf16, bf16Layers == .fastest, let (fpd, fpath) = try convPD(fp32Paths, images: n),
+                   !fpd.implementation.hasPrefix("ref") {
+                    let bf16Path = madePath
+                    let choice = try weights.choice(key: 2 * i) {
+                        try DNNLPrecisionChoice.timed(bf16: { try convPD([bf16Path], images: 1)?.0 }, fp32: { try convPD([fpath], images: 1)?.0 },
+                                                      arguments: [DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST], context: context)
+                    }
+                    if let choice, !choice.bf16 { (pd, madePath) = (fpd, fpath) }
+                    choiceNote = choice?.note ?? ""
                 }
                 let (srcMD, weiMD, biasMD, srcBuffer, temp) = try convInputs(pd, c, at: i)
                 let dstMD = try query(pd, dnnl_query_dst_md)
@@ -369,7 +404,7 @@ final class DNNLInferenceProgram {
                 }
                 let what = "op \(i) conv \(inShape[0])->\(c.outChannels) \(c.window.kh)x\(c.window.kw)/\(c.window.sh)"
                     + (c.groups > 1 ? " g\(c.groups)" : "") + (c.post.isEmpty && c.postSum.isEmpty ? "" : " +act")
-                    + (c.sum != nil ? " +sum" : "") + " \(DNNLInferencePrecision.name(madePath.1))\(winograd ? " winograd" : "") src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
+                    + (c.sum != nil ? " +sum" : "") + " \(DNNLInferencePrecision.name(madePath.1))\(winograd ? " winograd" : "")\(choiceNote) src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
                 try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: srcMD, buffer: srcBuffer), Arg(id: DNNL_ARG_WEIGHTS, md: weiMD, buffer: .owned(w)),
                                  Arg(id: DNNL_ARG_BIAS, md: biasMD, buffer: .owned(b)), Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)], what,
                             macs: Double(outDims.reduce(1, *)) * Double(inShape[0] / c.groups * c.window.kh * c.window.kw))
@@ -525,36 +560,5 @@ final class DNNLInferenceProgram {
             }
         }
         dnnl_stream_wait(context.stream)
-    }
-}
-
-/// Weights and biases in the layouts the primitives want, shared by every program of one net (batch
-/// slices, batch sizes): the copies are made once, by the first program that needs that layout.
-final class DNNLInferenceWeights: @unchecked Sendable {
-    final class Buffer: @unchecked Sendable {
-        let pointer: UnsafeMutableRawPointer
-        let md: dnnl_memory_desc_t
-        init(bytes: Int, md: dnnl_memory_desc_t) {
-            pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            self.md = md
-        }
-        deinit { pointer.deallocate() }
-    }
-
-    private let lock = NSLock()
-    private var entries: [Int: [Buffer]] = [:]
-
-    func buffer(key: Int, md: dnnl_memory_desc_t, bytes: Int, fill: (UnsafeMutableRawPointer) throws -> Void) throws -> Buffer {
-        lock.lock()
-        defer { lock.unlock() }
-        var want = md
-        for b in entries[key] ?? [] {
-            var have = b.md
-            if dnnl_memory_desc_equal(&have, &want) != 0 { return b }
-        }
-        let b = Buffer(bytes: bytes, md: md)
-        try fill(b.pointer)
-        entries[key, default: []].append(b)
-        return b
     }
 }

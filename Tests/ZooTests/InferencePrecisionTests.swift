@@ -18,10 +18,10 @@ private struct PrecisionComparison {
     var images = 0
     var fp32Description = "", bf16Description = ""
 
-    init(_ model: ZooModel, batch: Int, seed: UInt64) {
+    init(_ model: ZooModel, batch: Int, seed: UInt64, layers: InferenceBF16Layers = .all) {
         model.setTraining(false)
         let fp32 = InferencePlan(model, options: InferenceOptions(precision: .fp32))
-        let bf16 = InferencePlan(model, options: InferenceOptions(precision: .bf16))
+        let bf16 = InferencePlan(model, options: InferenceOptions(precision: .bf16, bf16Layers: layers))
         let x = randomInput([batch] + model.inputShape, seed: seed).value
         let a = fp32(x), b = bf16(x)
         fp32Description = fp32.describe(batch: batch)
@@ -49,7 +49,8 @@ private struct PrecisionComparison {
     }
 }
 
-/// Zoo models at small sizes with random weights and statistics, 10 classes (logits out).
+/// Zoo models at small sizes with random weights and statistics, 10 classes (logits out), every
+/// convolution in bf16.
 @Test(arguments: [("vgg16", 32, 0.25), ("resnet50", 32, 0.25), ("mobilenetv2", 64, 0.5), ("inceptionv3", 75, 0.25)])
 func bf16PlanAgreesWithFP32(name: String, size: Int, width: Double) throws {
     let m = try Zoo.build(name, ZooOptions(inputSize: size, classCount: 10, widthMultiplier: width, classifierActivation: .linear))
@@ -67,5 +68,22 @@ func bf16PlanAgreesWithFP32(name: String, size: Int, width: Double) throws {
         #expect(c.bf16Description.contains("precision bf16: convolutions bf16 direct"), "\(c.bf16Description)")
     } else {
         #expect(c.relativeError == 0)
+    }
+}
+
+/// `fastest`: every bf16-capable convolution is timed both ways and runs in the format its timing
+/// favours (bf16 only when at least 5% faster), and the result stays within the bf16 bounds.
+@Test func fastestBF16LayersFollowTheirTimings() throws {
+    let m = try Zoo.build("mobilenetv2", ZooOptions(inputSize: 64, classCount: 10, widthMultiplier: 0.5, classifierActivation: .linear))
+    randomizeStatistics(m)
+    let c = PrecisionComparison(m, batch: 4, seed: 22, layers: .fastest)
+    #expect(c.relativeError <= 0.03)
+    guard DNNLInferenceNet.nativeBF16 else { return }
+    let convs = c.bf16Description.split(separator: "\n").filter { $0.hasPrefix("  op ") && $0.contains(" conv ") }
+    #expect(!convs.isEmpty)
+    for line in convs {
+        let timedLine = line.contains("[bf16 "), bf16 = line.contains(" bf16 [") || line.contains(" bf16 src=")
+        #expect(timedLine, "\(line)")
+        #expect(bf16 == line.contains(" < fp32 "), "\(line)")
     }
 }
