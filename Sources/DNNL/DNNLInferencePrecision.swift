@@ -82,17 +82,20 @@ struct DNNLPrecisionChoice: Sendable {
 
     /// Thread CPU seconds of `pd`'s primitive (best of two runs after a warm-up) on zeroed buffers for
     /// the `arguments` it has and its scratchpad. CPU time, not wall time: other processes on the
-    /// cores do not decide the choice.
+    /// cores do not decide the choice. The buffers are anonymous mappings, unmapped afterwards, so the
+    /// timing leaves no heap behind (peak RSS stays the plan's own).
     private static func cpuSeconds(_ pd: PrimitiveDesc, _ arguments: [Int32], _ context: DNNLContext) throws -> Double {
         let primitive = try Primitive(pd, "primitive_create (timing)")
-        var buffers: [UnsafeMutableRawPointer] = [], memories: [Memory] = [], args: [dnnl_exec_arg_t] = []
-        defer { for b in buffers { b.deallocate() } }
+        var buffers: [(UnsafeMutableRawPointer, Int)] = [], memories: [Memory] = [], args: [dnnl_exec_arg_t] = []
+        defer { for (p, bytes) in buffers { munmap(p, bytes) } }
         for id in arguments + [DNNL_ARG_SCRATCHPAD] {
             guard var md = pd.memoryDesc(dnnl_query_exec_arg_md, id), md.ndims > 0 else { continue }
             let bytes = max(64, dnnl_memory_desc_get_size(&md))
-            let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
-            memset(p, 0, bytes)
-            buffers.append(p)
+            guard let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else {
+                throw DNNLInferenceError.unavailable("no memory to time op candidates")
+            }
+            buffers.append((p, bytes))
+            memset(p, 0, bytes)   // own pages: unwritten ones would all read the one shared zero page
             memories.append(try Memory(md, engine: context.engine, buffer: p))
             args.append(dnnl_exec_arg_t(arg: id, memory: memories.last!.handle))
         }
