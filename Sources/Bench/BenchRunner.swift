@@ -164,11 +164,12 @@ extension BenchJob {
             argv = [executable, "bench", "--child"] + common + o.graftArguments
         } else {
             if BenchOptions.onnxPeers.contains(framework), !w.isInference {
-            failed.skipped = "\(framework) runs the inference workloads only"
-            return failed
-        }
-        guard let py = pythons[framework] else {
-                failed.skipped = BenchOptions.onnxPeers.contains(framework) ? "no Python that imports \(framework == "ort" ? "onnxruntime" : "openvino") (pass --infer-python)"
+                failed.skipped = "\(framework) runs the inference workloads only"
+                return failed
+            }
+            guard let py = pythons[framework] else {
+                failed.skipped = BenchOptions.onnxPeers.contains(framework)
+                    ? "no Python that imports \(framework == "ort" ? "onnxruntime" : "openvino") (pass --infer-python)"
                     : framework == "tf" ? "no Python that imports tensorflow (pass --tf-python)"
                     : "no Python that imports torch (apt-get install python3-torch python3-torchvision, or pass --python)"
                 return failed
