@@ -23,9 +23,13 @@ enum DNNLInferencePrecision {
     /// bf16 must beat fp32 by this factor to be chosen (it rounds, and may add reorders).
     static let bf16Margin = 1.05
 
-    /// Candidate paths of one convolution, best first.
-    static func paths(_ precision: InferencePrecision, algorithm: InferenceConvAlgorithm, outHeight: Int, outWidth: Int) -> [Path] {
-        let pays = DNNLConv.winogradPays(outHeight: outHeight, outWidth: outWidth)
+    /// Candidate paths of one convolution, best first. Winograd also needs a whole 16-channel input
+    /// block: oneDNN pads a 3-channel input to 16, and VGG16's first layer then ran at 12.6 GFLOP/s
+    /// (direct-equivalent; `bench --profile`, 0.22 of 2.06 s of convolution per batch) where direct
+    /// runs it at well over 100.
+    static func paths(_ precision: InferencePrecision, algorithm: InferenceConvAlgorithm, inChannels: Int,
+                      outHeight: Int, outWidth: Int) -> [Path] {
+        let pays = inChannels >= 16 && DNNLConv.winogradPays(outHeight: outHeight, outWidth: outWidth)
         let fp32 = (pays ? algorithm.kinds : algorithm.kinds.filter { $0 != dnnl_convolution_winograd }).map { ($0, dnnl_f32) }
         guard precision == .bf16, nativeBF16 else { return fp32 }
         return algorithm.kinds.filter { $0 != dnnl_convolution_winograd }.map { ($0, dnnl_bf16) } + fp32

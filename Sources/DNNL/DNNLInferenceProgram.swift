@@ -372,7 +372,8 @@ final class DNNLInferenceProgram {
                     }
                     return reference
                 }
-                let paths = DNNLInferencePrecision.paths(precision, algorithm: algorithm, outHeight: outDims[2], outWidth: outDims[3])
+                let paths = DNNLInferencePrecision.paths(precision, algorithm: algorithm, inChannels: inShape[0] / c.groups,
+                                                         outHeight: outDims[2], outWidth: outDims[3])
                 guard var (pd, madePath) = try convPD(paths, images: n) else {
                     throw DNNLInferenceError.unavailable("no convolution for op \(i) \(inShape) -> \(graph.shapes[out])")
                 }

@@ -159,8 +159,8 @@ public enum InferenceConvAlgorithm: String, Sendable, CaseIterable {
     case direct
     /// oneDNN picks (Winograd where it has a kernel and thinks it faster), direct otherwise.
     case auto
-    /// Winograd where available (3x3 stride 1) and outputs are at least 7x7 (`DNNLConv.winogradPays`),
-    /// direct elsewhere.
+    /// Winograd where available (3x3 stride 1), outputs are at least 7x7 (`DNNLConv.winogradPays`) and
+    /// inputs have at least 16 channels; direct elsewhere.
     case winograd
 }
 
