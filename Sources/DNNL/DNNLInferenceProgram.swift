@@ -356,8 +356,9 @@ final class DNNLInferenceProgram {
                         let anySrc = try md([images] + inShape, dnnl_format_tag_any, dt), anyDst = try md(dims, dnnl_format_tag_any, dt)
                         var wei = try md(weiDims, dnnl_format_tag_any, dt)
                         let forced = try layout.tag.map { try md(dims, $0, dt) }
-                        let own = images == n && c.input != 0
-                        let srcChoices = own ? [DNNLInferencePrecision.retyped(srcActual, dt), anySrc] : [anySrc]
+                        // A one-image candidate (for timing) cannot take the batch's layouts.
+                        let own = images == n
+                        let srcChoices = own && c.input != 0 ? [DNNLInferencePrecision.retyped(srcActual, dt), anySrc] : [anySrc]
                         let dstChoices = (own ? c.sum.map { [valueMD[$0]!, anyDst] } : nil) ?? ((forced.map { [$0] } ?? []) + [anyDst])
                         for s in srcChoices {
                             for d in dstChoices {
