@@ -1,8 +1,17 @@
 #!/usr/bin/env python3
-"""Peer side of `finetune bench` (issue #7): runs one workload in PyTorch or TensorFlow and prints ONE
-JSON line {framework, version, workload, batch, img_s, seconds, rss_mb, ...}.
+"""Peer side of `finetune bench` (issue #7): runs one workload in PyTorch, TensorFlow, ONNX Runtime or
+OpenVINO and prints ONE JSON line {framework, version, workload, batch, img_s, seconds, rss_mb, precision, ...}.
 
-    bench_peers.py --framework torch|tf --workload NAME [--threads 2] [--iterations N] [--warmup N] --json
+    bench_peers.py --framework torch|tf|ort|openvino|openvino-f32 --workload NAME [--threads 2]
+                   [--iterations N] [--warmup N] [--export-python PY] --json
+
+ort, openvino and openvino-f32 run the inference workloads only, on the workload's PyTorch model (below)
+exported to ONNX (random weights, batch 16, opset 13). The export runs in a separate process with
+--export-python (a Python that imports torch and torchvision; default /usr/bin/python3) into
+$TMPDIR/graft-bench-onnx/, reused by later runs. `openvino` is OpenVINO's default configuration (only
+INFERENCE_NUM_THREADS set): its inference precision is what OpenVINO picks for the CPU, reported as
+`precision`, with the precision its convolutions ran in as `note`; `openvino-f32` adds
+INFERENCE_PRECISION_HINT=f32. ONNX Runtime (CPU execution provider) runs fp32.
 
 Same models and batch sizes as the Graft side (Sources/Training/Jobs/BenchJob.swift):
   vgg16-infer      VGG16 224px (keras.applications shape, with top), inference, batch 16
@@ -71,15 +80,11 @@ def timed(step, warmup, iterations):
 
 # ----------------------------------------------------------------------------------------------- torch
 
-def run_torch(w, threads, warmup, iterations):
+def torch_model(w):
+    """The workload's PyTorch model (training mode) and a random batch (x, labels)."""
     import torch
     import torch.nn as nn
     import torchvision
-    torch.set_num_threads(threads)
-    try:
-        torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass
     torch.manual_seed(0)
     b = BATCH[w]
 
@@ -175,6 +180,18 @@ def run_torch(w, threads, warmup, iterations):
         model = ResNet20()
     x = torch.rand(b, c, size, size)
     y = torch.randint(0, classes, (b,))
+    return model, x, y
+
+
+def run_torch(w, threads, warmup, iterations):
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    model, x, y = torch_model(w)
     if w.endswith("-infer"):
         model.eval()
 
@@ -194,7 +211,79 @@ def run_torch(w, threads, warmup, iterations):
             loss.backward()
             opt.step()
     times = timed(step, warmup, iterations)
-    return {"version": torch.__version__, "times": times}
+    return {"version": torch.__version__, "times": times, "precision": "fp32"}
+
+
+# ------------------------------------------------------------------------- ONNX Runtime and OpenVINO
+
+def export_onnx(w, path):
+    """Writes the PyTorch model of inference workload `w` (eval mode, batch 16) to `path` as ONNX."""
+    import torch
+    model, x, _ = torch_model(w)
+    model.eval()
+    tmp = path + ".tmp"
+    with torch.no_grad():
+        torch.onnx.export(model, x, tmp, opset_version=13, input_names=["input"], output_names=["output"])
+    os.replace(tmp, path)
+
+
+def onnx_model(w, export_python):
+    """Path of the workload's ONNX file, exported first (by `export_python`) when missing."""
+    import subprocess
+    import tempfile
+    if not w.endswith("-infer"):
+        raise ValueError("inference workloads only")
+    d = os.path.join(tempfile.gettempdir(), "graft-bench-onnx")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, w + ".onnx")
+    if not os.path.exists(path):
+        r = subprocess.run([export_python, os.path.abspath(__file__), "--export-onnx", path, "--workload", w],
+                           capture_output=True, text=True)
+        if r.returncode != 0 or not os.path.exists(path):
+            raise ImportError("ONNX export with %s failed: %s" % (export_python, r.stderr.strip()[-300:]))
+    return path
+
+
+def infer_input(w):
+    import numpy as np
+    c, size, _ = workload_input(w)
+    return np.random.default_rng(0).random((BATCH[w], c, size, size), dtype=np.float32)
+
+
+def run_ort(w, threads, warmup, iterations, export_python):
+    import onnxruntime as ort
+    path = onnx_model(w, export_python)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    x = infer_input(w)
+    times = timed(lambda: sess.run(None, {"input": x}), warmup, iterations)
+    return {"version": ort.__version__, "times": times, "precision": "fp32"}
+
+
+def run_openvino(w, threads, warmup, iterations, export_python, f32):
+    import openvino as ov
+    path = onnx_model(w, export_python)
+    core = ov.Core()
+    config = {"INFERENCE_NUM_THREADS": threads}
+    if f32:
+        config["INFERENCE_PRECISION_HINT"] = "f32"
+    compiled = core.compile_model(core.read_model(path), "CPU", config)
+    request = compiled.create_infer_request()
+    x = infer_input(w)
+    times = timed(lambda: request.infer({0: x}), warmup, iterations)
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    # The hint is a request; the executed graph says what the convolutions ran in, with which kernels.
+    ran = {}
+    for op in compiled.get_runtime_model().get_ops():
+        info = op.get_rt_info()
+        if info["layerType"].astype(str) == "Convolution":
+            key = "%s %s" % (info["runtimePrecision"].astype(str), info["primitiveType"].astype(str))
+            ran[key] = ran.get(key, 0) + 1
+    return {"version": ov.get_version(), "times": times, "precision": precision,
+            "note": "convolutions: " + ", ".join("%s x%d" % kv for kv in sorted(ran.items()))}
 
 
 # ---------------------------------------------------------------------------------------------- tensorflow
@@ -277,24 +366,43 @@ def run_tf(w, threads, warmup, iterations):
         def step():
             model.train_on_batch(x, y)
     times = timed(step, warmup, iterations)
-    return {"version": tf.__version__, "times": times}
+    return {"version": tf.__version__, "times": times, "precision": "fp32"}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--framework", required=True, choices=["torch", "tf"])
+    ap.add_argument("--framework", choices=["torch", "tf", "ort", "openvino", "openvino-f32"])
     ap.add_argument("--workload", required=True, choices=sorted(BATCH))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iterations", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--json", action="store_true", help="one JSON line (the default output anyway)")
+    ap.add_argument("--export-python", default="/usr/bin/python3",
+                    help="Python that imports torch, for the ONNX export of ort/openvino (default /usr/bin/python3)")
+    ap.add_argument("--export-onnx", metavar="PATH", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.export_onnx:
+        export_onnx(a.workload, a.export_onnx)
+        return 0
+    if not a.framework:
+        ap.error("--framework is required")
     for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[k] = str(a.threads)
     out = {"framework": a.framework, "workload": a.workload, "batch": BATCH[a.workload], "threads": a.threads}
-    runner = run_torch if a.framework == "torch" else run_tf
+    its = max(1, a.iterations)
+    runners = {
+        "torch": lambda: run_torch(a.workload, a.threads, a.warmup, its),
+        "tf": lambda: run_tf(a.workload, a.threads, a.warmup, its),
+        "ort": lambda: run_ort(a.workload, a.threads, a.warmup, its, a.export_python),
+        "openvino": lambda: run_openvino(a.workload, a.threads, a.warmup, its, a.export_python, False),
+        "openvino-f32": lambda: run_openvino(a.workload, a.threads, a.warmup, its, a.export_python, True),
+    }
+    if a.framework in ("ort", "openvino", "openvino-f32") and not a.workload.endswith("-infer"):
+        out["skipped"] = "%s runs the inference workloads only" % a.framework
+        print(json.dumps(out))
+        return 0
     try:
-        r = runner(a.workload, a.threads, a.warmup, max(1, a.iterations))
+        r = runners[a.framework]()
     except ImportError as e:
         out["skipped"] = "%s not importable by %s: %s" % (a.framework, sys.executable, e)
         print(json.dumps(out))
@@ -302,6 +410,9 @@ def main():
     sec = median(r["times"])
     out.update({"version": r["version"], "seconds": sec, "img_s": BATCH[a.workload] / sec,
                 "times": r["times"], "rss_mb": rss_mb(), "python": sys.executable})
+    for k in ("precision", "note"):
+        if k in r:
+            out[k] = r[k]
     if a.workload == "vgg16-cached":
         # 10 epochs x 600 images, the trunk recomputed every epoch (Keras/PyTorch fine-tuning):
         # extrapolated from the measured frozen-trunk step rate.

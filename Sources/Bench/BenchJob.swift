@@ -96,6 +96,8 @@ public struct BenchMeasurement: Codable, Sendable {
     public var total_seconds: Double?
     /// Floating-point operations of one measured step (Graft only; the same models, so peers share it).
     public var gflop_per_step: Double?
+    /// Number format the run computed in (Graft: `--precision`; OpenVINO: its inference precision).
+    public var precision: String?
     public var note: String?
     public var skipped: String?
 
@@ -146,6 +148,8 @@ public enum BenchJob {
                 let plan = InferencePlan(model, options: inference)
                 times = measure(warmup: max(1, warmup), iterations: iters) { _ = plan(x) }
                 m.note = "inference plan (oneDNN chain): \(plan.nativeLayerCount) native layers, modules: \(plan.moduleLayers.joined(separator: " "))"
+                    + "; convolutions \(plan.convPaths(batch: b))"
+                m.precision = inference.precision.rawValue
             } else {
                 times = measure(warmup: warmup, iterations: iters) {
                     withoutGradients { _ = model(Var(x)) }

@@ -12,6 +12,8 @@ public struct BenchOptions: Sendable {
     public var peers = ["torch", "tf"]
     public var torchPython: String?
     public var tfPython: String?
+    /// Python for ONNX Runtime and OpenVINO (`ort`, `openvino`, `openvino-f32`; inference workloads only).
+    public var inferPython: String?
     public var script = "scripts/bench_peers.py"
     /// Seconds before a single run is killed.
     public var runTimeout = 900
@@ -37,6 +39,20 @@ public struct BenchOptions: Sendable {
     }
 
     public func warmup(for w: BenchWorkload) -> Int { w == .lenet5Train ? max(warmup, 3) : warmup }
+
+    /// Peers that run the workload's PyTorch model exported to ONNX (inference workloads only).
+    public static let onnxPeers: Set<String> = ["ort", "openvino", "openvino-f32"]
+    /// Every peer `--peers` takes; `openvino` stands for both OpenVINO configurations.
+    public static let knownPeers = ["torch", "tf", "ort", "openvino", "openvino-f32"]
+
+    /// `--peers` as given (comma-separated), `openvino` expanded to its default and f32 runs.
+    public static func peers(_ list: String) -> [String] {
+        var out: [String] = []
+        for p in list.split(separator: ",").map(String.init) where knownPeers.contains(p) {
+            for q in p == "openvino" ? ["openvino", "openvino-f32"] : [p] where !out.contains(q) { out.append(q) }
+        }
+        return out
+    }
 }
 
 public struct BenchRow: Codable, Sendable {
@@ -49,6 +65,8 @@ public struct BenchRow: Codable, Sendable {
     public var runs: [String: [Double]] = [:]
     public var rssMB: [String: Double] = [:]
     public var version: [String: String] = [:]
+    /// framework -> number format it ran in (fp32, bf16, ...), where it said.
+    public var precision: [String: String] = [:]
     public var skipped: [String: String] = [:]
     public var notes: [String] = []
     public var gflopPerStep: Double?
@@ -72,6 +90,11 @@ public struct BenchRow: Codable, Sendable {
             let best = runs.filter { $0.key != "graft" && r < $0.value.count }.map { $0.value[r] }.max()
             return best.map { g[r] / $0 }
         }
+    }
+    /// Graft's run divided by `peer`'s run of the same round, per round.
+    public func roundRatios(vs peer: String) -> [Double] {
+        guard let g = runs["graft"], let p = runs[peer] else { return [] }
+        return zip(g, p).map { $0 / $1 }
     }
 
     public var graftGFLOPs: Double? {
@@ -140,12 +163,19 @@ extension BenchJob {
         if framework == "graft" {
             argv = [executable, "bench", "--child"] + common + o.graftArguments
         } else {
+            if BenchOptions.onnxPeers.contains(framework), !w.isInference {
+                failed.skipped = "\(framework) runs the inference workloads only"
+                return failed
+            }
             guard let py = pythons[framework] else {
-                failed.skipped = framework == "tf" ? "no Python that imports tensorflow (pass --tf-python)"
+                failed.skipped = BenchOptions.onnxPeers.contains(framework)
+                    ? "no Python that imports \(framework == "ort" ? "onnxruntime" : "openvino") (pass --infer-python)"
+                    : framework == "tf" ? "no Python that imports tensorflow (pass --tf-python)"
                     : "no Python that imports torch (apt-get install python3-torch python3-torchvision, or pass --python)"
                 return failed
             }
             argv = [py, o.script, "--framework", framework, "--json"] + common
+                + (BenchOptions.onnxPeers.contains(framework) ? ["--export-python", pythons["export"] ?? "/usr/bin/python3"] : [])
         }
         let r = runProcess(argv, timeout: o.runTimeout, environment: o.environment.merging(threadVariables) { _, new in new })
         let line = r.stdout.split(separator: "\n").last { $0.hasPrefix("{") }
@@ -172,6 +202,17 @@ extension BenchJob {
                                    candidates: [o.tfPython, cwd + "/.venv/bin/python", "/usr/bin/python3"].compactMap { $0 }.map { resolve($0, o) },
                                    environment: o.environment)
             log("tf: \(pythons["tf"] ?? "not found, skipped")")
+        }
+        let cwd = FileManager.default.currentDirectoryPath
+        let inferCandidates = [o.inferPython, cwd + "/.venv/bin/python", "/usr/bin/python3"].compactMap { $0 }.map { resolve($0, o) }
+        for (peer, module) in [("ort", "onnxruntime"), ("openvino", "openvino"), ("openvino-f32", "openvino")] where o.peers.contains(peer) {
+            pythons[peer] = python(importing: module, candidates: inferCandidates, environment: o.environment)
+            log("\(peer): \(pythons[peer] ?? "not found, skipped")")
+        }
+        if o.peers.contains(where: BenchOptions.onnxPeers.contains) {
+            // The ONNX models are exported from the PyTorch ones, by a Python that imports torch.
+            pythons["export"] = pythons["torch"] ?? python(importing: "torch, torchvision",
+                candidates: [o.torchPython, "/usr/bin/python3", "python3"].compactMap { $0 }.map { resolve($0, o) }, environment: o.environment)
         }
         let loadBefore = loadAverage()
         let peak = fmaPeakGFLOPs(threads: o.threads)
@@ -206,10 +247,12 @@ extension BenchJob {
                     row.runs[fw, default: []].append(rate)
                     row.rssMB[fw] = max(row.rssMB[fw] ?? 0, m.rss_mb ?? 0)
                     row.version[fw] = m.version
+                    if let p = m.precision { row.precision[fw] = p }
+                    if fw != "graft", let n = m.note, !row.notes.contains("\(fw): \(n)") { row.notes.append("\(fw): \(n)") }
                     if fw == "graft" {
                         row.gflopPerStep = m.gflop_per_step
                         if let s = m.seconds { graftSeconds.append(s) }
-                        if let n = m.note { row.notes = [n] }
+                        if let n = m.note { row.notes.removeAll { $0.hasPrefix("graft: ") }; row.notes.insert("graft: \(n)", at: 0) }
                     }
                     if let t = m.total_seconds { totals[fw, default: []].append(t) }
                     log(String(format: "%@ %@ round %d: %.2f img/s (steps %@), RSS %.0f MiB",
@@ -247,16 +290,21 @@ extension BenchJob {
         }
         // The machine's FMA ceiling: the better of the probes before and after (load lowers a probe).
         let peak = max(r.fmaPeakGFLOPs, r.fmaPeakAfterGFLOPs)
+        // A cell's number format, where the run reported one: "59.0 bf16".
+        func cell(_ row: BenchRow, _ fw: String) -> String {
+            if row.skipped[fw] != nil && row.rate[fw] == nil { return "skipped" }
+            return f(row.rate[fw]) + (row.rate[fw] != nil ? row.precision[fw].map { " \($0)" } ?? "" : "")
+        }
         var s = "| workload | batch | Graft img/s | " + peers.map { "\($0) img/s | " }.joined()
             + "Graft / best peer | Graft GFLOP/s | % of FMA peak | peak RSS MiB (" + (["graft"] + peers).joined(separator: "/") + ") |\n"
         s += "|---|---:|---:|" + peers.map { _ in "---:|" }.joined() + "---:|---:|---:|---|\n"
         for row in r.rows {
-            let peerCells = peers.map { p in row.skipped[p] != nil && row.rate[p] == nil ? "skipped" : f(row.rate[p]) }
+            let peerCells = peers.map { cell(row, $0) }
             let ratio = row.ratio.map { String(format: "%.2fx (vs %@)", $0, row.bestPeer!.name) } ?? "-"
             let g = row.workload == BenchWorkload.vgg16Cached.rawValue ? nil : row.graftGFLOPs
             let pct = g.map { String(format: "%.0f%%", 100 * $0 / peak) } ?? "-"
             let rss = (["graft"] + peers).map { row.rssMB[$0].map { String(format: "%.0f", $0) } ?? "-" }.joined(separator: "/")
-            s += "| \(row.title) | \(row.batch) | \(f(row.rate["graft"])) | " + peerCells.map { "\($0) | " }.joined()
+            s += "| \(row.title) | \(row.batch) | \(cell(row, "graft")) | " + peerCells.map { "\($0) | " }.joined()
                 + "\(ratio) | \(f(g)) | \(pct) | \(rss) |\n"
         }
         return s
@@ -272,10 +320,13 @@ extension BenchJob {
             if !row.roundRatios.isEmpty {
                 s += "; Graft / best peer per round [" + row.roundRatios.map { String(format: "%.2f", $0) }.joined(separator: ", ") + "]"
             }
+            for peer in ["openvino", "openvino-f32", "ort"] where !row.roundRatios(vs: peer).isEmpty {
+                s += "; Graft / \(peer) per round [" + row.roundRatios(vs: peer).map { String(format: "%.2f", $0) }.joined(separator: ", ") + "]"
+            }
             if !row.totalSeconds.isEmpty {
                 s += "; whole job seconds " + row.totalSeconds.sorted { $0.key < $1.key }.map { String(format: "%@ %.0f", $0.key, $0.value) }.joined(separator: ", ")
             }
-            for n in row.notes { s += "; graft: \(n)" }
+            for n in row.notes { s += "; \(n)" }
             for (k, v) in row.skipped.sorted(by: { $0.key < $1.key }) { s += "; \(k) skipped: \(v)" }
             s += "\n"
         }

@@ -17,8 +17,13 @@ struct DNNLError: Error, CustomStringConvertible {
 
 /// A memory descriptor of f32 values with these dimensions and format tag.
 func dnnlMemoryDesc(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+    try dnnlTypedMemoryDesc(dnnl_f32, dims, tag)
+}
+
+/// A memory descriptor of `dataType` values with these dimensions and format tag.
+func dnnlTypedMemoryDesc(_ dataType: dnnl_data_type_t, _ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
     var d = dnnl_memory_desc_t()
-    try dnnlCheck(dnnl_memory_desc_init_by_tag(&d, Int32(dims.count), dims.map(Int64.init), dnnl_f32, tag),
+    try dnnlCheck(dnnl_memory_desc_init_by_tag(&d, Int32(dims.count), dims.map(Int64.init), dataType, tag),
                   "memory_desc_init \(dims)")
     return d
 }

@@ -30,6 +30,8 @@ public final class DNNLInferenceNet: @unchecked Sendable {
     private let layout: Layout
     private let sliceCap: Int
     private let fuseDepthwise: Bool
+    public let precision: InferencePrecision
+    private let bf16Layers: InferenceBF16Layers
     private let lock = NSLock()
     private let weights = DNNLInferenceWeights()
     /// Idle programs per (batch size, OpenMP threads), most recently used last.
@@ -47,7 +49,13 @@ public final class DNNLInferenceNet: @unchecked Sendable {
         self.layout = options.layout
         self.sliceCap = max(0, options.maxSliceImages)
         self.fuseDepthwise = options.fuseDepthwise
+        self.precision = options.precision
+        self.bf16Layers = options.bf16Layers
     }
+
+    /// Whether `InferencePrecision.bf16` runs bf16 kernels on this CPU (AVX512-BF16); elsewhere the
+    /// plan stays fp32.
+    public static var nativeBF16: Bool { DNNLInferencePrecision.nativeBF16 }
 
     /// [C, H, W] of the input and of the output.
     public var inputShape: [Int] { graph.shape(0) }
@@ -103,7 +111,8 @@ public final class DNNLInferenceNet: @unchecked Sendable {
             lock.unlock()
         }
         return try DNNLInferenceProgram(graph, output: output, batch: batch, ompThreads: threads, algorithm: algorithm,
-                                        layout: layout, fuseDepthwise: fuseDepthwise, weights: weights, context: context)
+                                        layout: layout, fuseDepthwise: fuseDepthwise, precision: precision, bf16Layers: bf16Layers, weights: weights,
+                                        context: context)
     }
 
     /// Bytes of activation buffers and scratchpads held by the compiled programs (all idle between
@@ -193,8 +202,17 @@ public final class DNNLInferenceNet: @unchecked Sendable {
         let s = slicing(batch)
         let p = try acquire(s.largest, threads: s.threads)
         defer { giveBack(p) }
-        return (["\(graph.summary); \(p.activationReorders) activation reorders per call (entry/exit included)"] + p.lines)
+        return (["\(graph.summary); \(p.activationReorders) activation reorders per call (entry/exit included)",
+                 "precision \(precision.rawValue): convolutions \(p.convPaths.description)"] + p.lines)
             .joined(separator: "\n")
+    }
+
+    /// Convolutions of the program for `batch` by number format and algorithm, e.g. "bf16 direct 53".
+    public func convPaths(batch: Int) throws -> String {
+        let s = slicing(batch)
+        let p = try acquire(s.largest, threads: s.threads)
+        defer { giveBack(p) }
+        return p.convPaths.description
     }
 }
 

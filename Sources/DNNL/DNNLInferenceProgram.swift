@@ -39,11 +39,16 @@ final class DNNLInferenceProgram {
 
     private let layout: DNNLInferenceNet.Layout
     private let fuseDepthwise: Bool
+    private let precision: InferencePrecision
+    private let bf16Layers: InferenceBF16Layers
     /// 1x1 convolutions that run with the following depthwise convolution as one primitive.
     private(set) var fusedDepthwise = 0
+    /// Convolutions by number format and algorithm (a fused 1x1 + depthwise pair counts once).
+    private(set) var convPaths = DNNLConvPathCounts()
 
     init(_ graph: DNNLInferenceGraph, output: DNNLInferenceGraph.Value, batch: Int, ompThreads: Int,
          algorithm: DNNLInferenceNet.ConvAlgorithm, layout: DNNLInferenceNet.Layout, fuseDepthwise: Bool = true,
+         precision: InferencePrecision = .fp32, bf16Layers: InferenceBF16Layers = .fastest,
          weights: DNNLInferenceWeights, context: DNNLContext) throws {
         self.batch = batch
         self.ompThreads = max(1, ompThreads)
@@ -53,6 +58,8 @@ final class DNNLInferenceProgram {
         self.weights = weights
         self.layout = layout
         self.fuseDepthwise = fuseDepthwise
+        self.precision = precision
+        self.bf16Layers = bf16Layers
         do {
             try build(graph, output: output, algorithm: algorithm)
         } catch {
@@ -73,7 +80,9 @@ final class DNNLInferenceProgram {
 
     // MARK: Building
 
-    private func md(_ dims: [Int], _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t { try dnnlMemoryDesc(dims, tag) }
+    private func md(_ dims: [Int], _ tag: dnnl_format_tag_t, _ dataType: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
+        try dnnlTypedMemoryDesc(dataType, dims, tag)
+    }
 
     private static func bytes(_ m: dnnl_memory_desc_t) -> Int {
         var m = m
@@ -85,10 +94,10 @@ final class DNNLInferenceProgram {
         return dnnl_memory_desc_equal(&a, &b) != 0
     }
 
-    /// `depthwise`: (stride, top/left padding) of a 3x3 depthwise convolution fused after `post`;
-    /// `postSum` then applies to its output.
+    /// `depthwise`: (stride, top/left padding, weights and output type) of a 3x3 depthwise convolution
+    /// fused after `post` (fp32 bias); `postSum` then applies to its output.
     private func makeAttr(post: [DNNLInferenceGraph.Eltwise], sum: Bool, postSum: [DNNLInferenceGraph.Eltwise],
-                          depthwise: (stride: Int, pad: Int)? = nil) throws -> PrimitiveAttr {
+                          depthwise: (stride: Int, pad: Int, dataType: dnnl_data_type_t)? = nil) throws -> PrimitiveAttr {
         // User scratchpad: one buffer of the program serves every step (they run one after another).
         let attr = try PrimitiveAttr.userScratchpad()
         if !post.isEmpty || sum || !postSum.isEmpty || depthwise != nil {
@@ -96,8 +105,8 @@ final class DNNLInferenceProgram {
             for e in post { try dnnlCheck(Self.appendEltwise(p.handle, e), "post_ops eltwise") }
             if sum { try dnnlCheck(dnnl_post_ops_append_sum(p.handle, 1), "post_ops sum") }
             if let dw = depthwise {
-                var one: Float = 1   // f32: a common output scale of 1
-                try dnnlCheck(dnnl_post_ops_append_dw(p.handle, dnnl_f32, dnnl_f32, dnnl_f32, 3, Int64(dw.stride), Int64(dw.pad),
+                var one: Float = 1   // a common output scale of 1
+                try dnnlCheck(dnnl_post_ops_append_dw(p.handle, dw.dataType, dnnl_f32, dw.dataType, 3, Int64(dw.stride), Int64(dw.pad),
                                                       1, 0, &one), "post_ops dw")
             }
             for e in postSum { try dnnlCheck(Self.appendEltwise(p.handle, e), "post_ops eltwise") }
@@ -241,17 +250,35 @@ final class DNNLInferenceProgram {
                   d.window.sh == d.window.sw, d.window.sh <= 2, d.window.top == d.window.left else { return false }
             let inShape = graph.shapes[c.input], dwDims = [n] + graph.shapes[i + 2]
             let srcActual = valueMD[c.input]!
-            var wei = try md([c.outChannels, inShape[0], 1, 1], dnnl_format_tag_any)
             var bias = try md([c.outChannels], dnnl_x)
-            guard let attr = try? makeAttr(post: c.post, sum: false, postSum: d.post, depthwise: (d.window.sh, d.window.top)) else { return false }
-            var made: PrimitiveDesc?
-            for s in [srcActual, try md([n] + inShape, dnnl_format_tag_any)] where made == nil {
-                var s = s, dst = try md([n] + graph.shapes[i + 1], dnnl_format_tag_any), desc = dnnl_convolution_desc_t()
-                guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &s, &wei, &bias, &dst,
-                                                         [1, 1], [0, 0], [0, 0]) == dnnl_success,
-                      let pd = PrimitiveDesc.implementations(op: &desc, attr: attr, engine: context.engine).first(where: {
-                          Self.jitted($0.implementation) }) else { continue }
-                made = pd
+            /// The fused primitive in number format `dt` for `images` images; nil: no jitted one.
+            func fusedPD(_ dt: dnnl_data_type_t, images: Int) throws -> PrimitiveDesc? {
+                guard let attr = try? makeAttr(post: c.post, sum: false, postSum: d.post, depthwise: (d.window.sh, d.window.top, dt)) else { return nil }
+                var wei = try md([c.outChannels, inShape[0], 1, 1], dnnl_format_tag_any, dt)
+                let anySrc = try md([images] + inShape, dnnl_format_tag_any, dt)
+                for s in images == n ? [DNNLInferencePrecision.retyped(srcActual, dt), anySrc] : [anySrc] {
+                    var s = s, dst = try md([images] + graph.shapes[i + 1], dnnl_format_tag_any, dt), desc = dnnl_convolution_desc_t()
+                    guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &s, &wei, &bias, &dst,
+                                                             [1, 1], [0, 0], [0, 0]) == dnnl_success,
+                          let pd = PrimitiveDesc.implementations(op: &desc, attr: attr, engine: context.engine).first(where: {
+                              Self.jitted($0.implementation) }) else { continue }
+                    return pd
+                }
+                return nil
+            }
+            var made: PrimitiveDesc?, madeType = dnnl_f32, choiceNote = ""
+            for dt in DNNLInferencePrecision.fusedDataTypes(precision) where made == nil {
+                if let pd = try fusedPD(dt, images: n) { made = pd; madeType = dt }
+            }
+            if madeType == dnnl_bf16, bf16Layers == .fastest, let fp32 = try fusedPD(dnnl_f32, images: n) {
+                let dw = DNNL_ARG_ATTR_POST_OP_DW
+                let choice = try weights.choice(key: 2 * i + 1) {
+                    try DNNLPrecisionChoice.timed(bf16: { try fusedPD(dnnl_bf16, images: 1) }, fp32: { try fusedPD(dnnl_f32, images: 1) },
+                                                  arguments: [DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST,
+                                                              dw | DNNL_ARG_WEIGHTS, dw | DNNL_ARG_BIAS], context: context)
+                }
+                if let choice, !choice.bf16 { made = fp32; madeType = dnnl_f32 }
+                choiceNote = choice?.note ?? ""
             }
             guard let pd = made, let dstMD = pd.memoryDesc(dnnl_query_dst_md),
                   let dwWeiMD = pd.memoryDesc(dnnl_query_exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS),
@@ -259,15 +286,7 @@ final class DNNLInferenceProgram {
             // oneDNN derives the depthwise output size (ceil(H / stride)); it must be the graph's.
             let dims = withUnsafeBytes(of: dstMD.dims) { raw in (0..<Int(dstMD.ndims)).map { Int(raw.load(fromByteOffset: $0 * 8, as: Int64.self)) } }
             guard dims == dwDims else { return false }
-            let srcMD = try query(pd, dnnl_query_src_md), weiMD = try query(pd, dnnl_query_weights_md)
-            let biasMD = try query(pd, dnnl_query_weights_md, 1)
-            var srcBuffer = valueBuffer[c.input]!
-            var temp: Buffer?
-            if !Self.equal(srcMD, srcActual) {
-                temp = allocate(Self.bytes(srcMD))
-                try addReorder(from: srcActual, srcBuffer, to: srcMD, temp!, "op \(i) src")
-                srcBuffer = temp!
-            }
+            let (srcMD, weiMD, biasMD, srcBuffer, temp) = try convInputs(pd, c, at: i)
             let w = try c.weight.withUnsafeBufferPointer {
                 try ownedCopy(UnsafeRawBufferPointer($0), plain: try md([c.outChannels, inShape[0], 1, 1], dnnl_oihw), want: weiMD, key: 2 * i)
             }
@@ -278,7 +297,7 @@ final class DNNLInferenceProgram {
             let dwB = try d.bias.withUnsafeBytes { try ownedCopy($0, plain: bias, want: dwBiasMD, key: 2 * i + 3) }
             let dstBuffer = allocate(Self.bytes(dstMD))
             let what = "op \(i)+\(i + 1) conv \(inShape[0])->\(c.outChannels) 1x1/1 +dw3x3/\(d.window.sh) +act"
-                + " src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
+                + " \(DNNLInferencePrecision.name(madeType))\(choiceNote) src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
             let macs = Double(n * c.outChannels * graph.shapes[i + 1][1] * graph.shapes[i + 1][2] * inShape[0])
                 + Double(dwDims.reduce(1, *) * 9)
             try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: srcMD, buffer: srcBuffer), Arg(id: DNNL_ARG_WEIGHTS, md: weiMD, buffer: .owned(w)),
@@ -290,7 +309,22 @@ final class DNNLInferenceProgram {
             releaseDead(after: i)
             valueMD[i + 2] = dstMD; valueBuffer[i + 2] = dstBuffer
             fusedDepthwise += 1
+            convPaths.add(madeType, winograd: false)
             return true
+        }
+
+        /// The src, weights and bias descriptors `pd` wants for convolution `c` (op i), and the buffer
+        /// its source is read from: the producer's, or a temporary the source is reordered into when
+        /// the producer's layout or number format differs (the caller frees the temporary after the step).
+        func convInputs(_ pd: PrimitiveDesc, _ c: DNNLInferenceGraph.Conv, at i: Int) throws
+            -> (src: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, bias: dnnl_memory_desc_t, srcBuffer: Buffer, temp: Buffer?) {
+            let srcMD = try query(pd, dnnl_query_src_md), weiMD = try query(pd, dnnl_query_weights_md)
+            let biasMD = try query(pd, dnnl_query_weights_md, 1)
+            let srcActual = valueMD[c.input]!
+            guard !Self.equal(srcMD, srcActual) else { return (srcMD, weiMD, biasMD, valueBuffer[c.input]!, nil) }
+            let temp = allocate(Self.bytes(srcMD))
+            try addReorder(from: srcActual, valueBuffer[c.input]!, to: srcMD, temp, "op \(i) src")
+            return (srcMD, weiMD, biasMD, temp, temp)
         }
 
         var skip = -1
@@ -305,8 +339,6 @@ final class DNNLInferenceProgram {
                 let weiDims = grouped ? [c.groups, c.outChannels / c.groups, inShape[0] / c.groups, c.window.kh, c.window.kw]
                     : [c.outChannels, inShape[0], c.window.kh, c.window.kw]
                 let srcActual = valueMD[c.input]!
-                let anySrc = try md([n] + inShape, dnnl_format_tag_any), anyDst = try md(outDims, dnnl_format_tag_any)
-                var wei = try md(weiDims, dnnl_format_tag_any)
                 var bias = try md([c.outChannels], dnnl_x)
                 let strides = [Int64(c.window.sh), Int64(c.window.sw)]
                 let padL = [Int64(c.window.top), Int64(c.window.left)], padR = [Int64(c.window.bottom), Int64(c.window.right)]
@@ -315,36 +347,53 @@ final class DNNLInferenceProgram {
                 // first conv reads plain NCHW, so it picks its own src layout.
                 // A forced layout (`DNNLInferenceNet.layout`) makes the chain uniform; oneDNN's reference
                 // kernels (orders of magnitude slower) are taken only when nothing else exists.
-                let forced = try layout.tag.map { try md(outDims, $0) }
-                let srcChoices = c.input == 0 ? [anySrc] : [srcActual, anySrc]
-                let dstChoices = c.sum.map { [valueMD[$0]!, anyDst] } ?? ((forced.map { [$0] } ?? []) + [anyDst])
-                var made: PrimitiveDesc?, reference: PrimitiveDesc?
-                let algorithms = DNNLConv.winogradPays(outHeight: outDims[2], outWidth: outDims[3])
-                    ? algorithm.kinds : algorithm.kinds.filter { $0 != dnnl_convolution_winograd }
-                search: for alg in algorithms {
-                    for s in srcChoices {
-                        for d in dstChoices {
-                            var s = s, d = d, desc = dnnl_convolution_desc_t()
-                            guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &s, &wei, &bias, &d,
-                                                                     strides, padL, padR) == dnnl_success,
-                                  let pd = makePD(&desc, attr) else { continue }
-                            if !pd.implementation.hasPrefix("ref") { made = pd; break search }
-                            if reference == nil { reference = pd }
+                /// The first jitted primitive of `paths` (number format, algorithm) for `images` images,
+                /// else the first reference one.
+                func convPD(_ paths: [DNNLInferencePrecision.Path], images: Int) throws -> (PrimitiveDesc, DNNLInferencePrecision.Path)? {
+                    var reference: (PrimitiveDesc, DNNLInferencePrecision.Path)?
+                    let dims = [images] + Array(outDims.dropFirst())
+                    for (alg, dt) in paths {
+                        let anySrc = try md([images] + inShape, dnnl_format_tag_any, dt), anyDst = try md(dims, dnnl_format_tag_any, dt)
+                        var wei = try md(weiDims, dnnl_format_tag_any, dt)
+                        let forced = try layout.tag.map { try md(dims, $0, dt) }
+                        // A one-image candidate (for timing) cannot take the batch's layouts.
+                        let own = images == n
+                        let srcChoices = own && c.input != 0 ? [DNNLInferencePrecision.retyped(srcActual, dt), anySrc] : [anySrc]
+                        let dstChoices = (own ? c.sum.map { [valueMD[$0]!, anyDst] } : nil) ?? ((forced.map { [$0] } ?? []) + [anyDst])
+                        for s in srcChoices {
+                            for d in dstChoices {
+                                var s = s, d = d, desc = dnnl_convolution_desc_t()
+                                guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, alg, &s, &wei, &bias, &d,
+                                                                         strides, padL, padR) == dnnl_success,
+                                      let pd = makePD(&desc, attr) else { continue }
+                                if !pd.implementation.hasPrefix("ref") { return (pd, (alg, dt)) }
+                                if reference == nil { reference = (pd, (alg, dt)) }
+                            }
                         }
                     }
+                    return reference
                 }
-                guard let pd = made ?? reference else {
+                let paths = DNNLInferencePrecision.paths(precision, algorithm: algorithm, inChannels: inShape[0] / c.groups,
+                                                         outHeight: outDims[2], outWidth: outDims[3])
+                guard var (pd, madePath) = try convPD(paths, images: n) else {
                     throw DNNLInferenceError.unavailable("no convolution for op \(i) \(inShape) -> \(graph.shapes[out])")
                 }
-                let srcMD = try query(pd, dnnl_query_src_md), weiMD = try query(pd, dnnl_query_weights_md)
-                let biasMD = try query(pd, dnnl_query_weights_md, 1), dstMD = try query(pd, dnnl_query_dst_md)
-                var srcBuffer = valueBuffer[c.input]!
-                var temp: Buffer?
-                if !Self.equal(srcMD, srcActual) {
-                    temp = allocate(Self.bytes(srcMD))
-                    try addReorder(from: srcActual, srcBuffer, to: srcMD, temp!, "op \(i) src")
-                    srcBuffer = temp!
+                var choiceNote = ""
+                let fp32Paths = paths.filter { $0.dataType == dnnl_f32 }
+                if madePath.dataType == dnnl_bf16, bf16Layers == .fastest, let (fpd, fpath) = try convPD(fp32Paths, images: n),
+                   !fpd.implementation.hasPrefix("ref") {
+                    let bf16Path = madePath
+                    let choice = try weights.choice(key: 2 * i) {
+                        try DNNLPrecisionChoice.timed(bf16: { try convPD([bf16Path], images: 1)?.0 }, fp32: { try convPD([fpath], images: 1)?.0 },
+                                                      arguments: [DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST], context: context)
+                    }
+                    if let choice, !choice.bf16 { (pd, madePath) = (fpd, fpath) }
+                    choiceNote = choice?.note ?? ""
                 }
+                let (srcMD, weiMD, biasMD, srcBuffer, temp) = try convInputs(pd, c, at: i)
+                let dstMD = try query(pd, dnnl_query_dst_md)
+                let winograd = pd.implementation.contains("wino")
+                convPaths.add(madePath.1, winograd: winograd)
                 let weiPlain = try md(weiDims, grouped ? dnnl_goihw : dnnl_oihw)
                 let w = try c.weight.withUnsafeBufferPointer { try ownedCopy(UnsafeRawBufferPointer($0), plain: weiPlain, want: weiMD, key: 2 * i) }
                 let b = try c.bias.withUnsafeBytes { try ownedCopy($0, plain: bias, want: biasMD, key: 2 * i + 1) }
@@ -357,7 +406,7 @@ final class DNNLInferenceProgram {
                 }
                 let what = "op \(i) conv \(inShape[0])->\(c.outChannels) \(c.window.kh)x\(c.window.kw)/\(c.window.sh)"
                     + (c.groups > 1 ? " g\(c.groups)" : "") + (c.post.isEmpty && c.postSum.isEmpty ? "" : " +act")
-                    + (c.sum != nil ? " +sum" : "") + " src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
+                    + (c.sum != nil ? " +sum" : "") + " \(DNNLInferencePrecision.name(madePath.1))\(winograd ? " winograd" : "")\(choiceNote) src=\(DNNLConvPrimitive.layoutName(srcMD)) dst=\(DNNLConvPrimitive.layoutName(dstMD))"
                 try addStep(pd, [Arg(id: DNNL_ARG_SRC, md: srcMD, buffer: srcBuffer), Arg(id: DNNL_ARG_WEIGHTS, md: weiMD, buffer: .owned(w)),
                                  Arg(id: DNNL_ARG_BIAS, md: biasMD, buffer: .owned(b)), Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)], what,
                             macs: Double(outDims.reduce(1, *)) * Double(inShape[0] / c.groups * c.window.kh * c.window.kw))
@@ -366,7 +415,7 @@ final class DNNLInferenceProgram {
                 valueMD[out] = dstMD; valueBuffer[out] = dstBuffer
 
             case let .pool(x, alg, win):
-                var src = valueMD[x]!, dst = try md(outDims, dnnl_format_tag_any)
+                var src = valueMD[x]!, dst = try md(outDims, dnnl_format_tag_any, src.data_type)
                 let kind: dnnl_alg_kind_t = switch alg {
                 case .max: dnnl_pooling_max
                 case .averageExcludingPadding: dnnl_pooling_avg_exclude_padding
@@ -416,7 +465,21 @@ final class DNNLInferenceProgram {
                 valueMD[out] = d; valueBuffer[out] = dstBuffer
 
             case let .concat(xs):
-                try addConcat(xs, at: i, outDims: outDims, valueMD: &valueMD, valueBuffer: &valueBuffer, allocate: allocate)
+                // oneDNN concatenates one number format: inputs in another (a mixed-precision plan) are
+                // reordered to the first input's.
+                let dataType = valueMD[xs[0]]!.data_type
+                var temps: [Int] = []
+                let srcs = try xs.map { x -> (dnnl_memory_desc_t, Buffer) in
+                    let m = valueMD[x]!
+                    guard m.data_type != dataType else { return (m, valueBuffer[x]!) }
+                    let want = DNNLInferencePrecision.retyped(m, dataType), buffer = allocate(Self.bytes(want))
+                    try addReorder(from: m, valueBuffer[x]!, to: want, buffer, "op \(i) concat input")
+                    if case let .slot(t) = buffer { temps.append(t) }
+                    return (want, buffer)
+                }
+                let (dstMD, dstBuffer) = try addConcat(srcs, at: i, outDims: outDims, allocate: allocate)
+                valueMD[out] = dstMD; valueBuffer[out] = dstBuffer
+                freeSlots += temps
                 releaseDead(after: i, keep: valueBuffer[out])
             }
         }
@@ -425,12 +488,12 @@ final class DNNLInferenceProgram {
         try materialize()
     }
 
-    /// A oneDNN concat of `xs` along the channels into a new buffer, in the layout oneDNN picks.
-    private func addConcat(_ xs: [DNNLInferenceGraph.Value], at i: Int, outDims: [Int],
-                           valueMD: inout [DNNLInferenceGraph.Value: dnnl_memory_desc_t],
-                           valueBuffer: inout [DNNLInferenceGraph.Value: Buffer], allocate: (Int) -> Buffer) throws {
-        let srcs = xs.map { valueMD[$0]! }
-        var dst = try md(outDims, dnnl_format_tag_any)
+    /// A oneDNN concat of `inputs` (one number format) along the channels into a new buffer, in the
+    /// layout oneDNN picks.
+    private func addConcat(_ inputs: [(dnnl_memory_desc_t, Buffer)], at i: Int, outDims: [Int],
+                           allocate: (Int) -> Buffer) throws -> (dnnl_memory_desc_t, Buffer) {
+        let srcs = inputs.map(\.0)
+        var dst = try md(outDims, dnnl_format_tag_any, srcs[0].data_type)
         let attr = try makeAttr(post: [], sum: false, postSum: [])
         let engine = context.engine
         let count = Int32(srcs.count)
@@ -441,10 +504,10 @@ final class DNNLInferenceProgram {
         }
         let dstMD = try query(pd, dnnl_query_dst_md)
         let dstBuffer = allocate(Self.bytes(dstMD))
-        let args = xs.enumerated().map { k, x in Arg(id: DNNL_ARG_MULTIPLE_SRC + Int32(k), md: srcs[k], buffer: valueBuffer[x]!) }
+        let args = inputs.enumerated().map { k, x in Arg(id: DNNL_ARG_MULTIPLE_SRC + Int32(k), md: x.0, buffer: x.1) }
         try addStep(pd, args + [Arg(id: DNNL_ARG_DST, md: dstMD, buffer: dstBuffer)],
-                    "op \(i) concat \(xs.count) \(DNNLConvPrimitive.layoutName(dstMD))")
-        valueMD[i + 1] = dstMD; valueBuffer[i + 1] = dstBuffer
+                    "op \(i) concat \(inputs.count) \(DNNLConvPrimitive.layoutName(dstMD))")
+        return (dstMD, dstBuffer)
     }
 
     /// Allocates the activation buffers and scratchpad and wraps every argument in a memory object.
@@ -499,36 +562,5 @@ final class DNNLInferenceProgram {
             }
         }
         dnnl_stream_wait(context.stream)
-    }
-}
-
-/// Weights and biases in the layouts the primitives want, shared by every program of one net (batch
-/// slices, batch sizes): the copies are made once, by the first program that needs that layout.
-final class DNNLInferenceWeights: @unchecked Sendable {
-    final class Buffer: @unchecked Sendable {
-        let pointer: UnsafeMutableRawPointer
-        let md: dnnl_memory_desc_t
-        init(bytes: Int, md: dnnl_memory_desc_t) {
-            pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            self.md = md
-        }
-        deinit { pointer.deallocate() }
-    }
-
-    private let lock = NSLock()
-    private var entries: [Int: [Buffer]] = [:]
-
-    func buffer(key: Int, md: dnnl_memory_desc_t, bytes: Int, fill: (UnsafeMutableRawPointer) throws -> Void) throws -> Buffer {
-        lock.lock()
-        defer { lock.unlock() }
-        var want = md
-        for b in entries[key] ?? [] {
-            var have = b.md
-            if dnnl_memory_desc_equal(&have, &want) != 0 { return b }
-        }
-        let b = Buffer(bytes: bytes, md: md)
-        try fill(b.pointer)
-        entries[key, default: []].append(b)
-        return b
     }
 }

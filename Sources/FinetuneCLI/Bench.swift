@@ -20,9 +20,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Measured steps per run (default: per workload).") var iterations: Int?
     @Option(help: "Unmeasured warm-up steps per run.") var warmup = 1
     @Option(help: "Rounds of alternating runs per workload.") var rounds = 2
-    @Option(help: "Peers, comma-separated (torch,tf); empty for Graft only.") var peers = "torch,tf"
+    @Option(help: "Peers, comma-separated (torch,tf,ort,openvino,openvino-f32; openvino = its default and f32 configurations); empty for Graft only.") var peers = "torch,tf"
     @Option(help: "Python for PyTorch (default: /usr/bin/python3 if it imports torch).") var python: String?
     @Option(name: .customLong("tf-python"), help: "Python for TensorFlow (default: .venv/bin/python if it imports tensorflow).") var tfPython: String?
+    @Option(name: .customLong("infer-python"), help: "Python for ONNX Runtime and OpenVINO (default: .venv/bin/python or /usr/bin/python3 if it imports them).") var inferPython: String?
     @Option(help: "Path of bench_peers.py.") var script = "scripts/bench_peers.py"
     @Option(help: "Seconds before one run is killed.") var timeout = 900
     @Flag(help: "Fewer measured steps (batch sizes unchanged).") var quick = false
@@ -60,8 +61,8 @@ struct Bench: ParsableCommand {
                 }
             }
             o.threads = threads; o.iterations = iterations; o.warmup = warmup; o.rounds = rounds
-            o.peers = peers.split(separator: ",").map(String.init).filter { ["torch", "tf"].contains($0) }
-            o.torchPython = python; o.tfPython = tfPython; o.script = script; o.runTimeout = timeout; o.quick = quick
+            o.peers = BenchOptions.peers(peers)
+            o.torchPython = python; o.tfPython = tfPython; o.inferPython = inferPython; o.script = script; o.runTimeout = timeout; o.quick = quick
             o.environment = RuntimeEnvironment.variables
             o.graftArguments = runtime.arguments
             let command = "finetune " + CommandLine.arguments.dropFirst().joined(separator: " ")

@@ -7,6 +7,8 @@ extension TrainConvAlgorithm: ExpressibleByArgument {}
 extension DNNLThreading: ExpressibleByArgument {}
 extension InferenceConvAlgorithm: ExpressibleByArgument {}
 extension InferenceLayout: ExpressibleByArgument {}
+extension InferencePrecision: ExpressibleByArgument {}
+extension InferenceBF16Layers: ExpressibleByArgument {}
 
 /// How the kernels run (`RuntimeOptions`): the `GRAFT_*` environment variables, then these flags.
 struct RuntimeFlags: ParsableArguments {
@@ -27,6 +29,10 @@ struct RuntimeFlags: ParsableArguments {
     var inferSliceImages: Int?
     @Flag(name: .customLong("no-dw-fusion"), help: "Inference: 1x1 and depthwise convolutions as two primitives (GRAFT_INFER_DW_FUSION=0).")
     var noDWFusion = false
+    @Option(help: "Inference number format (predict, evaluate, feature cache, bench): fp32 (default) | bf16 (GRAFT_INFER_PRECISION). Training stays fp32.")
+    var precision: InferencePrecision?
+    @Option(name: .customLong("bf16-layers"), help: "With --precision bf16: fastest (default: per convolution the faster of bf16 and fp32, timed when the plan compiles) | all (GRAFT_INFER_BF16_LAYERS).")
+    var bf16Layers: InferenceBF16Layers?
     @Flag(name: .customLong("no-tensor-pool"), help: "Allocate every tensor afresh (GRAFT_TENSOR_POOL=0).") var noTensorPool = false
     @Flag(name: .customLong("no-fused-augment"), help: "Step-by-step augmentation (same result; GRAFT_AUGMENT_FUSED=0).")
     var noFusedAugment = false
@@ -51,6 +57,8 @@ struct RuntimeFlags: ParsableArguments {
         if let inferThreading { o.inference.threading = inferThreading }
         if let inferSliceImages { o.inference.maxSliceImages = max(0, inferSliceImages) }
         if noDWFusion { o.inference.fuseDepthwise = false }
+        if let precision { o.inference.precision = precision }
+        if let bf16Layers { o.inference.bf16Layers = bf16Layers }
         if noTensorPool { o.tensorPool = false }
         if noFusedAugment { o.fusedAugment = false }
         if let v = cacheMemory.flatMap(ByteCount.parse) { o.cacheMemory = v }
@@ -76,6 +84,8 @@ struct RuntimeFlags: ParsableArguments {
         if let inferThreading { a += ["--infer-threading", inferThreading.rawValue] }
         if let inferSliceImages { a += ["--infer-slice-images", String(inferSliceImages)] }
         if noDWFusion { a.append("--no-dw-fusion") }
+        if let precision { a += ["--precision", precision.rawValue] }
+        if let bf16Layers { a += ["--bf16-layers", bf16Layers.rawValue] }
         if noTensorPool { a.append("--no-tensor-pool") }
         if noFusedAugment { a.append("--no-fused-augment") }
         if let cacheMemory { a += ["--cache-memory", cacheMemory] }

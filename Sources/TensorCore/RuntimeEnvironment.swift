@@ -29,6 +29,8 @@ extension RuntimeOptions {
     /// | GRAFT_INFER_THREADING | openmp, batch | batch |
     /// | GRAFT_INFER_SLICE_IMAGES | images per slice, 0: no limit | 4 |
     /// | GRAFT_INFER_DW_FUSION | 0 turns it off | on |
+    /// | GRAFT_INFER_PRECISION | fp32, bf16 | fp32 |
+    /// | GRAFT_INFER_BF16_LAYERS | fastest, all | fastest |
     /// | GRAFT_TENSOR_POOL | 0 turns it off | on |
     /// | GRAFT_AUGMENT_FUSED | 0 turns it off | on |
     /// | GRAFT_CACHE_MEMORY | a size (`2GiB`, `512MiB`, bytes) | min(2 GiB, 25% of RAM) |
@@ -48,6 +50,8 @@ extension RuntimeOptions {
         if let v = value("GRAFT_INFER_THREADING", DNNLThreading.self) { inference.threading = v }
         if let v = environment["GRAFT_INFER_SLICE_IMAGES"].flatMap({ Int($0) }) { inference.maxSliceImages = max(0, v) }
         if environment["GRAFT_INFER_DW_FUSION"] == "0" { inference.fuseDepthwise = false }
+        if let v = value("GRAFT_INFER_PRECISION", InferencePrecision.self) { inference.precision = v }
+        if let v = value("GRAFT_INFER_BF16_LAYERS", InferenceBF16Layers.self) { inference.bf16Layers = v }
         if environment["GRAFT_TENSOR_POOL"] == "0" { tensorPool = false }
         if environment["GRAFT_AUGMENT_FUSED"] == "0" { fusedAugment = false }
     }

@@ -86,12 +86,39 @@ public struct InferenceOptions: Sendable, Equatable {
     /// (the depthwise post-op), so the expanded activation is never written out
     /// (`GRAFT_INFER_DW_FUSION=0`, `--no-dw-fusion`: two primitives).
     public var fuseDepthwise = true
+    /// Number format of the native chains' convolutions and activations (`GRAFT_INFER_PRECISION`,
+    /// `--precision`); input and output stay fp32.
+    public var precision: InferencePrecision = .fp32
+    /// Which convolutions `precision = .bf16` runs in bf16 (`GRAFT_INFER_BF16_LAYERS`, `--bf16-layers`).
+    public var bf16Layers: InferenceBF16Layers = .fastest
 
     public init(plan: Bool = true, conv: InferenceConvAlgorithm = .winograd, layout: InferenceLayout = .automatic,
-                threading: DNNLThreading = .batch, maxSliceImages: Int = 4, fuseDepthwise: Bool = true) {
+                threading: DNNLThreading = .batch, maxSliceImages: Int = 4, fuseDepthwise: Bool = true,
+                precision: InferencePrecision = .fp32, bf16Layers: InferenceBF16Layers = .fastest) {
         self.plan = plan; self.conv = conv; self.layout = layout; self.threading = threading
-        self.maxSliceImages = maxSliceImages; self.fuseDepthwise = fuseDepthwise
+        self.maxSliceImages = maxSliceImages; self.fuseDepthwise = fuseDepthwise; self.precision = precision
+        self.bf16Layers = bf16Layers
     }
+}
+
+/// Number format of inference through the plan.
+public enum InferencePrecision: String, Sendable, CaseIterable {
+    case fp32
+    /// bf16 weights and activations with fp32 accumulation (oneDNN bf16 primitives) in the
+    /// convolutions `InferenceBF16Layers` picks; the others stay fp32. Entry and exit reorders
+    /// convert from and to fp32.
+    case bf16
+}
+
+/// Which convolutions a bf16 plan runs in bf16.
+public enum InferenceBF16Layers: String, Sendable, CaseIterable {
+    /// Per convolution the faster of bf16 direct and the fp32 path (Winograd where it applies), timed
+    /// once per net on one image when the plan compiles; bf16 must be at least 5% faster. (On CPUs whose
+    /// bf16 dot products run at half the fp32 FMA rate, such as this Sapphire Rapids VM, that is fp32
+    /// everywhere.)
+    case fastest
+    /// Every convolution that has a jitted bf16 kernel.
+    case all
 }
 
 /// Which convolution implementation the CPU backend uses.
@@ -132,8 +159,8 @@ public enum InferenceConvAlgorithm: String, Sendable, CaseIterable {
     case direct
     /// oneDNN picks (Winograd where it has a kernel and thinks it faster), direct otherwise.
     case auto
-    /// Winograd where available (3x3 stride 1) and outputs are at least 7x7 (`DNNLConv.winogradPays`),
-    /// direct elsewhere.
+    /// Winograd where available (3x3 stride 1), outputs are at least 7x7 (`DNNLConv.winogradPays`) and
+    /// inputs have at least 16 channels; direct elsewhere.
     case winograd
 }
 

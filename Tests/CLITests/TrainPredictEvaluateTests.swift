@@ -46,6 +46,12 @@ import Testing
         let p3 = try #require((modulePredict.stdout.jsonObject as? [[String: Any]])?.first?["probabilities"] as? [Double])
         #expect(p3.count == 3 && zip(p3, probabilities).allSatisfy { abs($0 - $1) < 1e-4 }, "\(p3) vs \(probabilities)")
 
+        // --precision bf16 (every convolution in bf16 where oneDNN has a jitted kernel) predicts the
+        // same to bf16 rounding.
+        let bf16Predict = try CLI.succeed(["predict", "--model", model, "--json", "--precision", "bf16", "--bf16-layers", "all", image.path])
+        let p4 = try #require((bf16Predict.stdout.jsonObject as? [[String: Any]])?.first?["probabilities"] as? [Double])
+        #expect(p4.count == 3 && zip(p4, probabilities).allSatisfy { abs($0 - $1) < 0.02 }, "\(p4) vs \(probabilities)")
+
         // predict on a folder: one prediction per PNG.
         let folder = try CLI.succeed(["predict", "--model", model, "--json", data.appendingPathComponent("val").path])
         #expect((folder.stdout.jsonObject as? [Any])?.count == 9)

@@ -10,7 +10,7 @@ private func modules(_ m: Module) -> [Module] { [m] + m.namedChildren().flatMap 
 
 /// Random BatchNorm statistics and affine parameters, and non-zero convolution biases, so folding
 /// BatchNorm into the convolution is exercised for real.
-private func randomizeStatistics(_ model: Module, seed: UInt64 = 3) {
+func randomizeStatistics(_ model: Module, seed: UInt64 = 3) {
     var rng = SeededRandom(seed: seed)
     func uniform(_ n: Int, _ lo: Float, _ hi: Float) -> Tensor {
         let t = Tensor.uniform([n], limit: 1, rng: &rng)

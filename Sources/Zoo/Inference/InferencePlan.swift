@@ -243,6 +243,18 @@ public final class InferencePlan: @unchecked Sendable {
         stages.compactMap { if case let .module(node) = $0 { node.name } else { nil } }
     }
 
+    /// Number format and algorithm of the native chains' convolutions for `batch` images, e.g.
+    /// "fp32 winograd 13 (precision fp32)" (compiles the chains for that batch if needed).
+    public func convPaths(batch: Int) -> String {
+        var parts: [String] = [], precision = "fp32"
+        for s in stages {
+            guard case let .native(net, _, _, _, _) = s else { continue }
+            precision = net.precision.rawValue
+            parts.append((try? net.convPaths(batch: batch)) ?? "cannot compile for batch \(batch)")
+        }
+        return parts.joined(separator: "; ") + " (precision \(precision))"
+    }
+
     /// Stages, graph summaries and (with `batch`) oneDNN's implementation per primitive.
     public func describe(batch: Int? = nil) -> String {
         var lines: [String] = []
