@@ -35,10 +35,12 @@ public struct LoadedModel {
         public var inputSize: Int?
         /// Width multiplier of `base` (Keras `alpha` for MobileNet); nil: 1.
         public var width: Double?
+        /// A Keras architecture file (`to_json()` / `to_yaml()`) for a weights-only `model`.
+        public var architecture: String?
         public init(model: String? = nil, base: String? = nil, weights: String? = nil, classes: Int? = nil, inputSize: Int? = nil,
-                    width: Double? = nil) {
+                    width: Double? = nil, architecture: String? = nil) {
             self.model = model; self.base = base; self.weights = weights; self.classes = classes; self.inputSize = inputSize
-            self.width = width
+            self.width = width; self.architecture = architecture
         }
     }
 
@@ -48,9 +50,11 @@ public struct LoadedModel {
     public static func load(_ q: Request, inference: InferenceOptions = InferenceOptions()) throws -> LoadedModel {
         if let path = q.model ?? q.base.flatMap({ ShippedModel.named($0) }).map(\.path), q.weights == nil {
             guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): model file not found") }
-            if try detectWeightFileFormat(path: path) == .keras2FullModel {
+            if let a = q.architecture, !FileManager.default.fileExists(atPath: a) { throw JobError("\(a): architecture file not found") }
+            if q.architecture != nil, q.model == nil { throw JobError("--architecture goes with --model FILE (the weights file)") }
+            if try q.architecture != nil || isKerasModelFile(path: path) {
                 // A Keras model file: its own graph computes what Keras did, probabilities included.
-                let (model, _) = try loadKerasModel(path: path)
+                let (model, _) = try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read))
                 return LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
                                    outputActivation: nil, source: path, plan: PlanCache(inference))
             }

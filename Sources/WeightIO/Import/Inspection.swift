@@ -89,7 +89,7 @@ public struct WeightFileInspection: Sendable, CustomStringConvertible {
 
 /// Reads a weight file (format from its content) and describes it (`finetune inspect FILE`).
 public func inspectWeightFile(path: String) throws -> WeightFileInspection {
-    let file = try readWeightFile(path: path)
+    let file = try readWeightOrArchiveFile(path: path)
     var config: KerasModelConfig? = nil
     if let json = file.modelConfigJSON { config = try? parseKerasModelConfig(json, file: path) }
     let native = file.format == .graftNative ? try? readNativeModelMetadata(file) : nil

@@ -29,16 +29,59 @@ public func kerasModel(_ config: KerasModelConfig, file: String) throws -> ZooMo
     return ZooModel(spec: spec)
 }
 
-/// Reads a Keras full-model file (Keras 2 / tf.keras, Keras 3 legacy `.h5`): the model its config
-/// describes, with the file's weights (all-or-nothing, by layer name).
-public func loadKerasModel(path: String) throws -> (model: ZooModel, report: ImportReport) {
-    let file = try readWeightFile(path: path)
-    guard file.format == .keras2FullModel, let json = file.modelConfigJSON else {
-        throw WeightIOError(.missingObject, file: path, "not a Keras full-model file: it has no model_config (a weights-only file needs its architecture)")
+/// Reads a Keras model file, its kind found from its content: a Keras 2 / tf.keras or Keras 3 legacy
+/// full-model `.h5` (`model_config`), a Keras 3 `.keras` archive, or a weights-only `.h5` (Keras 2
+/// `save_weights`, Keras 3 `.weights.h5`) with `architecture` (what `to_json()`/`to_yaml()` wrote;
+/// it also overrides a full-model file's own). The model is built, or refused naming the first layer
+/// it cannot build, before any weight is read; the weights then load all-or-nothing by layer name.
+public func loadKerasModel(path: String, architecture: KerasModelConfig? = nil) throws -> (model: ZooModel, report: ImportReport) {
+    switch try modelFileContainer(path: path) {
+    case .zip:
+        let archive = try readKerasArchive(path: path)
+        let model = try kerasModel(architecture ?? parseKerasModelConfig(archive.configJSON, file: path), file: path)
+        return (model, try importKerasFileWeights(archive.weights, into: model))
+    case .hdf5:
+        let root = try HDF5File.open(path).root()
+        let format = try detectFormat(root)
+        let config: KerasModelConfig
+        if let architecture {
+            config = architecture
+        } else if format == .keras2FullModel, let json = try? root.stringAttribute("model_config") {
+            config = try parseKerasModelConfig(json, file: path)
+        } else {
+            throw WeightIOError(.missingObject, file: path, format == .keras2Weights || format == .keras3Weights
+                ? "a weights-only Keras file: give its architecture too (--architecture model.json|model.yaml)"
+                : "not a Keras model file: it has no model_config (a weights-only file needs its architecture)")
+        }
+        let model = try kerasModel(config, file: path)
+        return (model, try importKerasFileWeights(try readWeightFile(path: path), into: model))
+    case .json, .text:
+        throw WeightIOError(.notHDF5, file: path, "an architecture file, not a model: pass it as --architecture with the weights file as --model")
     }
-    let config = try parseKerasModelConfig(json, file: path)
-    let model = try kerasModel(config, file: path)
-    // The model is the file's own architecture: nothing to compare it with.
-    let report = try model.importWeights(file, options: ImportOptions(checkArchitecture: false))
-    return (model, report)
+}
+
+/// Whether the file at `path` carries its architecture (a Keras full-model `.h5` or a `.keras` archive).
+public func isKerasModelFile(path: String) throws -> Bool {
+    switch try modelFileContainer(path: path) {
+    case .zip: return true
+    case .hdf5: return try detectWeightFileFormat(path: path) == .keras2FullModel
+    case .json, .text: return false
+    }
+}
+
+/// Imports a Keras file's weights into the model its own architecture describes (nothing to compare).
+func importKerasFileWeights(_ file: WeightFile, into model: ZooModel) throws -> ImportReport {
+    var file = file
+    // Keras 3 legacy `.h5` names a Sequential's weights by path: `sequential/conv2d/kernel` in group
+    // `conv2d`; the tensor is the last segment.
+    for i in file.layers.indices {
+        let layer = file.layers[i].name
+        for j in file.layers[i].tensors.indices {
+            let parts = file.layers[i].tensors[j].name.split(separator: "/").map(String.init)
+            if parts.count >= 2, parts[parts.count - 2] == layer {
+                file.layers[i].tensors[j].name = canonicalTensorName(parts[parts.count - 1], layer: layer)
+            }
+        }
+    }
+    return try model.importWeights(file, options: ImportOptions(checkArchitecture: false))
 }

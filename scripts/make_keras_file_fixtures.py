@@ -1,0 +1,213 @@
+"""Keras-made model files in every file kind Graft reads (CI never runs this; tf_keras 2.21, keras 3).
+
+For each model (automatic layer names, tiny inputs and few filters) writes into
+Tests/WeightIOTests/Fixtures/kerasfiles/:
+  NAME_k2.h5            tf_keras full-model .h5 (model_config)
+  NAME_k2w.h5 + NAME_k2.json / NAME_k2.yaml
+                        tf_keras save_weights .h5 with to_json(), and the same config as YAML the way
+                        Keras 2.0-2.5's to_yaml() wrote it (yaml.dump: tuples tagged !!python/tuple)
+  NAME_k3.keras         Keras 3 native archive
+  NAME_k3legacy.h5      Keras 3 legacy full-model .h5
+  NAME_k3.weights.h5 + NAME_k3.json
+                        Keras 3 save_weights with its to_json()
+and manifest.json: per model its NHWC inputs; per file its architecture sidecar and the probabilities of the
+Keras that wrote it. The Keras-1 model is written by hand as Keras 1.2 did (Convolution2D,
+nb_filter, border_mode, subsample, `_W`/`_b` weight names), its probabilities from a tf_keras twin.
+"""
+import json, os
+os.environ["TF_USE_LEGACY_KERAS"] = "0"
+os.environ["CUDA_VISIBLE_DEVICES"] = ""
+import numpy as np
+import h5py, yaml
+import keras as k3
+import tf_keras as k2
+from PIL import Image
+
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "WeightIOTests", "Fixtures", "kerasfiles")
+os.makedirs(out, exist_ok=True)
+
+
+def mnist(K, shape=(12, 12, 1)):
+    L = K.layers
+    return K.Sequential([
+        K.Input(shape=shape),
+        L.Conv2D(4, kernel_size=(3, 3), activation="relu"),
+        L.MaxPooling2D(pool_size=(2, 2)),
+        L.Conv2D(6, kernel_size=(3, 3), activation="relu"),
+        L.Flatten(),
+        L.Dropout(0.5),
+        L.Dense(3, activation="softmax"),
+    ])
+
+
+def bn_add(K):
+    L = K.layers
+    i = K.Input(shape=(10, 10, 3))
+    a = L.Rescaling(1 / 2.0, offset=-0.25)(i)
+    a = L.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(a)
+    a = L.BatchNormalization()(a)
+    a = L.Activation("relu")(a)
+    b = L.Conv2D(8, 3, padding="same", dilation_rate=2)(a)
+    b = L.BatchNormalization(epsilon=1e-5)(b)
+    b = L.Activation("swish")(b)
+    a = L.Add()([a, b])
+    a = L.Activation("gelu")(a)
+    c = L.Conv2D(8, 1, groups=2, activation="selu")(a)
+    s = L.Subtract()([a, c])
+    m = L.Maximum()([a, c])
+    a = L.Average()([s, m])
+    a = L.GlobalMaxPooling2D()(a)
+    a = L.Dense(5, activation="elu")(a)
+    o = L.Dense(3)(a)
+    o = L.Activation("softmax")(o)
+    return K.Model(i, o)
+
+
+def sep_dw(K):
+    L = K.layers
+    i = K.Input(shape=(10, 10, 3))
+    a = L.ZeroPadding2D(((1, 2), (0, 1)))(i)
+    a = L.SeparableConv2D(6, 3, depth_multiplier=2)(a)
+    a = L.LeakyReLU(0.1)(a)
+    b = L.DepthwiseConv2D(3, padding="same")(a)
+    b = L.ReLU(max_value=4.0, negative_slope=0.05, threshold=0.1)(b)
+    a = L.Concatenate()([a, b])
+    a = L.Cropping2D(((1, 0), (0, 1)))(a)
+    a = L.MaxPooling2D(2, padding="same")(a)
+    a = L.UpSampling2D(2)(a)
+    a = L.Conv2D(4, 3, activation="tanh")(a)
+    a = L.PReLU(shared_axes=[1, 2])(a)
+    a = L.Activation("hard_sigmoid")(a)
+    a = L.SpatialDropout2D(0.2)(a)
+    a = L.GaussianNoise(0.1)(a)
+    a = L.GlobalAveragePooling2D()(a)
+    a = L.Dense(3, activation="softplus")(a)
+    o = L.Softmax()(a)
+    return K.Model(i, o)
+
+
+def perturb(m, seed):
+    """Weights away from their initial values (BatchNorm statistics, PReLU slopes, big logits)."""
+    rng = np.random.default_rng(seed)
+    ws = []
+    for w in m.weights:
+        v = np.array(w.numpy() if hasattr(w, "numpy") else w)
+        n = w.path if hasattr(w, "path") else w.name
+        if "moving_variance" in n: v = rng.uniform(0.5, 1.5, v.shape)
+        elif "moving_mean" in n or "beta" in n or "bias" in n: v = rng.uniform(-0.2, 0.2, v.shape)
+        elif "gamma" in n: v = rng.uniform(0.7, 1.3, v.shape)
+        elif "alpha" in n: v = rng.uniform(0.1, 0.4, v.shape)
+        else: v = v * 2.0
+        ws.append(v.astype("float32"))
+    return ws
+
+
+manifest = []
+inputs = {}
+
+
+def record(file, arch, x, p, model):
+    inputs[model] = x.round(6).tolist()
+    manifest.append({"file": file, "architecture": arch, "model": model, "probabilities": np.asarray(p).tolist()})
+
+
+def old_keras_yaml(model):
+    """What Keras 2.0-2.5's to_yaml() wrote: yaml.dump of the config with tuples left as tuples."""
+    cfg = {"class_name": model.__class__.__name__, "config": model.get_config(),
+           "keras_version": "2.4.0", "backend": "tensorflow"}
+    return yaml.dump(cfg, default_flow_style=False)
+
+
+def write_all(name, build, input_shape, seed):
+    m3 = build(k3)
+    m2 = build(k2)
+    w = perturb(m3, seed)
+    m3.set_weights(w)
+    m2.set_weights(w)
+    x = np.random.default_rng(seed + 100).random((2,) + input_shape).astype("float32").round(6)
+    p3 = m3.predict(x, verbose=0)
+    p2 = m2.predict(x, verbose=0)
+    print(name, "keras 3 vs tf_keras max |dp|", float(np.abs(p3 - p2).max()))
+    # tf_keras kinds
+    m2.save(os.path.join(out, f"{name}_k2.h5"))
+    record(f"{name}_k2.h5", None, x, p2, name)
+    m2.save_weights(os.path.join(out, f"{name}_k2w.h5"))
+    open(os.path.join(out, f"{name}_k2.json"), "w").write(m2.to_json())
+    record(f"{name}_k2w.h5", f"{name}_k2.json", x, p2, name)
+    open(os.path.join(out, f"{name}_k2.yaml"), "w").write(old_keras_yaml(m2))
+    record(f"{name}_k2w.h5", f"{name}_k2.yaml", x, p2, name)
+    # Keras 3 kinds
+    m3.save(os.path.join(out, f"{name}_k3.keras"))
+    record(f"{name}_k3.keras", None, x, p3, name)
+    m3.save(os.path.join(out, f"{name}_k3legacy.h5"))
+    record(f"{name}_k3legacy.h5", None, x, p3, name)
+    m3.save_weights(os.path.join(out, f"{name}_k3.weights.h5"))
+    open(os.path.join(out, f"{name}_k3.json"), "w").write(m3.to_json())
+    record(f"{name}_k3.weights.h5", f"{name}_k3.json", x, p3, name)
+    return m2, m3
+
+
+k2.utils.set_random_seed(7)
+k3.utils.set_random_seed(7)
+mn2, mn3 = write_all("mnist", mnist, (12, 12, 1), 1)
+write_all("bnadd", bn_add, (10, 10, 3), 2)
+write_all("sepdw", sep_dw, (10, 10, 3), 3)
+
+# The CLI's image: values 0...2 so `--preprocess none` keeps the softmax unsaturated.
+a = (np.random.default_rng(5).random((12, 12)) * 3).astype("uint8")
+Image.fromarray(a, "L").save(os.path.join(out, "mnist_input.png"))
+img = a[None, :, :, None].astype("float32")
+cli = {"k2": mn2.predict(img, verbose=0)[0].tolist(), "k3": mn3.predict(img, verbose=0)[0].tolist()}
+
+# A Keras-1.2-style file: bare-list Sequential config with Keras 1 spellings, `_W`/`_b` weights.
+K = k2
+L = K.layers
+twin = K.Sequential([
+    K.Input(shape=(12, 12, 1)),
+    L.Conv2D(4, (3, 3), strides=(1, 1), padding="same", activation="relu"),
+    L.MaxPooling2D((2, 2)),
+    L.Conv2D(5, (3, 3), strides=(2, 2), padding="valid"),
+    L.Activation("relu"),
+    L.Flatten(),
+    L.Dropout(0.25),
+    L.Dense(3),
+    L.Activation("softmax"),
+])
+twin.set_weights(perturb(twin, 4))
+x = np.random.default_rng(104).random((2, 12, 12, 1)).astype("float32").round(6)
+p = twin.predict(x, verbose=0)
+conv1, conv2, dense = [l for l in twin.layers if l.weights]
+k1_layers = [
+    {"class_name": "Convolution2D", "config": {"name": "convolution2d_1", "nb_filter": 4, "nb_row": 3, "nb_col": 3,
+        "init": "glorot_uniform", "activation": "relu", "border_mode": "same", "subsample": [1, 1], "dim_ordering": "tf",
+        "bias": True, "trainable": True, "batch_input_shape": [None, 12, 12, 1], "input_dtype": "float32"}},
+    {"class_name": "MaxPooling2D", "config": {"name": "maxpooling2d_1", "pool_size": [2, 2], "strides": [2, 2],
+        "border_mode": "valid", "dim_ordering": "tf", "trainable": True}},
+    {"class_name": "Convolution2D", "config": {"name": "convolution2d_2", "nb_filter": 5, "nb_row": 3, "nb_col": 3,
+        "activation": "linear", "border_mode": "valid", "subsample": [2, 2], "dim_ordering": "tf", "bias": True}},
+    {"class_name": "Activation", "config": {"name": "activation_1", "activation": "relu", "trainable": True}},
+    {"class_name": "Flatten", "config": {"name": "flatten_1", "trainable": True}},
+    {"class_name": "Dropout", "config": {"name": "dropout_1", "p": 0.25, "trainable": True}},
+    {"class_name": "Dense", "config": {"name": "dense_1", "output_dim": 3, "input_dim": None, "activation": "linear",
+        "bias": True, "trainable": True}},
+    {"class_name": "Activation", "config": {"name": "activation_2", "activation": "softmax", "trainable": True}},
+]
+weights = {"convolution2d_1": conv1.get_weights(), "convolution2d_2": conv2.get_weights(), "dense_1": dense.get_weights()}
+with h5py.File(os.path.join(out, "keras1_k1.h5"), "w") as f:
+    f.attrs["keras_version"] = b"1.2.2"
+    f.attrs["backend"] = b"tensorflow"
+    f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": k1_layers}).encode()
+    g = f.create_group("model_weights")
+    names = [l["config"]["name"] for l in k1_layers]
+    g.attrs["layer_names"] = [n.encode() for n in names]
+    for n in names:
+        lg = g.create_group(n)
+        ws = weights.get(n, [])
+        wn = [f"{n}_W:0".encode(), f"{n}_b:0".encode()][:len(ws)]
+        lg.attrs["weight_names"] = wn
+        for name, v in zip(wn, ws):
+            lg.create_dataset(name.decode(), data=v)
+record("keras1_k1.h5", None, x, p, "keras1")
+
+json.dump({"files": manifest, "inputs_nhwc": inputs, "cli_mnist_input_png": cli}, open(os.path.join(out, "manifest.json"), "w"))
+print("wrote", len(manifest), "entries;", sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out)), "bytes")
