@@ -51,7 +51,7 @@ import Zoo
         let config = try parseKerasModelConfig(json, file: "m.h5")
         #expect(throws: WeightIOError.self) { _ = try kerasModel(config, file: "m.h5") }
         do { _ = try kerasModel(config, file: "m.h5") } catch {
-            #expect("\(error)" == "m.h5: layer 'lambda_1': (Lambda) cannot be built: it holds Python code")
+            #expect("\(error)" == "m.h5: layer 'lambda_1' (Lambda) cannot be built: it holds Python code")
         }
     }
 
@@ -70,7 +70,7 @@ import Zoo
         let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 2, "kernel_size": [3, 3], "data_format": "channels_first"}}]}}"#
         let config = try parseKerasModelConfig(json, file: "cf.h5")
         do { _ = try kerasModel(config, file: "cf.h5"); Issue.record("channels_first was built") } catch {
-            #expect("\(error)" == "cf.h5: layer 'conv2d': (Conv2D) cannot be built: data_format channels_first is not supported")
+            #expect("\(error)" == "cf.h5: layer 'conv2d' (Conv2D) cannot be built: data_format channels_first is not supported")
         }
     }
 }

@@ -39,7 +39,7 @@ public func loadKerasModel(path: String, architecture: KerasModelConfig? = nil) 
     case .zip:
         let archive = try readKerasArchive(path: path)
         let model = try kerasModel(architecture ?? parseKerasModelConfig(archive.configJSON, file: path), file: path)
-        return (model, try importKerasFileWeights(archive.weights, into: model))
+        return (model, try importKerasFileWeights(archive.weights, into: model, config: architecture ?? parseKerasModelConfig(archive.configJSON, file: path)))
     case .hdf5:
         let root = try HDF5File.open(path).root()
         let format = try detectFormat(root)
@@ -54,7 +54,7 @@ public func loadKerasModel(path: String, architecture: KerasModelConfig? = nil) 
                 : "not a Keras model file: it has no model_config (a weights-only file needs its architecture)")
         }
         let model = try kerasModel(config, file: path)
-        return (model, try importKerasFileWeights(try readWeightFile(path: path), into: model))
+        return (model, try importKerasFileWeights(try readWeightFile(path: path), into: model, config: config))
     case .json, .text:
         throw WeightIOError(.notHDF5, file: path, "an architecture file, not a model: pass it as --architecture with the weights file as --model")
     }
@@ -69,9 +69,26 @@ public func isKerasModelFile(path: String) throws -> Bool {
     }
 }
 
+/// Keras 3 variable names by class for the classes whose `.weights.h5` groups the reader cannot name
+/// from the group name alone.
+private let keras3VariablesByClass: [String: [String]] = ["PReLU": ["alpha"], "Normalization": ["mean", "variance", "count"]]
+
 /// Imports a Keras file's weights into the model its own architecture describes (nothing to compare).
-func importKerasFileWeights(_ file: WeightFile, into model: ZooModel) throws -> ImportReport {
+func importKerasFileWeights(_ file: WeightFile, into model: ZooModel, config: KerasModelConfig) throws -> ImportReport {
     var file = file
+    // Keras 3 `.weights.h5` stores variables by index (`vars/0`): name them from the layer's class.
+    for i in file.layers.indices {
+        guard let cls = config.layer(file.layers[i].name)?.className else { continue }
+        if cls == "DepthwiseConv2D" {   // Keras 3 names its depthwise kernel `kernel`
+            for j in file.layers[i].tensors.indices where file.layers[i].tensors[j].name == "kernel" {
+                file.layers[i].tensors[j].name = "depthwise_kernel"
+            }
+        }
+        guard let names = keras3VariablesByClass[cls] else { continue }
+        for j in file.layers[i].tensors.indices where j < names.count && Int(file.layers[i].tensors[j].name) == j {
+            file.layers[i].tensors[j].name = names[j]
+        }
+    }
     // Keras 3 legacy `.h5` names a Sequential's weights by path: `sequential/conv2d/kernel` in group
     // `conv2d`; the tensor is the last segment.
     for i in file.layers.indices {

@@ -138,7 +138,13 @@ public func parseKerasModelConfig(object root: [String: Any], file: String = "")
         return try parseKerasModelConfig(object: inner, file: file)
     }
     let className = root["class_name"] as? String ?? "?"
-    let keras3 = root["module"] != nil
+    // Keras 3 (some functions differ): its version, or its config's spellings (tf_keras's to_json()
+    // writes `module` keys too, but not `batch_shape` nor dtype policies).
+    let keras3 = (root["keras_version"] as? String).map { $0.hasPrefix("3") }
+        ?? ((try? JSONSerialization.data(withJSONObject: root)).map { d in
+            let t = String(decoding: d, as: UTF8.self)
+            return t.contains("\"batch_shape\"") || t.contains("\"DTypePolicy\"")
+        } ?? false)
     var layers: [KerasLayerConfig] = []
     func visit(_ list: [Any], parent: String?) {
         for item in list {
@@ -146,7 +152,7 @@ public func parseKerasModelConfig(object root: [String: Any], file: String = "")
             let config = dict["config"] as? [String: Any] ?? [:]
             let name = (config["name"] as? String) ?? (dict["name"] as? String) ?? "?"
             var l = KerasLayerConfig(name: name, className: keras1ClassNames[cls] ?? cls, parent: parent, inbound: inboundNames(dict["inbound_nodes"]))
-            l.keras3 = keras3 || dict["module"] != nil
+            l.keras3 = keras3
             l.activation = config["activation"] as? String
             if l.activation == nil, let a = config["activation"] as? [String: Any] {   // Keras 3 serialised function
                 l.activation = (a["config"] as? String) ?? (a["class_name"] as? String).map { "<\($0)>" }
@@ -175,7 +181,11 @@ public func parseKerasModelConfig(object root: [String: Any], file: String = "")
                 l.mean = doubles(config["mean"]); l.variance = doubles(config["variance"]); l.invert = config["invert"] as? Bool
             }
             if cls == "PReLU" { l.sharedAxes = config["shared_axes"].flatMap { $0 is NSNull ? nil : ints($0) ?? [] } }
-            if cls == "Merge" { l.mergeMode = config["mode"] as? String }
+            if cls == "Merge" {   // Keras 1: one class for every merge
+                l.mergeMode = config["mode"] as? String
+                let merges = ["sum": "Add", "mul": "Multiply", "concat": "Concatenate", "ave": "Average", "max": "Maximum"]
+                if let m = l.mergeMode, let c = merges[m] { l.className = c; l.mergeMode = nil }
+            }
             l.trainable = config["trainable"] as? Bool
             l.dataFormat = config["data_format"] as? String
             if let d = config["dim_ordering"] as? String {   // Keras 1: th (channels first) / tf

@@ -16,7 +16,7 @@ extension KerasModelConfig {
         let inputName = explicit?.name ?? "input"
         // Refuse before any work, naming the layer: a channels_first layer would be built channels-last.
         for l in layers where l.dataFormat == "channels_first" {
-            throw WeightIOError(.malformed, file: file, layer: l.name, "(\(l.className)) cannot be built: data_format channels_first is not supported")
+            throw WeightIOError(.malformed, file: file, "layer '\(l.name)' (\(l.className)) cannot be built: data_format channels_first is not supported")
         }
         var nodes: [Node] = []
         var rename: [String: String] = [:]   // nested input/container name -> the node it stands for
@@ -37,10 +37,7 @@ extension KerasModelConfig {
                     continue
                 }
                 guard let kind = KerasLayers.kind(l) else {
-                    let why = l.className == "Lambda" ? "it holds Python code"
-                        : KerasLayers.byClassName[l.className] == nil ? "Graft has no layer kind for this class"
-                        : "an option is not supported (\(l.summary))"
-                    throw WeightIOError(.malformed, file: file, layer: l.name, "(\(l.className)) cannot be built: \(why)")
+                    throw WeightIOError(.malformed, file: file, "layer '\(l.name)' (\(l.className)) cannot be built: \(unbuildableReason(l))")
                 }
                 let inputs = (sequential || inbound.isEmpty) ? previous.map { [$0] } ?? [] : inbound
                 nodes.append(Node(name: l.name, layer: kind, inputs: inputs))
@@ -51,4 +48,18 @@ extension KerasModelConfig {
         let output = try visit(nil, feeding: explicit == nil ? inputName : nil, sequential: className == "Sequential")
         return try ModelGraph(input: inputName, inputShape: [c, h, w], nodes: nodes, output: output.map(resolve))
     }
+}
+
+/// Why no kind reads a layer config: the first option Graft cannot build, named.
+func unbuildableReason(_ l: KerasLayerConfig) -> String {
+    if l.className == "Lambda" || l.className == "TFOpLambda" { return "it holds Python code" }
+    if let m = l.mergeMode { return "merge mode '\(m)' is not supported" }
+    guard KerasLayers.byClassName[l.className] != nil else { return "Graft has no layer kind for this class" }
+    if let a = l.activation, kerasActivation(a, keras3: l.keras3) == nil { return "activation '\(a)' is not supported" }
+    if let p = l.padding, kerasPaddingKind(p) == nil { return "padding '\(p)' is not supported" }
+    if let d = l.dilationRate, d.count == 2, d[0] != d[1] { return "dilation_rate \(d) is not supported (square dilation only)" }
+    if let s = l.strides, s.count == 2, s[0] != s[1] { return "strides \(s) are not supported (square strides only)" }
+    if let i = l.interpolation, i != "nearest" { return "interpolation '\(i)' is not supported (nearest only)" }
+    if l.className == "Softmax" || l.className == "Concatenate", let a = l.axis, a != -1 { return "axis \(a) is not supported (channels, -1, only)" }
+    return "an option is not supported (\(l.summary))"
 }

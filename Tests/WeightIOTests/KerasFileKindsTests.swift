@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TensorCore
+import NN
+import Zoo
+@testable import WeightIO
+
+/// The Keras-made models of scripts/make_keras_file_fixtures.py, in every file kind.
+struct KerasFileFixture {
+    var file: String, architecture: String?, model: String, probabilities: [[Double]]
+    var input: [[[[Double]]]]
+
+    static let directory = Fixture.path("kerasfiles")
+
+    static func all() throws -> [KerasFileFixture] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
+        let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let files = try #require(root["files"] as? [[String: Any]])
+        let inputs = try #require(root["inputs_nhwc"] as? [String: Any])
+        return try files.map { f in
+            let model = try #require(f["model"] as? String)
+            return KerasFileFixture(file: try #require(f["file"] as? String), architecture: f["architecture"] as? String,
+                                    model: model, probabilities: try #require(f["probabilities"] as? [[Double]]),
+                                    input: try #require(inputs[model] as? [[[[Double]]]]))
+        }
+    }
+
+    /// The input as NCHW.
+    var nchw: Tensor {
+        let n = input.count, h = input[0].count, w = input[0][0].count, c = input[0][0][0].count
+        var v = [Float](repeating: 0, count: n * c * h * w)
+        for i in 0..<n { for y in 0..<h { for x in 0..<w { for ch in 0..<c {
+            v[((i * c + ch) * h + y) * w + x] = Float(input[i][y][x][ch])
+        } } } }
+        return Tensor(shape: [n, c, h, w], scalars: v)
+    }
+
+    /// max |Δp| of the model's outputs against Keras's, through the module forward and the inference plan.
+    func worstDifference(_ model: ZooModel) -> (module: Float, plan: Float) {
+        model.setTraining(false)
+        let x = nchw
+        let out = withoutGradients { model(Var(x)).value }
+        let planned = InferencePlan(model, inputShape: Array(x.shape.dropFirst()))(x)
+        var a: Float = 0, b: Float = 0
+        let k = probabilities[0].count
+        for i in 0..<probabilities.count { for j in 0..<k {
+            a = max(a, abs(out[flat: i * k + j] - Float(probabilities[i][j])))
+            b = max(b, abs(planned[flat: i * k + j] - Float(probabilities[i][j])))
+        } }
+        return (a, b)
+    }
+}
+
+@Suite struct KerasFileKindsTests {
+    /// Every fixture but the YAML ones (Training reads YAML; TrainingTests covers them) matches Keras
+    /// within 1e-4, module forward and inference plan alike.
+    @Test func everyFileKindMatchesKeras() throws {
+        let fixtures = try KerasFileFixture.all().filter { !($0.architecture?.hasSuffix(".yaml") ?? false) }
+        #expect(fixtures.count >= 13)
+        for f in fixtures {
+            let dir = KerasFileFixture.directory
+            let arch = try f.architecture.map { try parseKerasModelConfig(String(contentsOfFile: dir + "/" + $0, encoding: .utf8), file: $0) }
+            let (model, _) = try loadKerasModel(path: dir + "/" + f.file, architecture: arch)
+            let (module, plan) = f.worstDifference(model)
+            print("parity \(f.file)\(f.architecture.map { " + " + $0 } ?? ""): max |dp| module \(module), plan \(plan)")
+            #expect(module < 1e-4, "\(f.file): \(module)")
+            #expect(plan < 1e-4, "\(f.file) (plan): \(plan)")
+        }
+    }
+
+    /// The format comes from the content: a `.keras` archive renamed `.h5` still loads.
+    @Test func archiveIsFoundFromItsContent() throws {
+        let dir = KerasFileFixture.directory
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("graft-test-\(UUID().uuidString).h5").path
+        try FileManager.default.copyItem(atPath: dir + "/mnist_k3.keras", toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        #expect(try modelFileContainer(path: copy) == .zip)
+        #expect(try loadKerasModel(path: copy).model.outputShape(for: [1, 1, 12, 12]) == [1, 3])
+    }
+
+    /// A weights-only file without its architecture is refused in one line saying what to add.
+    @Test func weightsOnlyFileNeedsItsArchitecture() throws {
+        let path = KerasFileFixture.directory + "/mnist_k2w.h5"
+        do { _ = try loadKerasModel(path: path); Issue.record("loaded without architecture") } catch {
+            #expect("\(error)" == "\(path): a weights-only Keras file: give its architecture too (--architecture model.json|model.yaml)")
+        }
+    }
+
+    /// An architecture that does not fit the weights is refused naming the tensors.
+    @Test func wrongArchitectureIsRefused() throws {
+        let dir = KerasFileFixture.directory
+        let arch = try parseKerasModelConfig(String(contentsOfFile: dir + "/bnadd_k2.json", encoding: .utf8))
+        #expect(throws: (any Error).self) { _ = try loadKerasModel(path: dir + "/mnist_k2w.h5", architecture: arch) }
+    }
+
+    /// Unsupported classes and options are refused before any work, in one line naming file, layer,
+    /// class and what is missing.
+    @Test(arguments: [
+        (#"{"class_name": "Lambda", "config": {"name": "lambda_1", "function": "x"}}"#,
+         "m.h5: layer 'lambda_1' (Lambda) cannot be built: it holds Python code"),
+        (#"{"class_name": "LSTM", "config": {"name": "lstm"}}"#,
+         "m.h5: layer 'lstm' (LSTM) cannot be built: Graft has no layer kind for this class"),
+        (#"{"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 2, "kernel_size": [3, 3], "activation": "hard_silu"}}"#,
+         "m.h5: layer 'conv2d' (Conv2D) cannot be built: activation 'hard_silu' is not supported"),
+        (#"{"class_name": "UpSampling2D", "config": {"name": "up_sampling2d", "size": [2, 2], "interpolation": "bilinear"}}"#,
+         "m.h5: layer 'up_sampling2d' (UpSampling2D) cannot be built: interpolation 'bilinear' is not supported (nearest only)"),
+        (#"{"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 2, "kernel_size": [3, 3], "dilation_rate": [1, 2]}}"#,
+         "m.h5: layer 'conv2d' (Conv2D) cannot be built: dilation_rate [1, 2] is not supported (square dilation only)"),
+        (#"{"class_name": "Softmax", "config": {"name": "softmax", "axis": 1}}"#,
+         "m.h5: layer 'softmax' (Softmax) cannot be built: axis 1 is not supported (channels, -1, only)"),
+        (#"{"class_name": "Merge", "config": {"name": "merge_1", "mode": "cos"}}"#,
+         "m.h5: layer 'merge_1' (Merge) cannot be built: merge mode 'cos' is not supported"),
+        (#"{"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 2, "kernel_size": [3, 3], "padding": "causal"}}"#,
+         "m.h5: layer 'conv2d' (Conv2D) cannot be built: padding 'causal' is not supported"),
+    ])
+    func unsupportedLayersAreRefusedInOneLine(layer: String, message: String) throws {
+        let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, "# + layer + "]}}"
+        let config = try parseKerasModelConfig(json, file: "m.h5")
+        do { _ = try kerasModel(config, file: "m.h5"); Issue.record("built") } catch {
+            #expect("\(error)" == message)
+        }
+    }
+}
