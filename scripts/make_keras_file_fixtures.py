@@ -66,7 +66,8 @@ def bn_add(K):
 def sep_dw(K):
     L = K.layers
     i = K.Input(shape=(10, 10, 3))
-    a = L.ZeroPadding2D(((1, 2), (0, 1)))(i)
+    a = L.Normalization(mean=[0.5, 0.4, 0.6], variance=[0.1, 0.2, 0.3])(i)
+    a = L.ZeroPadding2D(((1, 2), (0, 1)))(a)
     a = L.SeparableConv2D(6, 3, depth_multiplier=2)(a)
     a = L.LeakyReLU(0.1)(a)
     b = L.DepthwiseConv2D(3, padding="same")(a)

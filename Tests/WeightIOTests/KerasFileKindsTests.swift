@@ -121,3 +121,33 @@ struct KerasFileFixture {
         }
     }
 }
+
+@Suite struct KerasFileTrainingTests {
+    /// Every kind of the Keras-made models trains: in training mode each trainable parameter gets a
+    /// finite gradient, and a small step against it lowers the loss.
+    @Test(arguments: ["mnist_k3.keras", "bnadd_k3.keras", "sepdw_k3.keras", "keras1_k1.h5"])
+    func kerasFileModelsTrain(file: String) throws {
+        let fixture = try #require(try KerasFileFixture.all().first { $0.file == file })
+        let (model, _) = try loadKerasModel(path: KerasFileFixture.directory + "/" + file)
+        let x = fixture.nchw
+        let target = Tensor(shape: [x.shape[0], 3], scalars: (0..<(x.shape[0] * 3)).map { Float($0 % 3 == 0 ? 1 : 0) })
+        func loss() -> Var { euclideanLoss(model(Var(x)), target) }
+        // Inference mode keeps dropout and noise off (a deterministic comparison); gradients flow all the same.
+        model.setTraining(false)
+        let before = withoutGradients { loss().value[flat: 0] }
+        let params = model.namedParameters().filter { $0.1.requiresGrad }
+        #expect(!params.isEmpty)
+        for (_, p) in params { p.zeroGrad() }
+        loss().backward()
+        for (path, p) in params {
+            let g = try #require(p.grad, "\(file): \(path) has no gradient")
+            let finite = g.scalars.allSatisfy { $0.isFinite }
+            #expect(finite, "\(file): \(path)")
+        }
+        for (_, p) in params {
+            if let g = p.grad { p.value = Tensor(shape: p.shape, scalars: zip(p.value.scalars, g.scalars).map { $0 - 0.02 * $1 }) }
+        }
+        let after = withoutGradients { loss().value[flat: 0] }
+        #expect(after < before, "\(file): \(before) -> \(after)")
+    }
+}

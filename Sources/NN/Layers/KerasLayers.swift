@@ -63,25 +63,38 @@ public final class Rescaling: Module, Layer {
     }
 }
 
-/// Keras `Normalization` over the channels: (x − mean) / max(√variance, 1e-7), or its inverse. Mean
-/// and variance are buffers (adapted in Keras, never trained).
+/// Keras `Normalization` over the channels: (x − mean) / max(√variance, 1e-7), or its inverse. Adapted
+/// statistics are buffers `mean`/`variance` (read from the file, never trained); statistics given in
+/// the config are constants (no parameters).
 public final class Normalization: Module, Layer {
-    public let mean: Parameter, variance: Parameter
+    public let mean: Parameter?, variance: Parameter?
+    private let fixed: (mean: [Float], variance: [Float])
     public let invert: Bool
-    public init(mean: [Float], variance: [Float], invert: Bool = false) {
-        self.mean = Parameter(Tensor(shape: [mean.count], scalars: mean), kind: .buffer)
-        self.variance = Parameter(Tensor(shape: [variance.count], scalars: variance), kind: .buffer)
+
+    /// `adapted`: the statistics are buffers a weight file fills; else constants.
+    public init(mean: [Float], variance: [Float], invert: Bool = false, adapted: Bool = false) {
+        self.mean = adapted ? Parameter(Tensor(shape: [mean.count], scalars: mean), kind: .buffer) : nil
+        self.variance = adapted ? Parameter(Tensor(shape: [variance.count], scalars: variance), kind: .buffer) : nil
+        fixed = (mean, variance)
         self.invert = invert
     }
+
+    /// The statistics in use.
+    public var statistics: (mean: [Float], variance: [Float]) {
+        (mean?.value.scalars ?? fixed.mean, variance?.value.scalars ?? fixed.variance)
+    }
+
     public func outputShape(for s: [Int]) throws -> [Int] {
-        guard s.count >= 2, [1, s[1]].contains(mean.value.count), mean.value.count == variance.value.count else {
-            throw ShapeError.invalidInput(layer: "Normalization", input: s, reason: "\(mean.value.count) means for \(s.count >= 2 ? s[1] : 0) channels")
+        let (m, v) = statistics
+        guard s.count >= 2, [1, s[1]].contains(m.count), m.count == v.count else {
+            throw ShapeError.invalidInput(layer: "Normalization", input: s, reason: "\(m.count) means for \(s.count >= 2 ? s[1] : 0) channels")
         }
         return s
     }
     public func callAsFunction(_ x: Var) -> Var {
         _ = checked { try outputShape(for: x.shape) }
-        let m = mean.value.scalars, sd = variance.value.scalars.map { max($0.squareRoot(), 1e-7) }
+        let (m, v) = statistics
+        let sd = v.map { max($0.squareRoot(), 1e-7) }
         if invert { return channelAffine(x, scale: sd, shift: m) }
         return channelAffine(x, scale: sd.map { 1 / $0 }, shift: zip(m, sd).map { -$0 / $1 })
     }

@@ -52,7 +52,10 @@ public struct LoadedModel {
             guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): model file not found") }
             if let a = q.architecture, !FileManager.default.fileExists(atPath: a) { throw JobError("\(a): architecture file not found") }
             if q.architecture != nil, q.model == nil { throw JobError("--architecture goes with --model FILE (the weights file)") }
-            if try q.architecture != nil || isKerasModelFile(path: path) {
+            // A Keras file, or Keras weights that need an architecture (loadKerasModel says so).
+            let kerasWeights = try q.model != nil && modelFileContainer(path: path) == .hdf5
+                && [.keras2Weights, .keras3Weights].contains(detectWeightFileFormat(path: path))
+            if try q.architecture != nil || kerasWeights || isKerasModelFile(path: path) {
                 // A Keras model file: its own graph computes what Keras did, probabilities included.
                 let (model, _) = try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read))
                 return LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },

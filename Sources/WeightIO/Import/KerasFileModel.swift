@@ -9,6 +9,7 @@ import Zoo
 /// classifier), the head that Dense and what follows it (a separate softmax Activation, say). Throws
 /// naming the first layer that cannot be built.
 public func kerasModel(_ config: KerasModelConfig, file: String) throws -> ZooModel {
+    let file = config.source ?? file   // an architecture sidecar's problems name the sidecar
     let g = try config.graph(file: file).flattened()
     let split = g.nodes.lastIndex { $0.layer is DenseKind } ?? g.nodes.count
     let headNodes = Array(g.nodes[split...])

@@ -99,6 +99,8 @@ public struct KerasModelConfig: Sendable, Equatable {
     public var name: String?
     /// Every layer in file order; the layers of nested models are listed in place of (after) their container.
     public var layers: [KerasLayerConfig]
+    /// The file the config was read from (an architecture sidecar), for messages.
+    public var source: String? = nil
 
     public func layer(_ name: String) -> KerasLayerConfig? { layers.first { $0.name == name } }
 
@@ -208,11 +210,11 @@ public func parseKerasModelConfig(object root: [String: Any], file: String = "")
     let config = root["config"]
     if let dict = config as? [String: Any], let list = dict["layers"] as? [Any] {
         visit(list, parent: nil)
-        return KerasModelConfig(className: className, name: dict["name"] as? String, layers: layers)
+        return KerasModelConfig(className: className, name: dict["name"] as? String, layers: layers, source: file.isEmpty ? nil : file)
     }
     if let list = config as? [Any] {                       // very old Sequential configs: a bare list
         visit(list, parent: nil)
-        return KerasModelConfig(className: className, name: nil, layers: layers)
+        return KerasModelConfig(className: className, name: nil, layers: layers, source: file.isEmpty ? nil : file)
     }
     throw WeightIOError(.malformed, file: file, "model_config has no 'config.layers' list")
 }

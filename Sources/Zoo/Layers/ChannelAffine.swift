@@ -46,12 +46,15 @@ public struct NormalizationKind: LayerKind, ModuleBuildable, Hashable {
 
     public func makeModule(_ inputs: [[Int]], rng: inout SeededRandom) -> Module {
         let c = perChannel ? inputs[0][0] : 1
-        return Normalization(mean: mean ?? Array(repeating: 0, count: c), variance: variance ?? Array(repeating: 1, count: c), invert: invert)
+        return Normalization(mean: mean ?? Array(repeating: 0, count: c), variance: variance ?? Array(repeating: 1, count: c), invert: invert,
+                             adapted: mean == nil)
     }
 
-    /// A module with statistics reads as adapted (its buffers are its parameters).
     public static func describing(_ m: Module) -> NormalizationKind? {
-        (m as? Normalization).map { NormalizationKind(mean: nil, variance: nil, perChannel: $0.mean.value.count > 1, invert: $0.invert) }
+        guard let n = m as? Normalization else { return nil }
+        let (mean, variance) = n.statistics
+        return n.mean == nil ? NormalizationKind(mean: mean, variance: variance, perChannel: mean.count > 1, invert: n.invert)
+                             : NormalizationKind(mean: nil, variance: nil, perChannel: mean.count > 1, invert: n.invert)
     }
 }
 
