@@ -210,5 +210,90 @@ with h5py.File(os.path.join(out, "keras1_k1.h5"), "w") as f:
             lg.create_dataset(name.decode(), data=v)
 record("keras1_k1.h5", None, x, p, "keras1")
 
+# Teachable Machine's keras_model.h5 shape: a MobileNetV2-style Functional nested in a Sequential
+# inside a Sequential, a Sequential head, and a `groups` key in DepthwiseConv2D configs (which tf_keras
+# itself rejects on load).
+def teachable(K):
+    L = K.layers
+    i = K.Input((16, 16, 3))
+    x = L.Conv2D(4, 3, strides=2, padding="same", use_bias=False, name="Conv1")(i)
+    x = L.BatchNormalization(name="bn_Conv1")(x)
+    x = L.ReLU(6.0, name="Conv1_relu")(x)
+    y = L.DepthwiseConv2D(3, padding="same", use_bias=False, name="expanded_conv_depthwise")(x)
+    y = L.BatchNormalization(name="expanded_conv_depthwise_BN")(y)
+    y = L.ReLU(6.0, name="expanded_conv_depthwise_relu")(y)
+    y = L.Conv2D(4, 1, use_bias=False, name="expanded_conv_project")(y)
+    y = L.BatchNormalization(name="expanded_conv_project_BN")(y)
+    x = L.Add(name="expanded_conv_add")([x, y])
+    x = L.GlobalAveragePooling2D(name="global_average_pooling2d_GlobalAveragePooling2D1")(x)
+    base = K.Model(i, x, name="mobilenetv2_1.00_224")
+    trunk = K.Sequential([K.Input((16, 16, 3)), base], name="sequential_1")
+    head = K.Sequential([L.Dense(5, activation="relu", name="dense_Dense1"),
+                         L.Dense(3, activation="softmax", name="dense_Dense2")], name="sequential_3")
+    return K.Sequential([K.Input((16, 16, 3)), trunk, head], name="sequential_4")
+
+
+tm = teachable(k2)
+tm.set_weights(perturb(tm, 6))
+x = np.random.default_rng(106).random((2, 16, 16, 3)).astype("float32").round(6)
+p = tm.predict(x, verbose=0)
+path = os.path.join(out, "teachable_k2.h5")
+tm.save(path)
+with h5py.File(path, "r+") as f:
+    cfg = f.attrs["model_config"]
+    cfg = json.loads(cfg.decode() if isinstance(cfg, bytes) else cfg)
+    def add_groups(layer):
+        if layer["class_name"] == "DepthwiseConv2D": layer["config"]["groups"] = 1
+        for inner in layer.get("config", {}).get("layers", []): add_groups(inner)
+    add_groups(cfg)
+    f.attrs["model_config"] = json.dumps(cfg).encode()
+record("teachable_k2.h5", None, x, p, "teachable")
+
+
+# channels_first: TF cannot run NCHW convolutions on CPU, so the file is a channels-last twin's weights
+# and config transposed (data_format, input shape, BatchNorm and Concatenate axes, and the rows of the
+# Dense after Flatten, which a channels_first Flatten orders (c, h, w)); its probabilities are the twin's.
+def cf_twin(K):
+    L = K.layers
+    i = K.Input((8, 8, 2))
+    a = L.Conv2D(4, 3, padding="same", activation="relu")(i)
+    a = L.BatchNormalization()(a)
+    b = L.DepthwiseConv2D(3, padding="same")(a)
+    a = L.Concatenate()([a, b])
+    a = L.MaxPooling2D(2)(a)
+    a = L.Conv2D(3, 3)(a)
+    a = L.Flatten()(a)
+    o = L.Dense(3, activation="softmax")(a)
+    return K.Model(i, o)
+
+
+twin = cf_twin(k2)
+twin.set_weights(perturb(twin, 7))
+x = np.random.default_rng(107).random((2, 8, 8, 2)).astype("float32").round(6)
+p = twin.predict(x, verbose=0)
+path = os.path.join(out, "channelsfirst_k2.h5")
+twin.save(path)
+with h5py.File(path, "r+") as f:
+    cfg = f.attrs["model_config"]
+    cfg = json.loads(cfg.decode() if isinstance(cfg, bytes) else cfg)
+    flat_shape = None
+    for layer in cfg["config"]["layers"]:
+        c = layer["config"]
+        if "data_format" in c: c["data_format"] = "channels_first"
+        if layer["class_name"] == "InputLayer":
+            s = c["batch_input_shape"]; c["batch_input_shape"] = [s[0], s[3], s[1], s[2]]
+        if layer["class_name"] == "BatchNormalization": c["axis"] = [1]
+        if layer["class_name"] == "Concatenate": c["axis"] = 1
+    f.attrs["model_config"] = json.dumps(cfg).encode()
+    # The Dense after Flatten: Keras rows in (h, w, c) order -> (c, h, w).
+    flat = twin.get_layer(index=-2).input.shape[1:]    # the Conv2D output (h, w, c)
+    dense = [l for l in twin.layers if l.__class__.__name__ == "Dense"][0]
+    g = f["model_weights"][dense.name]
+    kname = [n.decode() if isinstance(n, bytes) else n for n in g.attrs["weight_names"]][0]
+    k = g[kname][()]
+    h, w, c = flat
+    g[kname][...] = k.reshape(h, w, c, -1).transpose(2, 0, 1, 3).reshape(h * w * c, -1)
+record("channelsfirst_k2.h5", None, x, p, "channelsfirst")
+
 json.dump({"files": manifest, "inputs_nhwc": inputs, "cli_mnist_input_png": cli}, open(os.path.join(out, "manifest.json"), "w"))
 print("wrote", len(manifest), "entries;", sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out)), "bytes")

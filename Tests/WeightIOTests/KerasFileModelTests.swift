@@ -65,12 +65,25 @@ import Zoo
         #expect(try model.outputShape(for: [1, 1, 8, 8]) == [1, 2])
     }
 
-    /// A channels_first layer is refused before any work, naming it.
-    @Test func channelsFirstIsRefused() throws {
-        let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 2, "kernel_size": [3, 3], "data_format": "channels_first"}}]}}"#
-        let config = try parseKerasModelConfig(json, file: "cf.h5")
-        do { _ = try kerasModel(config, file: "cf.h5"); Issue.record("channels_first was built") } catch {
-            #expect("\(error)" == "cf.h5: layer 'conv2d' (Conv2D) cannot be built: data_format channels_first is not supported")
+    /// A channels_first model builds in Graft's own layout (input (C, H, W)); a class whose channels_first
+    /// form is not built, or a model mixing layouts, is refused before any work, naming the layer.
+    @Test func channelsFirstBuildsOrIsRefused() throws {
+        let conv = #"{"class_name": "Conv2D", "config": {"name": "conv2d", "filters": 2, "kernel_size": [3, 3], "data_format": "channels_first"}}"#
+        func model(_ extra: String) -> String {
+            #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 1, 8, 6]}}, "# + conv + extra + "]}}"
+        }
+        let built = try kerasModel(try parseKerasModelConfig(model(""), file: "cf.h5"), file: "cf.h5")
+        #expect(try built.outputShape(for: [1, 1, 8, 6]) == [1, 2, 6, 4])
+        for (extra, message) in [
+            (#", {"class_name": "PReLU", "config": {"name": "p_re_lu"}}"#,
+             "cf.h5: layer 'p_re_lu' (PReLU) cannot be built: data_format channels_first is not supported for this class"),
+            (#", {"class_name": "MaxPooling2D", "config": {"name": "pool", "pool_size": [2, 2], "data_format": "channels_last"}}"#,
+             "cf.h5: layer 'pool' (MaxPooling2D) cannot be built: the model mixes channels_first and channels_last layers"),
+        ] {
+            let config = try parseKerasModelConfig(model(extra), file: "cf.h5")
+            do { _ = try kerasModel(config, file: "cf.h5"); Issue.record("built: \(extra)") } catch {
+                #expect("\(error)" == message)
+            }
         }
     }
 }

@@ -199,7 +199,7 @@ extension ReshapeKind: KerasLayer {
 
 extension FlattenKind: KerasLayer {
     public static var kerasClassNames: [String] { ["Flatten"] }
-    public static func fromKeras(_ l: KerasLayerConfig) -> FlattenKind? { FlattenKind() }
+    public static func fromKeras(_ l: KerasLayerConfig) -> FlattenKind? { FlattenKind(channelsFirst: l.dataFormat == "channels_first") }
 }
 
 extension DropoutKind: KerasLayer {

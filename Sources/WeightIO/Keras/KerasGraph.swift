@@ -7,16 +7,23 @@ extension KerasModelConfig {
     /// models are inlined (see `ModelGraph`): their input layer stands for what feeds them and their
     /// last layer for their output. Throws naming the first layer no kind reads.
     public func graph(file: String = "") throws -> ModelGraph {
+        // A channels_first model (every layer that states a data format says channels_first): Graft's own
+        // layout, with the input shape read (C, H, W), channel axes 1 and Flatten in CHW order.
+        let formats = layers.compactMap(\.dataFormat)
+        let channelsFirst = formats.contains("channels_first")
+        if channelsFirst, let l = layers.first(where: { $0.dataFormat == "channels_last" }) {
+            throw WeightIOError(.malformed, file: file, "layer '\(l.name)' (\(l.className)) cannot be built: the model mixes channels_first and channels_last layers")
+        }
         // Sequential configs without an InputLayer state the input shape on their first layer.
         let explicit = layers.first(where: { $0.className == "InputLayer" && $0.parent == nil })
         guard let shaped = explicit ?? layers.first(where: { $0.parent == nil && $0.inputShape != nil }),
-              let hwc = shaped.inputShape, hwc.count == 3, let h = hwc[0], let w = hwc[1], let c = hwc[2] else {
+              let dims = shaped.inputShape, dims.count == 3,
+              let h = dims[channelsFirst ? 1 : 0], let w = dims[channelsFirst ? 2 : 1], let c = dims[channelsFirst ? 0 : 2] else {
             throw WeightIOError(.malformed, file: file, "model_config has no input layer of known (H, W, C)")
         }
         let inputName = explicit?.name ?? "input"
-        // Refuse before any work, naming the layer: a channels_first layer would be built channels-last.
-        for l in layers where l.dataFormat == "channels_first" {
-            throw WeightIOError(.malformed, file: file, "layer '\(l.name)' (\(l.className)) cannot be built: data_format channels_first is not supported")
+        if channelsFirst, let l = layers.first(where: { !channelsFirstClasses.contains($0.className) }) {
+            throw WeightIOError(.malformed, file: file, "layer '\(l.name)' (\(l.className)) cannot be built: data_format channels_first is not supported for this class")
         }
         var nodes: [Node] = []
         var rename: [String: String] = [:]   // nested input/container name -> the node it stands for
@@ -36,6 +43,8 @@ extension KerasModelConfig {
                     previous = out ?? previous
                     continue
                 }
+                var l = l
+                if channelsFirst { l.axis = l.axis == 1 ? -1 : l.axis == -1 ? 1 : l.axis }   // channels are axis 1
                 guard let kind = KerasLayers.kind(l) else {
                     throw WeightIOError(.malformed, file: file, "layer '\(l.name)' (\(l.className)) cannot be built: \(unbuildableReason(l))")
                 }
@@ -49,6 +58,15 @@ extension KerasModelConfig {
         return try ModelGraph(input: inputName, inputShape: [c, h, w], nodes: nodes, output: output.map(resolve))
     }
 }
+
+/// Classes whose channels_first form Graft builds (their options do not depend on the layout beyond
+/// the channel axis and Flatten's order).
+private let channelsFirstClasses: Set<String> = [
+    "InputLayer", "Functional", "Sequential", "Model", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "BatchNormalization",
+    "Activation", "ReLU", "LeakyReLU", "ELU", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D", "Flatten", "Dense", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "ZeroPadding2D",
+    "Cropping2D", "UpSampling2D", "Add", "Subtract", "Multiply", "Average", "Maximum", "Concatenate",
+]
 
 /// Why no kind reads a layer config: the first option Graft cannot build, named.
 func unbuildableReason(_ l: KerasLayerConfig) -> String {

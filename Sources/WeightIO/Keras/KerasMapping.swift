@@ -169,7 +169,7 @@ extension ModelGraph {
             let ins = inputShapes(n)
             let from = n.inputs.count == 1 ? flat[n.inputs[0]] : nil
             out[n.name] = KerasWeightContext(inputs: ins, flattenedFrom: from)
-            if n.layer is FlattenKind, ins.count == 1, ins[0].count == 3 { flat[n.name] = ins[0] }
+            if let f = n.layer as? FlattenKind, ins.count == 1, ins[0].count == 3 { if !f.channelsFirst { flat[n.name] = ins[0] } }
             else if n.layer.parameters(ins).isEmpty, let f = from { flat[n.name] = f }
         }
         return out
