@@ -151,3 +151,29 @@ struct KerasFileFixture {
         #expect(after < before, "\(file): \(before) -> \(after)")
     }
 }
+
+@Suite struct ZooArchitectureCheckTests {
+    /// `inspect` says "matches" only for a file whose own architecture agrees with the zoo model, says
+    /// whether its own architecture builds, and a weights-only import says its architecture was not checked.
+    @Test func inspectAndImportSayWhatWasChecked() throws {
+        let full = try inspectWeightFile(path: Fixture.path("lenet5_tfkeras_full.h5")).description
+        #expect(full.contains("matches zoo architecture lenet5"), "\(full)")
+        #expect(full.contains("its own architecture builds"))
+        let own = try inspectWeightFile(path: KerasFileFixture.directory + "/sepdw_k2.h5").description
+        #expect(own.contains("its own architecture builds") && !own.contains("matches zoo architecture"))
+        let (_, report) = try loadPretrained("lenet5", options: ZooOptions(inputSize: 28), weights: Fixture.path("lenet5_tfkeras.h5"))
+        #expect(report.architectureNotChecked)
+        #expect(report.description.contains("architecture not checked"))
+        let (_, checked) = try loadPretrained("lenet5", options: ZooOptions(inputSize: 28), weights: Fixture.path("lenet5_tfkeras_full.h5"))
+        #expect(!checked.architectureNotChecked)
+    }
+
+    /// A full-model file whose config disagrees on the layout or the input channels is refused, naming it.
+    @Test func dataFormatAndInputChannelsAreCompared() throws {
+        let model = try Zoo.build("lenet5", ZooOptions(inputSize: 28))
+        let channels = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 28, 28, 3]}}]}}"#
+        #expect(model.architectureDisagreement(try parseKerasModelConfig(channels)) == "input channels 3 in the file, 1 in lenet5")
+        let format = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "Conv2D", "config": {"name": "conv1", "filters": 6, "kernel_size": [5, 5], "data_format": "channels_first"}}]}}"#
+        #expect(model.architectureDisagreement(try parseKerasModelConfig(format)) == "layer 'conv1': data_format channels_first in the file, channels_last in lenet5")
+    }
+}
