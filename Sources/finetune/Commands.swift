@@ -41,7 +41,7 @@ struct Evaluate: ParsableCommand {
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write a model as a Graft file or as Keras 2 .h5 weights (atomically).")
+    static let configuration = CommandConfiguration(abstract: "Write a model as a Graft file or as a tf_keras full-model .h5 (atomically).")
     enum Format: String, ExpressibleByArgument { case native, kerasH5 = "keras-h5" }
     @OptionGroup var source: ModelOptions
     @Option(help: "native | keras-h5") var format: Format = .native
@@ -50,8 +50,8 @@ struct Export: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let loaded = try source.load(RuntimeOptions())
-            try ExportJob.run(loaded, keras: format == .kerasH5, to: out)
-            print("wrote \(out) (\(format.rawValue), \(loaded.model.architecture))")
+            let what = try ExportJob.run(loaded, keras: format == .kerasH5, to: out)
+            print("wrote \(out) (\(what), \(loaded.model.architecture))")
         }
     }
 }

@@ -177,3 +177,59 @@ struct KerasFileFixture {
         #expect(model.architectureDisagreement(try parseKerasModelConfig(format)) == "layer 'conv1': data_format channels_first in the file, channels_last in lenet5")
     }
 }
+
+@Suite struct KerasModelExportTests {
+    func temporary() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("graft-export-\(UUID().uuidString).h5").path }
+
+    /// A written full-model file builds again from its own config and computes the same outputs (tf_keras
+    /// `load_model` on these files: scripts/verify_keras_model_export.py).
+    @Test(arguments: ["mnist_k2.h5", "bnadd_k3.keras", "teachable_k2.h5", "keras1_k1.h5"])
+    func kerasFileModelsRoundTrip(file: String) throws {
+        let fixture = try #require(try KerasFileFixture.all().first { $0.file == file })
+        let (model, _) = try loadKerasModel(path: KerasFileFixture.directory + "/" + file)
+        let out = temporary()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try model.exportKerasModel(to: out)
+        #expect(try detectWeightFileFormat(path: out) == .keras2FullModel)
+        let (back, report) = try loadKerasModel(path: out)
+        #expect(report.loaded.count == model.namedParameters().count)
+        model.setTraining(false); back.setTraining(false)
+        let x = fixture.nchw
+        let a = withoutGradients { model(Var(x)).value }, b = withoutGradients { back(Var(x)).value }
+        #expect(a.shape == b.shape)
+        for i in 0..<a.count { #expect(abs(a[flat: i] - b[flat: i]) < 1e-6) }
+    }
+
+    /// A zoo model with ReLU6 (written as ReLU layers), depthwise convolutions, zero padding and a
+    /// convolutional head round-trips too; a logits model gets its probabilities layer.
+    @Test func zooModelRoundTripsWithItsOutputActivation() throws {
+        let model = try Zoo.build("mobilenetv2", ZooOptions(inputSize: 32, classCount: 4, widthMultiplier: 0.35))
+        ModelSetupForTest.logits(model)
+        let out = temporary()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try model.exportKerasModel(to: out, outputActivation: .softmax)
+        let (back, _) = try loadKerasModel(path: out)
+        model.setTraining(false); back.setTraining(false)
+        let x = Tensor.uniform([2, 3, 32, 32], limit: 1, rng: &ModelSetupForTest.rng)
+        let a = withoutGradients { softmax(model(Var(x))).value }, b = withoutGradients { back(Var(x)).value }
+        #expect(a.shape == b.shape)
+        for i in 0..<a.count { #expect(abs(a[flat: i] - b[flat: i]) < 1e-5) }
+    }
+
+    /// What Keras cannot express is refused with the reason (the CLI then writes weights only).
+    @Test func unexpressibleLayersAreRefused() throws {
+        let (model, _) = try loadKerasModel(path: KerasFileFixture.directory + "/sepdw_k3.keras")
+        do { try model.exportKerasModel(to: temporary()); Issue.record("written") } catch let e as WeightIOError {
+            #expect(e.kind == .writeFailed && e.detail.contains("hardSigmoid"))
+        }
+    }
+}
+
+enum ModelSetupForTest {
+    nonisolated(unsafe) static var rng = SeededRandom(seed: 5)
+    /// The output layer without its fused activation, as training leaves it.
+    static func logits(_ model: ZooModel) {
+        guard let name = model.headPath else { return }
+        if let d = model.head[name] as? Dense { d.fusedActivation = nil }
+    }
+}

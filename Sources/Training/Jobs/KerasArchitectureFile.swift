@@ -16,7 +16,9 @@ public enum KerasArchitectureFile {
         }
         if container == .json { return try parseKerasModelConfig(text, file: path) }
         let value: Any?
-        do { value = try Yams.load(yaml: text) } catch {
+        // The basic resolver: every scalar a string (converted below). Yams's default resolver matches
+        // shared NSRegularExpressions, which crash when used from several threads at once on Linux.
+        do { value = try Yams.load(yaml: text, .basic) } catch {
             throw JobError("\(path): not valid YAML or JSON (\(String(describing: error).split(separator: "\n").first ?? ""))")
         }
         guard let root = jsonLike(value) as? [String: Any] else {
@@ -25,8 +27,9 @@ public enum KerasArchitectureFile {
         return try parseKerasModelConfig(object: root, file: path)
     }
 
-    /// YAML values as JSONSerialization would give them: string keys, NSNumber numbers, NSNull.
-    /// Old Keras YAML tags tuples (`!!python/tuple`); they read as lists.
+    /// YAML values as JSONSerialization would give them: string keys, NSNumber numbers and booleans,
+    /// NSNull (YAML 1.1 spellings, as PyYAML writes them). Old Keras YAML tags tuples
+    /// (`!!python/tuple`); they read as lists.
     static func jsonLike(_ v: Any?) -> Any {
         switch v {
         case nil: return NSNull()
@@ -40,7 +43,19 @@ public enum KerasArchitectureFile {
         case let i as Int: return NSNumber(value: i)
         case let x as Double: return NSNumber(value: x)
         case is NSNull: return NSNull()
-        case let s as String: return s
+        case let s as String:
+            switch s {
+            case "null", "Null", "NULL", "~", "": return NSNull()
+            case "true", "True", "TRUE": return NSNumber(value: true)
+            case "false", "False", "FALSE": return NSNumber(value: false)
+            case ".inf", ".Inf": return NSNumber(value: Double.infinity)
+            case "-.inf", "-.Inf": return NSNumber(value: -Double.infinity)
+            case ".nan", ".NaN": return NSNumber(value: Double.nan)
+            default: break
+            }
+            if let i = Int(s) { return NSNumber(value: i) }
+            if s.first.map({ $0.isNumber || $0 == "-" || $0 == "+" || $0 == "." }) == true, let x = Double(s) { return NSNumber(value: x) }
+            return s
         default: return "\(v!)"
         }
     }
