@@ -216,6 +216,25 @@ struct KerasFileFixture {
         for i in 0..<a.count { #expect(abs(a[flat: i] - b[flat: i]) < 1e-5) }
     }
 
+    /// A written `.keras` archive reads back as the same model (Keras 3's `load_model` on these:
+    /// scripts/verify_keras_archive_export.py).
+    @Test(arguments: ["mnist_k2.h5", "bnadd_k3.keras", "teachable_k2.h5"])
+    func archivesRoundTrip(file: String) throws {
+        let fixture = try #require(try KerasFileFixture.all().first { $0.file == file })
+        let (model, _) = try loadKerasModel(path: KerasFileFixture.directory + "/" + file)
+        let out = temporary() + ".keras"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try model.exportKerasArchive(to: out)
+        #expect(try modelFileContainer(path: out) == .zip)
+        #expect(kerasSnakeCase("PReLU") == "p_re_lu" && kerasSnakeCase("BatchNormalization") == "batch_normalization")
+        let (back, report) = try loadKerasModel(path: out)
+        #expect(report.loaded.count == model.namedParameters().count)
+        model.setTraining(false); back.setTraining(false)
+        let x = fixture.nchw
+        let a = withoutGradients { model(Var(x)).value }, b = withoutGradients { back(Var(x)).value }
+        for i in 0..<a.count { #expect(abs(a[flat: i] - b[flat: i]) < 1e-6) }
+    }
+
     /// What Keras cannot express is refused with the reason (the CLI then writes weights only).
     @Test func unexpressibleLayersAreRefused() throws {
         let (model, _) = try loadKerasModel(path: KerasFileFixture.directory + "/sepdw_k3.keras")
