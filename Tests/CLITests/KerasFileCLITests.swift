@@ -65,3 +65,25 @@ import Testing
         #expect(r.stdout.contains("SeparableConv2D"))
     }
 }
+
+/// `finetune --base FILE` fine-tunes a Keras model file: its own trunk (frozen by default), a new head
+/// for the data's classes; the run's model.h5 carries the graph, so predict and export read it back.
+@Suite struct KerasFileTrainCLITests {
+    @Test func fineTunesAKerasFileAndExportsIt() throws {
+        let tmp = try TempDir()
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["1", "4"], train: 4, val: 2)
+        let base = KerasFileKindsCLITests.dir.appendingPathComponent("bnadd_k3.keras").path
+        let out = tmp.path("run")
+        let r = try CLI.succeed(["--base", base, "--data", data.path, "--epochs", "1", "--out", out.path])
+        #expect(r.stdout.contains("Keras model"), "\(r.stdout)")
+        let image = try TinyData.anyImage(data, class: "4").path
+        let p = try CLI.succeed(["predict", "--model", out.appendingPathComponent("model.h5").path, "--json", image])
+        let probs = try #require(((try JSONSerialization.jsonObject(with: Data(p.stdout.utf8))) as? [[String: Any]])?.first?["probabilities"] as? [Double])
+        #expect(probs.count == 2 && abs(probs.reduce(0, +) - 1) < 1e-5)
+        let keras = tmp.path("out.keras").path
+        try CLI.succeed(["export", "--model", out.appendingPathComponent("model.h5").path, "--format", "keras", "--out", keras])
+        let again = try CLI.succeed(["predict", "--model", keras, "--json", image])
+        let probs2 = try #require(((try JSONSerialization.jsonObject(with: Data(again.stdout.utf8))) as? [[String: Any]])?.first?["probabilities"] as? [Double])
+        #expect(zip(probs, probs2).allSatisfy { abs($0 - $1) < 1e-5 }, "\(probs) vs \(probs2)")
+    }
+}

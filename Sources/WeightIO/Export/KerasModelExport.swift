@@ -144,7 +144,7 @@ extension ZooModel {
         }
         let root: [String: Any] = [
             "class_name": "Functional",
-            "config": ["name": architecture.replacingOccurrences(of: ":", with: "_"), "layers": layers,
+            "config": ["name": architecture.hasPrefix("keras:") ? String(architecture.dropFirst(6)) : architecture, "layers": layers,
                        "input_layers": [[inputName, 0, 0]], "output_layers": [[output, 0, 0]]] as [String: Any],
             "keras_version": "2.21.0", "backend": "tensorflow",
         ]

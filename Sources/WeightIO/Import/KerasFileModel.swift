@@ -36,29 +36,55 @@ public func kerasModel(_ config: KerasModelConfig, file: String) throws -> ZooMo
 /// it also overrides a full-model file's own). The model is built, or refused naming the first layer
 /// it cannot build, before any weight is read; the weights then load all-or-nothing by layer name.
 public func loadKerasModel(path: String, architecture: KerasModelConfig? = nil) throws -> (model: ZooModel, report: ImportReport) {
+    let (config, weights) = try readKerasModelFile(path: path, architecture: architecture)
+    let model = try kerasModel(config, file: path)
+    return (model, try importKerasFileWeights(try weights(), into: model, config: config))
+}
+
+/// A Keras model file's architecture (read first, cheaply) and a reader of its weights.
+func readKerasModelFile(path: String, architecture: KerasModelConfig?) throws -> (config: KerasModelConfig, weights: () throws -> WeightFile) {
     switch try modelFileContainer(path: path) {
     case .zip:
         let archive = try readKerasArchive(path: path)
-        let model = try kerasModel(architecture ?? parseKerasModelConfig(archive.configJSON, file: path), file: path)
-        return (model, try importKerasFileWeights(archive.weights, into: model, config: architecture ?? parseKerasModelConfig(archive.configJSON, file: path)))
+        return (try architecture ?? parseKerasModelConfig(archive.configJSON, file: path), { archive.weights })
     case .hdf5:
         let root = try HDF5File.open(path).root()
         let format = try detectFormat(root)
-        let config: KerasModelConfig
-        if let architecture {
-            config = architecture
-        } else if format == .keras2FullModel, let json = try? root.stringAttribute("model_config") {
-            config = try parseKerasModelConfig(json, file: path)
-        } else {
-            throw WeightIOError(.missingObject, file: path, format == .keras2Weights || format == .keras3Weights
-                ? "a weights-only Keras file: give its architecture too (--architecture model.json|model.yaml)"
-                : "not a Keras model file: it has no model_config (a weights-only file needs its architecture)")
+        if let architecture { return (architecture, { try readWeightFile(path: path) }) }
+        if format == .keras2FullModel, let json = try? root.stringAttribute("model_config") {
+            return (try parseKerasModelConfig(json, file: path), { try readWeightFile(path: path) })
         }
-        let model = try kerasModel(config, file: path)
-        return (model, try importKerasFileWeights(try readWeightFile(path: path), into: model, config: config))
+        throw WeightIOError(.missingObject, file: path, format == .keras2Weights || format == .keras3Weights
+            ? "a weights-only Keras file: give its architecture too (--architecture model.json|model.yaml)"
+            : "not a Keras model file: it has no model_config (a weights-only file needs its architecture)")
     case .json, .text:
         throw WeightIOError(.notHDF5, file: path, "an architecture file, not a model: pass it as --architecture with the weights file as --model")
     }
+}
+
+/// A Keras model file set up for fine-tuning on `classCount` classes: the last Dense emits logits (its
+/// activation, and the Activation/Softmax layers after it, become linear: the losses apply softmax)
+/// and has `classCount` units. When that differs from the file's, the Dense starts fresh and its file
+/// weights are ignored (`newHead`); every other weight loads as for `loadKerasModel`.
+public func loadKerasModelForTraining(path: String, architecture: KerasModelConfig? = nil, classCount: Int) throws
+    -> (model: ZooModel, report: ImportReport, newHead: Bool) {
+    var (config, weights) = try readKerasModelFile(path: path, architecture: architecture)
+    guard let last = config.layers.lastIndex(where: { $0.className == "Dense" }) else {
+        throw WeightIOError(.malformed, file: config.source ?? path, "the model has no Dense layer to train as its classifier")
+    }
+    let newHead = config.layers[last].units != classCount
+    config.layers[last].units = classCount
+    config.layers[last].activation = "linear"
+    for i in config.layers.indices.dropFirst(last + 1) where ["Activation", "Softmax"].contains(config.layers[i].className) {
+        config.layers[i].className = "Activation"
+        config.layers[i].activation = "linear"
+    }
+    let model = try kerasModel(config, file: path)
+    var file = try weights()
+    if newHead {   // the old classifier's tensors are not the new one's
+        file.layers.removeAll { $0.name == config.layers[last].name }
+    }
+    return (model, try importKerasFileWeights(file, into: model, config: config, skipping: newHead ? config.layers[last].name : nil), newHead)
 }
 
 /// Whether the file at `path` carries its architecture (a Keras full-model `.h5` or a `.keras` archive).
@@ -75,7 +101,7 @@ public func isKerasModelFile(path: String) throws -> Bool {
 private let keras3VariablesByClass: [String: [String]] = ["PReLU": ["alpha"], "Normalization": ["mean", "variance", "count"]]
 
 /// Imports a Keras file's weights into the model its own architecture describes (nothing to compare).
-func importKerasFileWeights(_ file: WeightFile, into model: ZooModel, config: KerasModelConfig) throws -> ImportReport {
+func importKerasFileWeights(_ file: WeightFile, into model: ZooModel, config: KerasModelConfig, skipping: String? = nil) throws -> ImportReport {
     var file = file
     // Keras 3 `.weights.h5` stores variables by index (`vars/0`): name them from the layer's class.
     for i in file.layers.indices {
@@ -101,5 +127,7 @@ func importKerasFileWeights(_ file: WeightFile, into model: ZooModel, config: Ke
             }
         }
     }
-    return try model.importWeights(file, options: ImportOptions(checkArchitecture: false))
+    return try model.importWeights(file, options: ImportOptions(checkArchitecture: false, skip: { path in
+        skipping.map { path.hasPrefix($0 + ".") } ?? false
+    }))
 }
