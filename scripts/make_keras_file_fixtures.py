@@ -210,6 +210,42 @@ with h5py.File(os.path.join(out, "keras1_k1.h5"), "w") as f:
             lg.create_dataset(name.decode(), data=v)
 record("keras1_k1.h5", None, x, p, "keras1")
 
+# The same network as Keras 1.2 wrote it with dim_ordering 'th' (channels first): OIHW kernels, input
+# (C, H, W), the Dense rows in (c, h, w) order. keras1th_tf_k1.h5 says backend tensorflow (kernels as
+# they are); keras1th_theano_k1.h5 has no backend attribute, as Keras 1.0/1.1 files, and Theano's
+# spatially flipped kernels, which the 'th' ordering alone must reveal. Both compute the twin's outputs.
+flat_h, flat_w, flat_c = twin.layers[-4].input.shape[1:]   # the Flatten input (h, w, c)
+def th_weights(flip):
+    out = {}
+    for n, ws in weights.items():
+        if n.startswith("convolution2d"):
+            k = ws[0].transpose(3, 2, 0, 1)               # HWIO -> OIHW
+            if flip: k = k[:, :, ::-1, ::-1]
+            out[n] = [np.ascontiguousarray(k), ws[1]]
+        else:
+            k = ws[0].reshape(flat_h, flat_w, flat_c, -1).transpose(2, 0, 1, 3).reshape(flat_h * flat_w * flat_c, -1)
+            out[n] = [k, ws[1]]
+    return out
+th_layers = json.loads(json.dumps(k1_layers).replace('"dim_ordering": "tf"', '"dim_ordering": "th"'))
+th_layers[0]["config"]["batch_input_shape"] = [None, 1, 12, 12]
+for fname, backend, flip in [("keras1th_tf_k1.h5", b"tensorflow", False), ("keras1th_theano_k1.h5", None, True)]:
+    ws_th = th_weights(flip)
+    with h5py.File(os.path.join(out, fname), "w") as f:
+        f.attrs["keras_version"] = b"1.2.2"
+        if backend: f.attrs["backend"] = backend
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": th_layers}).encode()
+        g = f.create_group("model_weights")
+        names = [l["config"]["name"] for l in th_layers]
+        g.attrs["layer_names"] = [n.encode() for n in names]
+        for n in names:
+            lg = g.create_group(n)
+            ws = ws_th.get(n, [])
+            wn = [f"{n}_W:0".encode(), f"{n}_b:0".encode()][:len(ws)]
+            lg.attrs["weight_names"] = wn
+            for name, v in zip(wn, ws):
+                lg.create_dataset(name.decode(), data=v)
+    record(fname, None, x, p, "keras1")
+
 # Teachable Machine's keras_model.h5 shape: a MobileNetV2-style Functional nested in a Sequential
 # inside a Sequential, a Sequential head, and a `groups` key in DepthwiseConv2D configs (which tf_keras
 # itself rejects on load).

@@ -103,6 +103,20 @@ private let keras3VariablesByClass: [String: [String]] = ["PReLU": ["alpha"], "N
 /// Imports a Keras file's weights into the model its own architecture describes (nothing to compare).
 func importKerasFileWeights(_ file: WeightFile, into model: ZooModel, config: KerasModelConfig, skipping: String? = nil) throws -> ImportReport {
     var file = file
+    // Keras 1 'th' ordering: convolution kernels stored OIHW (transposed to Keras 2's HWIO here), and
+    // Theano's (flipped by the importer) when the file names no backend, as Keras 1.0/1.1 files.
+    if config.layers.contains(where: \.theanoOrdering) {
+        if file.backend == nil { file.backend = "theano" }
+        for i in file.layers.indices {
+            guard let l = config.layer(file.layers[i].name), l.className == "Conv2D", let f = l.filters, let ks = l.kernelSize else { continue }
+            for j in file.layers[i].tensors.indices where file.layers[i].tensors[j].name == "kernel" {
+                let k = file.layers[i].tensors[j].value
+                if k.shape.count == 4, k.shape[0] == f, Array(k.shape[2...]) == ks {   // (F, C, kh, kw)
+                    file.layers[i].tensors[j] = NamedTensor(name: "kernel", value: KerasLayout.hwioToOihw.toKeras(k))
+                }
+            }
+        }
+    }
     // Keras 3 `.weights.h5` stores variables by index (`vars/0`): name them from the layer's class.
     for i in file.layers.indices {
         guard let cls = config.layer(file.layers[i].name)?.className else { continue }

@@ -63,6 +63,8 @@ public struct KerasLayerConfig: Sendable, Equatable {
     public var mergeMode: String?
     /// True for a Keras 3 config (layers carry `module`): some functions differ (hard_sigmoid).
     public var keras3 = false
+    /// Keras 1 `dim_ordering: th`: OIHW kernels in the file, and Theano's unless the file says otherwise.
+    public var theanoOrdering = false
     /// Names of the layers feeding this one (first node).
     public var inbound: [String]
 
@@ -192,6 +194,7 @@ public func parseKerasModelConfig(object root: [String: Any], file: String = "")
             l.dataFormat = config["data_format"] as? String
             if let d = config["dim_ordering"] as? String {   // Keras 1: th (channels first) / tf
                 l.dataFormat = d == "th" ? "channels_first" : d == "tf" ? "channels_last" : l.dataFormat
+                l.theanoOrdering = d == "th"
             }
             l.depthMultiplier = config["depth_multiplier"] as? Int
             l.maxValue = (config["max_value"] as? NSNumber)?.doubleValue

@@ -44,7 +44,10 @@ extension KerasModelConfig {
                     continue
                 }
                 var l = l
-                if channelsFirst { l.axis = l.axis == 1 ? -1 : l.axis == -1 ? 1 : l.axis }   // channels are axis 1
+                if channelsFirst {   // channels are axis 1; a Flatten (Keras 1 states no ordering on it) flattens CHW
+                    l.axis = l.axis == 1 ? -1 : l.axis == -1 ? 1 : l.axis
+                    l.dataFormat = "channels_first"
+                }
                 guard let kind = KerasLayers.kind(l) else {
                     throw WeightIOError(.malformed, file: file, "layer '\(l.name)' (\(l.className)) cannot be built: \(unbuildableReason(l))")
                 }
