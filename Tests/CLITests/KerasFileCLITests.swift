@@ -87,3 +87,17 @@ import Testing
         #expect(zip(probs, probs2).allSatisfy { abs($0 - $1) < 1e-5 }, "\(probs) vs \(probs2)")
     }
 }
+
+/// `evaluate --model FILE` on a Keras file, which names no classes: its outputs are the sorted class
+/// folders, as Keras's `image_dataset_from_directory` numbers them.
+@Suite struct KerasFileEvaluateCLITests {
+    @Test func evaluatesWithTheSortedClassFolders() throws {
+        let tmp = try TempDir()
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["2", "5", "8"], train: 0, val: 2)
+        let model = KerasFileKindsCLITests.dir.appendingPathComponent("mnist_k3.keras").path
+        let r = try CLI.succeed(["evaluate", "--model", model, "--data", data.path, "--json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        #expect(json["accuracy"] is Double)
+        #expect(r.stdout.contains("\"8\""), "\(r.stdout)")
+    }
+}

@@ -25,6 +25,13 @@ public struct LoadedModel {
     public let source: String
     /// The model's inference plan (built on first use; the loaded weights do not change afterwards).
     let plan: PlanCache
+    /// The file names no classes (a Keras model file): `classNames` are `class0`, `class1`, ... by output index.
+    public private(set) var classesByIndex = false
+
+    /// The same model with these class names for its outputs, in order.
+    public func naming(_ names: [String]) -> LoadedModel {
+        LoadedModel(model: model, options: options, classNames: names, outputActivation: outputActivation, source: source, plan: plan)
+    }
 
     /// What to load: the command line's `--model`, `--base`, `--weights`, `--classes`, `--input-size`.
     public struct Request {
@@ -58,8 +65,10 @@ public struct LoadedModel {
             if try q.architecture != nil || kerasWeights || isKerasModelFile(path: path) {
                 // A Keras model file: its own graph computes what Keras did, probabilities included.
                 let (model, _) = try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read))
-                return LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
-                                   outputActivation: nil, source: path, plan: PlanCache(inference))
+                var loaded = LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
+                                         outputActivation: nil, source: path, plan: PlanCache(inference))
+                loaded.classesByIndex = true
+                return loaded
             }
             let (model, meta) = try loadNativeModel(path: path)
             if let c = q.classes, c != model.classCount {
