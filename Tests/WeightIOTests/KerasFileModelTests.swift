@@ -65,6 +65,32 @@ import Zoo
         #expect(try model.outputShape(for: [1, 1, 8, 8]) == [1, 2])
     }
 
+    /// Python's json.dumps spellings NaN and Infinity read as null.
+    @Test func pythonNaNAndInfinityRead() throws {
+        let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": [3, 3], "kernel_constraint": {"max_value": Infinity, "min_value": -Infinity, "rate": NaN}}}]}}"#
+        let config = try parseKerasModelConfig(json, file: "nan.h5")
+        #expect(config.layers.map(\.name) == ["in", "c"])
+    }
+
+    /// Teachable Machine's shape without an outer input layer: the input comes from the nested model's.
+    @Test func nestedInputLayerGivesTheInputShape() throws {
+        let json = #"""
+        {"class_name": "Sequential", "config": {"name": "sequential_4", "layers": [
+          {"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [
+            {"class_name": "Functional", "config": {"name": "base", "layers": [
+              {"class_name": "InputLayer", "name": "input_1", "config": {"name": "input_1", "batch_input_shape": [null, 8, 8, 1]}, "inbound_nodes": []},
+              {"class_name": "DepthwiseConv2D", "name": "dw", "config": {"name": "dw", "kernel_size": [3, 3], "groups": 1, "padding": "same"}, "inbound_nodes": [[["input_1", 0, 0, {}]]]}
+            ]}}]}},
+          {"class_name": "Sequential", "config": {"name": "sequential_3", "layers": [
+            {"class_name": "Flatten", "config": {"name": "flatten"}},
+            {"class_name": "Dense", "config": {"name": "dense_Dense2", "units": 2, "activation": "softmax"}}]}}]}}
+        """#
+        let model = try kerasModel(try parseKerasModelConfig(json, file: "tm.h5"), file: "tm.h5")
+        #expect(model.inputShape == [1, 8, 8])
+        #expect(try model.outputShape(for: [1, 1, 8, 8]) == [1, 2])
+        #expect(model.node(named: "dw")?.inputs == ["input"])
+    }
+
     /// A channels_first model builds in Graft's own layout (input (C, H, W)); a class whose channels_first
     /// form is not built, or a model mixing layouts, is refused before any work, naming the layer.
     @Test func channelsFirstBuildsOrIsRefused() throws {

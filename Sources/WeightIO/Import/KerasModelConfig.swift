@@ -126,9 +126,12 @@ private let keras1ClassNames = ["Convolution2D": "Conv2D", "AtrousConvolution2D"
 /// Parses a Keras `model_config` / `to_json()` / Keras 3 `config.json` string (Functional, Sequential,
 /// nested models).
 public func parseKerasModelConfig(_ json: String, file: String = "") throws -> KerasModelConfig {
-    guard let data = json.data(using: .utf8),
-          let object = try? JSONSerialization.jsonObject(with: data),
-          let root = object as? [String: Any] else {
+    // Python's json.dumps writes NaN and Infinity (a constraint's max_value, say), which JSON has not.
+    func object(_ text: String) -> [String: Any]? {
+        text.data(using: .utf8).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
+    }
+    let pythonTokens = #"(?<=[:\[,]\s?)(-?Infinity|NaN)(?=\s*[,\]\}])"#
+    guard let root = object(json) ?? object(json.replacingOccurrences(of: pythonTokens, with: "null", options: .regularExpression)) else {
         throw WeightIOError(.malformed, file: file, "model_config is not a JSON object")
     }
     return try parseKerasModelConfig(object: root, file: file)
@@ -203,7 +206,9 @@ public func parseKerasModelConfig(object root: [String: Any], file: String = "")
             l.keepDims = config["keepdims"] as? Bool
             if let t = config["target_shape"] as? [Any] { l.targetShape = t.compactMap { ($0 as? NSNumber)?.intValue } }
             l.axis = (config["axis"] as? Int) ?? (config["axis"] as? [Int])?.first ?? (config["concat_axis"] as? Int)
-            if let shape = (config["batch_input_shape"] ?? config["batch_shape"]) as? [Any] {
+            // A container (nested Sequential) may state its input only as its build shape.
+            let built = (config["build_input_shape"] ?? (dict["build_config"] as? [String: Any])?["input_shape"]) as? [Any]
+            if let shape = (config["batch_input_shape"] ?? config["batch_shape"]) as? [Any] ?? (config["layers"] != nil ? built : nil) {
                 l.inputShape = shape.dropFirst().map { ($0 as? NSNumber)?.intValue }
             }
             layers.append(l)

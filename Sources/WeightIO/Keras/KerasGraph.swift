@@ -16,7 +16,11 @@ extension KerasModelConfig {
         }
         // Sequential configs without an InputLayer state the input shape on their first layer.
         let explicit = layers.first(where: { $0.className == "InputLayer" && $0.parent == nil })
-        guard let shaped = explicit ?? layers.first(where: { $0.parent == nil && $0.inputShape != nil }),
+        // Else a first layer's `batch_input_shape`, a nested model's input layer (Teachable Machine's
+        // Sequential of Sequentials) or build shape.
+        let known = { (l: KerasLayerConfig) in l.inputShape.map { $0.count == 3 && !$0.contains(nil) } ?? false }
+        guard let shaped = explicit ?? layers.first(where: { $0.parent == nil && known($0) })
+                ?? layers.first(where: { $0.className == "InputLayer" && known($0) }) ?? layers.first(where: known),
               let dims = shaped.inputShape, dims.count == 3,
               let h = dims[channelsFirst ? 1 : 0], let w = dims[channelsFirst ? 2 : 1], let c = dims[channelsFirst ? 0 : 2] else {
             throw WeightIOError(.malformed, file: file, "model_config has no input layer of known (H, W, C)")
