@@ -65,6 +65,16 @@ import Zoo
         #expect(try model.outputShape(for: [1, 1, 8, 8]) == [1, 2])
     }
 
+    /// An input size the file leaves open comes from the caller (`--input-size`), else the refusal says so.
+    @Test func openInputSizeNeedsOne() throws {
+        let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, null, null, 3]}}, {"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": [3, 3]}}, {"class_name": "GlobalAveragePooling2D", "config": {"name": "g"}}, {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}"#
+        let config = try parseKerasModelConfig(json, file: "open.h5")
+        do { _ = try kerasModel(config, file: "open.h5"); Issue.record("built without a size") } catch {
+            #expect("\(error)" == "open.h5: the model's input size is not fixed in the file (None, None, 3): give --input-size N")
+        }
+        #expect(try kerasModel(config, file: "open.h5", inputSize: 20).inputShape == [3, 20, 20])
+    }
+
     /// Python's json.dumps spellings NaN and Infinity read as null.
     @Test func pythonNaNAndInfinityRead() throws {
         let json = #"{"class_name": "Sequential", "config": {"layers": [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]}}, {"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": [3, 3], "kernel_constraint": {"max_value": Infinity, "min_value": -Infinity, "rate": NaN}}}]}}"#

@@ -64,7 +64,7 @@ public struct LoadedModel {
                 && [.keras2Weights, .keras3Weights].contains(detectWeightFileFormat(path: path))
             if try q.architecture != nil || kerasWeights || isKerasModelFile(path: path) {
                 // A Keras model file: its own graph computes what Keras did, probabilities included.
-                let (model, _) = try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read))
+                let (model, _) = try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read), inputSize: q.inputSize)
                 var loaded = LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
                                          outputActivation: nil, source: path, plan: PlanCache(inference))
                 loaded.classesByIndex = true

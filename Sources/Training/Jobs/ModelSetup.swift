@@ -93,7 +93,7 @@ enum ModelSetup {
     /// the last Dense trained on logits with the data's class count (a new one when the count differs).
     static func kerasFile(_ r: Recipe, dataClasses: [String]) throws -> PreparedModel {
         if let w = r.weights { throw JobError("--base \(r.model) is a Keras model file with its own weights; --weights \(w) is not used with it") }
-        let (model, report, newHead) = try loadKerasModelForTraining(path: r.model, classCount: dataClasses.count)
+        let (model, report, newHead) = try loadKerasModelForTraining(path: r.model, classCount: dataClasses.count, inputSize: r.inputSize)
         if let s = r.inputSize, s != model.inputShape[1] {
             throw JobError("\(r.model): the model takes \(model.inputShape[1])x\(model.inputShape[2]) input, --input-size is \(s)")
         }

@@ -8,9 +8,9 @@ import Zoo
 /// The `ZooModel` a Keras `model_config` describes: the trunk is every node before the last Dense (the
 /// classifier), the head that Dense and what follows it (a separate softmax Activation, say). Throws
 /// naming the first layer that cannot be built.
-public func kerasModel(_ config: KerasModelConfig, file: String) throws -> ZooModel {
+public func kerasModel(_ config: KerasModelConfig, file: String, inputSize: Int? = nil) throws -> ZooModel {
     let file = config.source ?? file   // an architecture sidecar's problems name the sidecar
-    let g = try config.graph(file: file).flattened()
+    let g = try config.graph(file: file, inputSize: inputSize).flattened()
     let split = g.nodes.lastIndex { $0.layer is DenseKind } ?? g.nodes.count
     let headNodes = Array(g.nodes[split...])
     let trunkOutput = headNodes.first?.inputs.first ?? g.output
@@ -35,9 +35,11 @@ public func kerasModel(_ config: KerasModelConfig, file: String) throws -> ZooMo
 /// `save_weights`, Keras 3 `.weights.h5`) with `architecture` (what `to_json()`/`to_yaml()` wrote;
 /// it also overrides a full-model file's own). The model is built, or refused naming the first layer
 /// it cannot build, before any weight is read; the weights then load all-or-nothing by layer name.
-public func loadKerasModel(path: String, architecture: KerasModelConfig? = nil) throws -> (model: ZooModel, report: ImportReport) {
+/// `inputSize`: height and width where the file leaves them open.
+public func loadKerasModel(path: String, architecture: KerasModelConfig? = nil, inputSize: Int? = nil) throws
+    -> (model: ZooModel, report: ImportReport) {
     let (config, weights) = try readKerasModelFile(path: path, architecture: architecture)
-    let model = try kerasModel(config, file: path)
+    let model = try kerasModel(config, file: path, inputSize: inputSize)
     return (model, try importKerasFileWeights(try weights(), into: model, config: config))
 }
 
@@ -66,7 +68,7 @@ func readKerasModelFile(path: String, architecture: KerasModelConfig?) throws ->
 /// activation, and the Activation/Softmax layers after it, become linear: the losses apply softmax)
 /// and has `classCount` units. When that differs from the file's, the Dense starts fresh and its file
 /// weights are ignored (`newHead`); every other weight loads as for `loadKerasModel`.
-public func loadKerasModelForTraining(path: String, architecture: KerasModelConfig? = nil, classCount: Int) throws
+public func loadKerasModelForTraining(path: String, architecture: KerasModelConfig? = nil, classCount: Int, inputSize: Int? = nil) throws
     -> (model: ZooModel, report: ImportReport, newHead: Bool) {
     var (config, weights) = try readKerasModelFile(path: path, architecture: architecture)
     guard let last = config.layers.lastIndex(where: { $0.className == "Dense" }) else {
@@ -79,7 +81,7 @@ public func loadKerasModelForTraining(path: String, architecture: KerasModelConf
         config.layers[i].className = "Activation"
         config.layers[i].activation = "linear"
     }
-    let model = try kerasModel(config, file: path)
+    let model = try kerasModel(config, file: path, inputSize: inputSize)
     var file = try weights()
     if newHead {   // the old classifier's tensors are not the new one's
         file.layers.removeAll { $0.name == config.layers[last].name }

@@ -6,7 +6,8 @@ extension KerasModelConfig {
     /// layer with its name and inbound layers (a Sequential's layers read the one before). Nested
     /// models are inlined (see `ModelGraph`): their input layer stands for what feeds them and their
     /// last layer for their output. Throws naming the first layer no kind reads.
-    public func graph(file: String = "") throws -> ModelGraph {
+    /// `inputSize`: height and width where the file leaves them open (`(None, None, 3)`).
+    public func graph(file: String = "", inputSize: Int? = nil) throws -> ModelGraph {
         // A channels_first model (every layer that states a data format says channels_first): Graft's own
         // layout, with the input shape read (C, H, W), channel axes 1 and Flatten in CHW order.
         let formats = layers.compactMap(\.dataFormat)
@@ -18,12 +19,15 @@ extension KerasModelConfig {
         let explicit = layers.first(where: { $0.className == "InputLayer" && $0.parent == nil })
         // Else a first layer's `batch_input_shape`, a nested model's input layer (Teachable Machine's
         // Sequential of Sequentials) or build shape.
-        let known = { (l: KerasLayerConfig) in l.inputShape.map { $0.count == 3 && !$0.contains(nil) } ?? false }
+        let known = { (l: KerasLayerConfig) in l.inputShape.map { $0.count == 3 } ?? false }
         guard let shaped = explicit ?? layers.first(where: { $0.parent == nil && known($0) })
                 ?? layers.first(where: { $0.className == "InputLayer" && known($0) }) ?? layers.first(where: known),
-              let dims = shaped.inputShape, dims.count == 3,
-              let h = dims[channelsFirst ? 1 : 0], let w = dims[channelsFirst ? 2 : 1], let c = dims[channelsFirst ? 0 : 2] else {
+              let dims = shaped.inputShape, dims.count == 3, let c = dims[channelsFirst ? 0 : 2] else {
             throw WeightIOError(.malformed, file: file, "model_config has no input layer of known (H, W, C)")
+        }
+        guard let h = dims[channelsFirst ? 1 : 0] ?? inputSize, let w = dims[channelsFirst ? 2 : 1] ?? inputSize else {
+            throw WeightIOError(.malformed, file: file, "the model's input size is not fixed in the file "
+                                + "(\(dims.map { $0.map(String.init) ?? "None" }.joined(separator: ", "))): give --input-size N")
         }
         let inputName = explicit?.name ?? "input"
         if channelsFirst, let l = layers.first(where: { !channelsFirstClasses.contains($0.className) }) {
