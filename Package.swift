@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         // Keras 3 `.keras` archives are zip files.
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        // TensorBoard event files (`--tensorboard`); the generated code is committed (scripts/generate_protos.sh).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -40,13 +42,16 @@ let package = Package(
                 swiftSettings: fastSwift),
         .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG"], swiftSettings: fastSwift),
         .target(name: "Training", dependencies: ["NN", "Zoo", "WeightIO", "ImageIO",
-                                                 .product(name: "Yams", package: "Yams")],
+                                                 .product(name: "Yams", package: "Yams"),
+                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: fastSwift),
         // `finetune bench`: Graft side by side with PyTorch and TensorFlow (launches Python peers).
         .target(name: "Bench", dependencies: ["TensorCore", "DNNL", "NN", "Zoo", "Training"], swiftSettings: fastSwift),
-        .executableTarget(name: "finetune", dependencies: [
+        // The command line (parse and dispatch only), shared by `finetune` and `finetune-mpi`.
+        .target(name: "FinetuneCLI", dependencies: [
             "TensorCore", "DNNL", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
+        .executableTarget(name: "finetune", dependencies: ["FinetuneCLI"], swiftSettings: fastSwift),
         .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "DNNL", "NN", "ImageIO"], swiftSettings: fastSwift),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNNL"]),

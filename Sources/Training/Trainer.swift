@@ -6,7 +6,7 @@ import TensorCore
 /// (e.g. `{ out, t in softmaxCrossEntropy(logits: out, labels: t.labels!) }`).
 public typealias LossFunction = (_ output: Var, _ targets: Targets) -> Var
 
-/// Callbacks around the loop. Hooks may set `trainer.stopRequested` to end `fit` after the epoch.
+/// Callbacks around the loop. Hooks may set `trainer.stopRequested` to end `fit` (see there).
 public struct TrainerHooks {
     /// Before each epoch (1-based): gradual unfreezing, data refresh.
     public var epochStart: ((Trainer, Int) throws -> Void)?
@@ -81,7 +81,8 @@ public final class Trainer {
     public private(set) var step = 0
     /// Metrics of every completed epoch.
     public private(set) var log = MetricsLog()
-    /// Set by a hook to end ``fit(_:validation:)`` after the current epoch (early stopping).
+    /// Set by a hook to end ``fit(_:validation:)``: from an epoch hook after that epoch (early stopping),
+    /// from a batch hook after that batch (the LR finder).
     public var stopRequested = false
     /// Steps the schedule spans (`epochs * batchesPerEpoch`), set when `fit` starts.
     public private(set) var totalSteps = 0
@@ -171,6 +172,7 @@ public final class Trainer {
             if let hits = Self.hits(out.value, batch.targets) { correct += hits.correct; scored += hits.count }
             hooks.batchEnd?(self, BatchResult(epoch: e, batch: b, step: step, size: batch.count, loss: value, lr: lr))
             progress?.update(batch: b, images: batch.count, loss: lossSum / Double(seen))
+            if stopRequested { break }   // a batch hook asked to stop now (the LR finder)
         }
         model.zeroGrad()
         guard seen > 0 else { throw TrainingError.emptyEpoch(e) }

@@ -1,29 +1,3 @@
-import ArgumentParser
-import Foundation
-import Training
-
-/// `finetune`: parses the command line and dispatches to the Training module's jobs.
-/// Every error ends as one line on stderr and a non-zero exit.
-struct Finetune: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "finetune",
-        abstract: "Transfer learning for convolutional networks: import, freeze, rebuild or extend the head, train, export.",
-        discussion: """
-        Quick start (shipped trunk and demo data, no download):
-          finetune --base vgg --classes 3
-        Models: `finetune zoo`. Recipes: recipes/*.yaml (`finetune --recipe recipes/vgg-cifar3.yaml`).
-        """,
-        subcommands: [Train.self, Predict.self, Evaluate.self, Export.self, Inspect.self, ZooList.self, Augment.self, Bench.self],
-        defaultSubcommand: Train.self)
-}
-
-/// Runs `body`, turning any error into one clear line and exit code 1.
-func runReportingErrors(_ body: () throws -> Void) throws {
-    do { try body() } catch let e as ExitCode { throw e } catch {
-        let message = String(describing: error)
-        FileHandle.standardError.write(Data("error: \(message.split(separator: "\n").joined(separator: "; "))\n".utf8))
-        throw ExitCode(1)
-    }
-}
+import FinetuneCLI
 
 Finetune.main()

@@ -32,20 +32,16 @@ public enum PredictJob {
         return files
     }
 
+    /// `tta`: average each image's probabilities over the test-time views (`TestTimeAugmentation`).
     public static func run(_ loaded: LoadedModel, files: [URL], preprocess: Preprocessing?, top k: Int,
-                           batchSize: Int = 32) throws -> [Prediction] {
+                           batchSize: Int = 32, tta: Bool = false) throws -> [Prediction] {
         let p = loaded.preprocessing(override: preprocess)
         var results: [Prediction] = []
         var start = 0
         while start < files.count {
             let chunk = Array(files[start..<min(start + batchSize, files.count)])
-            var batch = Tensor(uninitializedShape: [chunk.count, p.channels, p.height, p.width])
-            let dst = batch.mutablePointer()
-            for (i, f) in chunk.enumerated() {
-                let image = try ImageDecoder.decode(file: f, as: p.pixelFormat)   // full size, as Keras's load_img
-                p.apply(image, into: dst + i * p.sampleSize)
-            }
-            let probs = loaded.probabilities(batch)
+            let images = try chunk.map { try ImageDecoder.decode(file: $0, as: p.pixelFormat) }   // full size, as Keras's load_img
+            let probs = tta ? TestTimeAugmentation.probabilities(loaded, images: images, preprocessing: p) : loaded.probabilities(p.batch(images))
             let c = probs.shape[1]
             for (i, f) in chunk.enumerated() {
                 let row = (0..<c).map { Double(probs[flat: i * c + $0]) }

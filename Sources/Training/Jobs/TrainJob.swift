@@ -58,6 +58,8 @@ public final class TrainJob {
     public var runtime = RuntimeOptions()
     /// `--log-json`: machine-readable events (nil: none).
     public var events: EventLog?
+    /// `--tensorboard DIR`: per-epoch scalars and the top-losses grid as TensorBoard events (nil: none).
+    public var tensorBoard: TensorBoardWriter?
 
     /// A job for `recipe`; with `resume`, it continues the run in `recipe.out` from its last checkpoint.
     public init(recipe: Recipe, resume: Bool = false) {
@@ -78,6 +80,60 @@ public final class TrainJob {
         let started = Date()
         if let t = recipe.threads { Threads.count = max(1, t) }
         try prepareOutputFolder()
+        let inputs = try loadInputs()
+        let (prepared, trainImages, valImages, budget) = (inputs.prepared, inputs.trainImages, inputs.valImages, inputs.budget)
+        let model = prepared.model, skippedCount = inputs.skippedCount, augmentation = inputs.augmentation
+
+        // Written once every input check has passed (a run refused at the start leaves an existing
+        // output folder's recipe.yaml alone) and before the first checkpoint, which `--resume` pairs with it.
+        if !resume {
+            try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"), header: "Resolved recipe of this run")
+        }
+        let before = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: true) }
+        let runner = PhaseRunner(job: self, model: model, prepared: prepared, trainImages: trainImages, valImages: valImages,
+                                 augmented: !augmentation.isIdentity, budget: budget)
+        let log = try runner.run()
+
+        // Final evaluation and outputs.
+        let valScores = try valImages.map { try scores(model, $0) }
+        let confusion = valScores.map { confusionMatrix($0.scores, $0.labels, classCount: prepared.classNames.count) }
+        let after = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: false) }
+        let best = runner.tracksBest ? runner.best : nil
+        var marks: [(x: Double, label: String)] = []
+        if runner.cachedEpochs > 0 && runner.cachedEpochs < log.epochs.count { marks.append((Double(runner.cachedEpochs) + 0.5, "phase 2")) }
+        if let e = best?.bestEpoch { marks.append((Double(e), "best")) }
+        var gallery: TopLossGallery = ([], "", nil)
+        if let valImages, let valScores {
+            gallery = topLossFigures(model, valImages, valScores, classNames: prepared.classNames)
+            if let tensorBoard, let grid = gallery.grid { try tensorBoard.image("top_losses", grid, step: log.epochs.count) }
+        }
+        try writeOutputs(prepared, log: log, confusion: confusion, bestEpoch: recipe.keepBest ? best?.bestEpoch : nil, marks: marks,
+                         topLosses: (gallery.figures, gallery.note))
+        var summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
+                                   validationAccuracy: confusion?.accuracy, seconds: Date().timeIntervalSince(started),
+                                   oldClassAccuracyBefore: before ?? nil, oldClassAccuracyAfter: after ?? nil)
+        summary.bestEpoch = best?.bestEpoch
+        summary.stoppedEarly = best?.stopped ?? false
+        report(summary, skipped: skippedCount)
+        var done: [String: EventLog.Value] = ["epochs": .int(summary.epochs), "seconds": .double(summary.seconds)]
+        if let a = summary.validationAccuracy { done["val_accuracy"] = .double(a) }
+        try emit("done", done)
+        return summary
+    }
+
+    /// What a run trains on, checked: the model prepared from the recipe, and the train and
+    /// validation batch sources with their caches.
+    struct Inputs {
+        let prepared: PreparedModel
+        let trainImages: ImageBatchSource
+        let valImages: ImageBatchSource?
+        let budget: CacheBudget
+        let skippedCount: Int
+        let augmentation: AugmentationConfig
+    }
+
+    /// Loads the data and the model and makes the batch sources (every input check, before long work).
+    func loadInputs() throws -> Inputs {
         let events = self.events
         let sayWarning: @Sendable (String) -> Void = {
             FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8))
@@ -120,39 +176,20 @@ public final class TrainJob {
                                                      batchSize: max(recipe.batchSize, 64), shuffle: false, streamShorterSide: side))
         }
 
-        // Written once every input check has passed (a run refused at the start leaves an existing
-        // output folder's recipe.yaml alone) and before the first checkpoint, which `--resume` pairs with it.
-        if !resume {
-            try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"), header: "Resolved recipe of this run")
-        }
-        let before = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: true) }
-        let runner = PhaseRunner(job: self, model: model, prepared: prepared, trainImages: trainImages, valImages: valImages,
-                                 augmented: !augmentation.isIdentity, budget: budget)
-        let log = try runner.run()
-
-        // Final evaluation and outputs.
-        let confusion = try valImages.map { try confusionMatrix(model, $0, classCount: prepared.classNames.count) }
-        let after = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: false) }
-        let best = runner.tracksBest ? runner.best : nil
-        var marks: [(x: Double, label: String)] = []
-        if runner.cachedEpochs > 0 && runner.cachedEpochs < log.epochs.count { marks.append((Double(runner.cachedEpochs) + 0.5, "phase 2")) }
-        if let e = best?.bestEpoch { marks.append((Double(e), "best")) }
-        try writeOutputs(prepared, log: log, confusion: confusion, bestEpoch: recipe.keepBest ? best?.bestEpoch : nil, marks: marks)
-        var summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
-                                   validationAccuracy: confusion?.accuracy, seconds: Date().timeIntervalSince(started),
-                                   oldClassAccuracyBefore: before ?? nil, oldClassAccuracyAfter: after ?? nil)
-        summary.bestEpoch = best?.bestEpoch
-        summary.stoppedEarly = best?.stopped ?? false
-        report(summary, skipped: skippedCount)
-        var done: [String: EventLog.Value] = ["epochs": .int(summary.epochs), "seconds": .double(summary.seconds)]
-        if let a = summary.validationAccuracy { done["val_accuracy"] = .double(a) }
-        try emit("done", done)
-        return summary
+        return Inputs(prepared: prepared, trainImages: trainImages, valImages: valImages, budget: budget,
+                      skippedCount: skippedCount, augmentation: augmentation)
     }
 
     /// Records an event in the `--log-json` file, when there is one.
     func emit(_ event: String, _ fields: [String: EventLog.Value] = [:]) throws {
         try events?.record(event, fields)
+        if event == "epoch_end", let tensorBoard, case .int(let epoch)? = fields["epoch"] {
+            let tags = [("train_loss", "loss/train"), ("val_loss", "loss/validation"), ("train_accuracy", "accuracy/train"),
+                        ("val_accuracy", "accuracy/validation"), ("lr", "learning_rate")]
+            try tensorBoard.scalars(tags.compactMap { key, tag in
+                if case .double(let v)? = fields[key] { return (tag, v) } else { return nil }
+            }, step: epoch)
+        }
     }
 
     private func prepareOutputFolder() throws {
