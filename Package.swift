@@ -25,6 +25,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // Keras 3 `.keras` archives are zip files.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         // TensorBoard event files (`--tensorboard`); the generated code is committed (scripts/generate_protos.sh).
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
@@ -43,7 +45,8 @@ let package = Package(
         .target(name: "DNNL", dependencies: ["TensorCore", "CBLAS", "CDNNL"], swiftSettings: fastSwift),
         .target(name: "NN", dependencies: ["TensorCore", "DNNL"], swiftSettings: fastSwift),
         .target(name: "Zoo", dependencies: ["NN", "DNNL"], swiftSettings: fastSwift),
-        .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5"], swiftSettings: fastSwift),
+        .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+                swiftSettings: fastSwift),
         .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG"], swiftSettings: fastSwift),
         .target(name: "Training", dependencies: ["NN", "Zoo", "WeightIO", "ImageIO",
                                                  .product(name: "Yams", package: "Yams"),

@@ -19,6 +19,8 @@ public enum BenchMACs {
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,
         Pool2DKind.self, GlobalPool2DKind.self, FlattenKind.self, DenseKind.self, DropoutKind.self,
         LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self, ReshapeKind.self,
+        SeparableConv2DKind.self, SubtractKind.self, AverageKind.self, MaximumKind.self, Cropping2DKind.self,
+        UpSampling2DKind.self, RescalingKind.self, NormalizationKind.self, PReLUKind.self,
     ]
 }
 
@@ -48,6 +50,21 @@ extension LocalResponseNormKind: MACCountable { public func macs(_ inputs: [[Int
 extension AddKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
 extension MultiplyKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
 extension ConcatenateKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension SeparableConv2DKind: MACCountable {
+    /// The depthwise pass over the kernel taps, then the 1x1 pass.
+    public func macs(_ inputs: [[Int]], output: [Int]) -> Double {
+        let mid = Double(inputs[0][0] * depthMultiplier), positions = Double(output[1] * output[2])
+        return positions * mid * Double(kernel * kernel) + positions * mid * Double(filters)
+    }
+}
+extension SubtractKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension AverageKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension MaximumKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension Cropping2DKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension UpSampling2DKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension RescalingKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension NormalizationKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
+extension PReLUKind: MACCountable { public func macs(_ inputs: [[Int]], output: [Int]) -> Double { 0 } }
 
 // MARK: Modules
 

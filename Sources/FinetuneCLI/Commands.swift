@@ -53,17 +53,17 @@ struct Evaluate: ParsableCommand {
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write a model as a Graft file or as Keras 2 .h5 weights (atomically).")
-    enum Format: String, ExpressibleByArgument { case native, kerasH5 = "keras-h5" }
+    static let configuration = CommandConfiguration(abstract: "Write a model as a Graft file, a tf_keras full-model .h5 or a Keras 3 .keras archive (atomically).")
+    enum Format: String, ExpressibleByArgument { case native, kerasH5 = "keras-h5", keras }
     @OptionGroup var source: ModelOptions
-    @Option(help: "native | keras-h5") var format: Format = .native
+    @Option(help: "native | keras-h5 (tf_keras full model) | keras (Keras 3 .keras archive)") var format: Format = .native
     @Option(help: "Destination file.") var out: String
 
     func run() throws {
         try runReportingErrors {
             let loaded = try source.load(RuntimeOptions())
-            try ExportJob.run(loaded, keras: format == .kerasH5, to: out)
-            print("wrote \(out) (\(format.rawValue), \(loaded.model.architecture))")
+            let what = try ExportJob.run(loaded, keras: format == .kerasH5, kerasArchive: format == .keras, to: out)
+            print("wrote \(out) (\(what), \(loaded.model.architecture))")
         }
     }
 }

@@ -4,7 +4,8 @@ import Training
 
 /// How a command names its model: a Graft model file, or a zoo name with a weights file.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "A Graft model file (model.h5 from a training run).") var model: String?
+    @Option(help: "A model file: Graft (model.h5 from a training run), Keras full-model .h5, Keras 3 .keras, or Keras weights with --architecture.") var model: String?
+    @Option(help: "Keras architecture (to_json() / to_yaml() output) for a weights-only --model file.") var architecture: String?
     @Option(help: "Zoo name, or a shipped trunk (vgg, resnet, lenet).") var base: String?
     @Option(help: "Weights file for --base (Keras 2/3, Caffe HDF5, Graft).") var weights: String?
     @Option(help: "Class count of the weights' head.") var classes: Int?
@@ -12,7 +13,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Width multiplier of --base, as the weights were made (Keras alpha for MobileNet; default 1).") var width: Double?
 
     func load(_ runtime: RuntimeOptions) throws -> LoadedModel {
-        try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize, width: width),
+        try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize, width: width,
+                                   architecture: architecture),
                              inference: runtime.inference)
     }
 }

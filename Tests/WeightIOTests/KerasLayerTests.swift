@@ -44,10 +44,12 @@ import Zoo
     #expect(kind.kerasDisagreement(relu, module: nil) == nil)
     #expect(ActivationKind(.relu).kerasDisagreement(relu, module: nil) == KerasDisagreement("activation", file: "relu6", model: "relu"))
     relu.maxValue = 4
-    #expect(KerasLayers.kind(relu) == nil)
+    let clipped = try #require(KerasLayers.kind(relu) as? ActivationKind)
+    #expect(clipped == ActivationKind(.thresholdedReLU(maxValue: 4, slope: 0, threshold: 0)))
+    #expect(clipped.kerasDisagreement(relu, module: nil) == nil)
     #expect(kind.kerasDisagreement(relu, module: nil)?.file == "ReLU(max_value=4.0)")
     relu.maxValue = 6; relu.negativeSlope = 0.1
-    #expect(KerasLayers.kind(relu) == nil)
+    #expect(KerasLayers.kind(relu) as? ActivationKind == ActivationKind(.thresholdedReLU(maxValue: 6, slope: 0.1, threshold: 0)))
     #expect(kind.kerasDisagreement(relu, module: nil) != nil)
 
     var act = KerasLayerConfig(name: "a", className: "Activation")

@@ -74,11 +74,11 @@ func hashTensor(ordinal t: Int, kind: KerasWeightName, shape: [Int]) -> Tensor {
     let salt = UInt64(t + 1) &* 40503 &+ 12345
     let (scale, offset): (Double, Double)
     switch kind {
-    case .kernel, .depthwiseKernel: (scale, offset) = ((3.0 / Double(shape.dropLast().reduce(1, *))).squareRoot(), 0)
-    case .bias, .beta: (scale, offset) = (0.1, 0)
+    case .kernel, .depthwiseKernel, .pointwiseKernel: (scale, offset) = ((3.0 / Double(shape.dropLast().reduce(1, *))).squareRoot(), 0)
+    case .bias, .beta, .alpha, .mean: (scale, offset) = (0.1, 0)
     case .gamma: (scale, offset) = (0.4, 1)
     case .movingMean: (scale, offset) = (0.2, 0)
-    case .movingVariance: (scale, offset) = (0.8, 1)
+    case .movingVariance, .variance: (scale, offset) = (0.8, 1)
     }
     var out = [Float](repeating: 0, count: n)
     out.withUnsafeMutableBufferPointer { p in

@@ -153,6 +153,18 @@ private func randomizeBatchNorms(_ m: Module) {
         (ReshapeKind(targetShape: [7]), [[7, 1, 1]]),
         (GlobalPool2DKind(.average, keepDims: true), [[3, 5, 5]]),
         (ActivationKind(.relu6), [[3, 5, 5]]),
+        (ActivationKind(.thresholdedReLU(maxValue: 4, slope: 0.1, threshold: 0.2)), [[3, 5, 5]]),
+        (Conv2DKind(filters: 4, kernel: 3, padding: .same, groups: 2, dilation: 2), [[4, 7, 7]]),
+        (SeparableConv2DKind(filters: 5, kernel: 3, stride: 2, depthMultiplier: 2), [[3, 7, 7]]),
+        (SubtractKind(), [[3, 5, 5], [3, 5, 5]]),
+        (AverageKind(), [[3, 5, 5], [3, 5, 5]]),
+        (MaximumKind(), [[3, 5, 5], [3, 5, 5], [3, 5, 5]]),
+        (Cropping2DKind(top: 1, bottom: 0, left: 2, right: 1), [[3, 5, 5]]),
+        (UpSampling2DKind(height: 2, width: 3), [[3, 5, 5]]),
+        (RescalingKind(scale: [0.5], offset: [-1]), [[3, 5, 5]]),
+        (NormalizationKind(mean: nil, variance: nil), [[3, 5, 5]]),
+        (NormalizationKind(mean: [1, 2, 3], variance: [1, 4, 9]), [[3, 5, 5]]),
+        (PReLUKind(sharedHeight: true, sharedWidth: true), [[3, 5, 5]]),
     ]
     #expect(Set(samples.map { String(describing: type(of: $0.0)) }) == Set(LayerKinds.names))
     var rng = SeededRandom(seed: 1)

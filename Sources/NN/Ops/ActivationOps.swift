@@ -15,6 +15,12 @@ public enum Activation: Hashable, Sendable {
     case sigmoid
     /// Over the channel axis: the last axis of [N, C], axis 1 of NCHW (Keras's axis=-1 in NHWC).
     case softmax
+    /// Keras `selu`, `swish`/`silu`, `gelu` (exact), `softplus`, `softsign`, `exponential`.
+    case selu, swish, gelu, softplus, softsign, exponential
+    /// clip(slope·x + 0.5, 0, 1) (Keras 2 `hard_sigmoid`: slope 0.2; Keras 3: 1/6).
+    case hardSigmoid(slope: Float)
+    /// Keras `ReLU(max_value, negative_slope, threshold)` in general (see `PointwiseActivation`).
+    case thresholdedReLU(maxValue: Float?, slope: Float, threshold: Float)
 
     var pointwise: PointwiseActivation? {
         switch self {
@@ -26,6 +32,14 @@ public enum Activation: Hashable, Sendable {
         case .tanh: .tanh
         case .absTanh: .absTanh
         case .sigmoid: .sigmoid
+        case .selu: .selu
+        case .swish: .swish
+        case .gelu: .gelu
+        case .softplus: .softplus
+        case .softsign: .softsign
+        case .exponential: .exponential
+        case let .hardSigmoid(a): .hardSigmoid(slope: a)
+        case let .thresholdedReLU(m, s, t): .thresholdedReLU(maxValue: m, slope: s, threshold: t)
         }
     }
 

@@ -4,16 +4,32 @@ import Foundation
 public enum PointwiseActivation: Hashable, Sendable {
     /// relu6 = min(max(x, 0), 6) (Keras `ReLU(6.0)`, MobileNet).
     case relu, relu6, leakyReLU(alpha: Float), elu(alpha: Float), tanh, absTanh, sigmoid
+    /// Keras `selu`: scale·elu(x, alpha) with the self-normalising constants.
+    case selu
+    /// clip(slope·x + 0.5, 0, 1): Keras 2's `hard_sigmoid` has slope 0.2, Keras 3's 1/6.
+    case hardSigmoid(slope: Float)
+    /// x·sigmoid(x) (Keras `swish` / `silu`).
+    case swish
+    /// x·Φ(x) with the exact normal CDF (Keras `gelu`, approximate=False).
+    case gelu
+    /// log(1 + eˣ), x / (1 + |x|), eˣ.
+    case softplus, softsign, exponential
+    /// Keras's `ReLU(max_value, negative_slope, threshold)`: t = x if x > threshold else 0, clipped to
+    /// [0, max] when there is a max, minus slope·max(threshold − x, 0).
+    case thresholdedReLU(maxValue: Float?, slope: Float, threshold: Float)
 
     /// True when dy/dx can be computed from the output alone, so the op may overwrite its input
     /// (fused conv+bias+activation) and the backward pass needs only the output.
     public var derivativeFromOutput: Bool {
         switch self {
-        case .relu, .relu6, .tanh, .sigmoid: true
+        case .relu, .relu6, .tanh, .sigmoid, .selu, .softplus, .softsign, .exponential: true
         case let .leakyReLU(a), let .elu(a): a > 0
-        case .absTanh: false
+        case let .hardSigmoid(a): a > 0
+        case .absTanh, .swish, .gelu, .thresholdedReLU: false
         }
     }
+
+    static let seluScale: Float = 1.050_700_987_355_480_5, seluAlpha: Float = 1.673_263_242_354_377_2
 }
 
 public enum ActivationKernels {
@@ -38,6 +54,32 @@ public enum ActivationKernels {
             parallelChunks(n, minChunk: grain / 4) { r in VectorMath.map(x, y, r) { VectorMath.magnitude(VectorMath.tanh($0)) } }
         case .sigmoid:
             parallelChunks(n, minChunk: grain / 4) { r in VectorMath.map(x, y, r) { VectorMath.sigmoid($0) } }
+        case .selu:
+            let (s, a) = (PointwiseActivation.seluScale, PointwiseActivation.seluAlpha)
+            parallelChunks(n, minChunk: grain / 4) { r in
+                VectorMath.map(x, y, r) { v in (s * v).replacing(with: s * a * (VectorMath.exp(v) - 1), where: v .<= 0) }
+            }
+        case let .hardSigmoid(a):
+            parallelChunks(n, minChunk: grain) { r in for i in r { y[i] = min(max(a * x[i] + 0.5, 0), 1) } }
+        case .swish:
+            parallelChunks(n, minChunk: grain / 4) { r in VectorMath.map(x, y, r) { $0 * VectorMath.sigmoid($0) } }
+        case .gelu:
+            parallelChunks(n, minChunk: grain / 8) { r in for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + erf(v * 0.707_106_77)) } }
+        case .softplus:   // max(x, 0) + log1p(e^-|x|): no overflow for large |x|
+            parallelChunks(n, minChunk: grain / 8) { r in for i in r { let v = x[i]; y[i] = max(v, 0) + log1p(exp(-abs(v))) } }
+        case .softsign:
+            parallelChunks(n, minChunk: grain) { r in for i in r { let v = x[i]; y[i] = v / (1 + abs(v)) } }
+        case .exponential:
+            parallelChunks(n, minChunk: grain / 4) { r in VectorMath.map(x, y, r) { VectorMath.exp($0) } }
+        case let .thresholdedReLU(m, slope, t):
+            parallelChunks(n, minChunk: grain) { r in
+                for i in r {
+                    let v = x[i]
+                    var p = v > t ? v : 0
+                    if let m { p = min(max(p, 0), m) }
+                    y[i] = p - slope * max(t - v, 0)
+                }
+            }
         }
     }
 
@@ -75,6 +117,41 @@ public enum ActivationKernels {
             }
         case .sigmoid:
             parallelChunks(n, minChunk: grain) { r in for i in r { dx[i] = dy[i] * y[i] * (1 - y[i]) } }
+        case .selu:   // y <= 0  =>  f'(x) = s·a·e^x = y + s·a
+            let sa = PointwiseActivation.seluScale * PointwiseActivation.seluAlpha, s = PointwiseActivation.seluScale
+            parallelChunks(n, minChunk: grain) { r in for i in r { dx[i] = y[i] > 0 ? dy[i] * s : dy[i] * (y[i] + sa) } }
+        case let .hardSigmoid(a):
+            parallelChunks(n, minChunk: grain) { r in for i in r { dx[i] = y[i] > 0 && y[i] < 1 ? dy[i] * a : 0 } }
+        case .swish:
+            let x = x!
+            parallelChunks(n, minChunk: grain / 8) { r in
+                for i in r { let s = 1 / (1 + exp(-x[i])); dx[i] = dy[i] * (s + x[i] * s * (1 - s)) }
+            }
+        case .gelu:   // Φ(x) + x·φ(x)
+            let x = x!
+            parallelChunks(n, minChunk: grain / 8) { r in
+                for i in r {
+                    let v = x[i]
+                    dx[i] = dy[i] * (0.5 * (1 + erf(v * 0.707_106_77)) + v * 0.398_942_28 * exp(-0.5 * v * v))
+                }
+            }
+        case .softplus:   // sigmoid(x) = 1 - e^-y
+            parallelChunks(n, minChunk: grain / 8) { r in for i in r { dx[i] = dy[i] * (1 - exp(-y[i])) } }
+        case .softsign:   // 1 / (1 + |x|)² = (1 - |y|)²
+            parallelChunks(n, minChunk: grain) { r in for i in r { let d = 1 - abs(y[i]); dx[i] = dy[i] * d * d } }
+        case .exponential:
+            parallelChunks(n, minChunk: grain) { r in for i in r { dx[i] = dy[i] * y[i] } }
+        case let .thresholdedReLU(m, slope, t):
+            let x = x!
+            parallelChunks(n, minChunk: grain) { r in
+                for i in r {
+                    let v = x[i]
+                    var d: Float = v > t ? 1 : 0
+                    if let m, !(v > 0 && v < m) { d = 0 }
+                    if v < t { d += slope }
+                    dx[i] = dy[i] * d
+                }
+            }
         }
     }
 

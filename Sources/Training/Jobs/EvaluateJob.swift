@@ -18,6 +18,13 @@ public enum EvaluateJob {
             folder = folder.appendingPathComponent(name)
             break
         }
+        var loaded = loaded
+        if loaded.classesByIndex, classNames == nil {
+            // A Keras file names no classes: its outputs follow the sorted class folders, as Keras's
+            // image_dataset_from_directory numbers them.
+            let names = try ImageFolderDataset(folder: folder, options: DatasetOptions(verifyImages: false)).classNames.sorted()
+            if names.count == loaded.classNames.count { loaded = loaded.naming(names) }
+        }
         if let chosen = classNames {
             guard Set(chosen) == Set(loaded.classNames), chosen.count == loaded.classNames.count else {
                 throw JobError("--class-names \(chosen.joined(separator: ",")) must name the model's classes (\(loaded.classNames.joined(separator: ", ")))")

@@ -5,9 +5,27 @@ import Zoo
 
 /// `finetune export`, `inspect`, `zoo` and `augment --preview`.
 public enum ExportJob {
-    public static func run(_ loaded: LoadedModel, keras: Bool, to path: String) throws {
-        if keras { try loaded.model.exportKeras2Weights(to: path) }
-        else { try saveNativeModel(loaded.model, options: loaded.options, classNames: loaded.classNames, to: path) }
+    /// Writes the model; returns what was written. `keras`: a tf_keras full-model `.h5` (`model_config`
+    /// + weights, loadable by `load_model()` and `load_weights()`, probabilities as Graft predicts them),
+    /// or Keras 2 weights only when a layer has no Keras class (LRN, ceil-mode pooling), said so.
+    /// `kerasArchive`: a Keras 3 `.keras` archive instead (no fallback: refused naming the layer).
+    @discardableResult
+    public static func run(_ loaded: LoadedModel, keras: Bool, kerasArchive: Bool = false, to path: String) throws -> String {
+        if kerasArchive {
+            try loaded.model.exportKerasArchive(to: path, outputActivation: loaded.outputActivation)
+            return "keras archive"
+        }
+        guard keras else {
+            try saveNativeModel(loaded.model, options: loaded.options, classNames: loaded.classNames, to: path)
+            return "native"
+        }
+        do {
+            try loaded.model.exportKerasModel(to: path, outputActivation: loaded.outputActivation)
+            return "keras-h5 full model"
+        } catch let e as WeightIOError where e.kind == .writeFailed && e.detail.hasPrefix("cannot be written as a Keras model") {
+            try loaded.model.exportKeras2Weights(to: path)
+            return "keras-h5 weights only: the model \(e.detail.dropFirst("cannot be written as a Keras model: ".count))"
+        }
     }
 
     public static func inspect(_ path: String) throws -> String {

@@ -33,6 +33,16 @@ public struct LoadedModel {
     public var shiftInvariant: Bool { trainedWithShift ?? true }
     /// What the model file says about its training augmentation (nil: it does not say).
     var trainedWithFlip: Bool? = nil, trainedWithShift: Bool? = nil
+    /// The file names no classes (a Keras model file): `classNames` are `class0`, `class1`, ... by output index.
+    public private(set) var classesByIndex = false
+
+    /// The same model with these class names for its outputs, in order.
+    public func naming(_ names: [String]) -> LoadedModel {
+        var copy = LoadedModel(model: model, options: options, classNames: names, outputActivation: outputActivation, source: source, plan: plan,
+                               trainedWithFlip: trainedWithFlip, trainedWithShift: trainedWithShift)
+        copy.classesByIndex = classesByIndex
+        return copy
+    }
 
     /// What to load: the command line's `--model`, `--base`, `--weights`, `--classes`, `--input-size`.
     public struct Request {
@@ -43,10 +53,12 @@ public struct LoadedModel {
         public var inputSize: Int?
         /// Width multiplier of `base` (Keras `alpha` for MobileNet); nil: 1.
         public var width: Double?
+        /// A Keras architecture file (`to_json()` / `to_yaml()`) for a weights-only `model`.
+        public var architecture: String?
         public init(model: String? = nil, base: String? = nil, weights: String? = nil, classes: Int? = nil, inputSize: Int? = nil,
-                    width: Double? = nil) {
+                    width: Double? = nil, architecture: String? = nil) {
             self.model = model; self.base = base; self.weights = weights; self.classes = classes; self.inputSize = inputSize
-            self.width = width
+            self.width = width; self.architecture = architecture
         }
     }
 
@@ -56,11 +68,18 @@ public struct LoadedModel {
     public static func load(_ q: Request, inference: InferenceOptions = InferenceOptions()) throws -> LoadedModel {
         if let path = q.model ?? q.base.flatMap({ ShippedModel.named($0) }).map(\.path), q.weights == nil {
             guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): model file not found") }
-            if try detectWeightFileFormat(path: path) == .keras2FullModel {
+            if let a = q.architecture, !FileManager.default.fileExists(atPath: a) { throw JobError("\(a): architecture file not found") }
+            if q.architecture != nil, q.model == nil { throw JobError("--architecture goes with --model FILE (the weights file)") }
+            // A Keras file, or Keras weights that need an architecture (loadKerasModel says so).
+            let kerasWeights = try q.model != nil && modelFileContainer(path: path) == .hdf5
+                && [.keras2Weights, .keras3Weights].contains(detectWeightFileFormat(path: path))
+            if try q.architecture != nil || kerasWeights || isKerasModelFile(path: path) {
                 // A Keras model file: its own graph computes what Keras did, probabilities included.
-                let (model, _) = try loadKerasModel(path: path)
-                return LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
-                                   outputActivation: nil, source: path, plan: PlanCache(inference))
+                let (model, _) = try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read), inputSize: q.inputSize)
+                var loaded = LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
+                                         outputActivation: nil, source: path, plan: PlanCache(inference))
+                loaded.classesByIndex = true
+                return loaded
             }
             let (model, meta) = try loadNativeModel(path: path)
             if let c = q.classes, c != model.classCount {

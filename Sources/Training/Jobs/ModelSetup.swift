@@ -56,6 +56,9 @@ enum ModelSetup {
         }
         if let extendPath = r.extend { return try extend(extendPath, r, dataClasses: dataClasses) }
         let n = dataClasses.count
+        if FileManager.default.fileExists(atPath: r.model), try isKerasModelFile(path: r.model) {
+            return try kerasFile(r, dataClasses: dataClasses)
+        }
         if let shipped = ShippedModel.named(r.model), r.weights == nil {
             return try transfer(nativePath: shipped.path, r, dataClasses: dataClasses, label: "shipped \(shipped.alias) trunk")
         }
@@ -84,6 +87,22 @@ enum ModelSetup {
         let how = strict == nil ? "trunk imported, new \(n)-class head" : "all layers imported"
         return PreparedModel(model: loaded.model, options: o, classNames: dataClasses,
                              source: "\(weights) (\(loaded.report.format), \(how))", extendedFrom: nil)
+    }
+
+    /// `--base FILE`, a Keras model file (full-model `.h5` or `.keras`): its own architecture and weights,
+    /// the last Dense trained on logits with the data's class count (a new one when the count differs).
+    static func kerasFile(_ r: Recipe, dataClasses: [String]) throws -> PreparedModel {
+        if let w = r.weights { throw JobError("--base \(r.model) is a Keras model file with its own weights; --weights \(w) is not used with it") }
+        let (model, report, newHead) = try loadKerasModelForTraining(path: r.model, classCount: dataClasses.count, inputSize: r.inputSize)
+        if let s = r.inputSize, s != model.inputShape[1] {
+            throw JobError("\(r.model): the model takes \(model.inputShape[1])x\(model.inputShape[2]) input, --input-size is \(s)")
+        }
+        setLogitOutput(model)
+        var options = model.effectiveOptions()
+        options.classifierActivation = .linear
+        let how = newHead ? "new \(dataClasses.count)-class head" : "all layers imported"
+        return PreparedModel(model: model, options: options, classNames: dataClasses,
+                             source: "\(r.model) (Keras model, \(report.loaded.count) tensors, \(how))", extendedFrom: nil)
     }
 
     /// A Graft model file as the starting point: same architecture, head rebuilt for the new classes

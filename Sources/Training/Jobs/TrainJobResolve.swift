@@ -54,7 +54,10 @@ extension TrainJob {
         if !explicitOut, r.out == Recipe().out {
             let f = DateFormatter()
             f.dateFormat = "yyyyMMdd-HHmmss"
-            r.out = "runs/\(r.model)-\(f.string(from: Date()))"
+            // `--base FILE` (a Keras model file): the run is named after the file.
+            let name = r.model.contains("/") || r.model.contains(".")
+                ? URL(fileURLWithPath: r.model).deletingPathExtension().lastPathComponent : r.model
+            r.out = "runs/\(name)-\(f.string(from: Date()))"
         }
         return TrainJob(recipe: r)
     }

@@ -4,7 +4,7 @@ import NN
 import Zoo
 
 /// Keras's order of the weights inside one layer.
-private let kerasWeightRank: [KerasWeightName: Int] = [.kernel: 0, .depthwiseKernel: 0, .bias: 1, .gamma: 2, .beta: 3, .movingMean: 4, .movingVariance: 5]
+private let kerasWeightRank: [KerasWeightName: Int] = [.kernel: 0, .depthwiseKernel: 0, .pointwiseKernel: 1, .alpha: 0, .mean: 0, .variance: 1, .bias: 2, .gamma: 3, .beta: 4, .movingMean: 5, .movingVariance: 6]
 
 /// Node names of `graph` in Keras `model.layers` order, the input first. tf_keras orders the layers of a
 /// functional model by decreasing depth (the output has depth 0, a layer is one deeper than its deepest

@@ -44,8 +44,10 @@ enum NativeKey {
     static let version = "graft_version"
     static let headLayers = "head_layers"       // JSON [String]
     static let bnEpsilon = "bn_epsilon"
+    /// A model built from a Keras file (architecture `keras:NAME`): its graph as a Keras model_config.
+    static let kerasModelConfig = "keras_model_config"
     static let reserved: Set<String> = ["graft_format", architecture, options, inputShape, classNames, preprocessing,
-                                        version, headLayers, bnEpsilon]
+                                        version, headLayers, bnEpsilon, kerasModelConfig]
 }
 
 private func json<T: Encodable>(_ value: T) throws -> String {
@@ -128,6 +130,13 @@ public func saveNativeModel(_ model: ZooModel, options: ZooOptions = ZooOptions(
     attributes[NativeKey.version] = graftVersion
     attributes[NativeKey.headLayers] = try json(model.headLayerNames)
     if let e = model.bnEpsilon { attributes[NativeKey.bnEpsilon] = "\(e)" }
+    if model.architecture.hasPrefix("keras:") {
+        // Not a zoo architecture: the file carries the graph, as a Keras config (the node names and so
+        // the parameter paths are kept; a layer Keras cannot express is refused here, naming it).
+        do { attributes[NativeKey.kerasModelConfig] = try model.kerasModelConfig().json } catch let e as WeightIOError {
+            throw WeightIOError(.writeFailed, file: path, "a model from a Keras file is saved with its architecture, which " + e.detail)
+        }
+    }
     try writeNativeCheckpoint(path: path, parameters: model.namedParameters().map { ($0.0, $0.1.value) },
                               attributes: attributes)
 }
@@ -176,6 +185,11 @@ public func readNativeModelMetadata(_ file: WeightFile) throws -> NativeModelMet
 public func loadNativeModel(path: String) throws -> (model: ZooModel, metadata: NativeModelMetadata) {
     let file = try readWeightFile(path: path)
     let metadata = try readNativeModelMetadata(file)
+    if let config = file.attributes[NativeKey.kerasModelConfig] {   // built from a Keras file, not the zoo
+        let model = try kerasModel(try parseKerasModelConfig(config, file: path), file: path)
+        try model.importWeights(file, options: .strict)
+        return (model, metadata)
+    }
     let entry: ZooEntry
     do { entry = try Zoo.entry(named: metadata.architecture) }
     catch { throw WeightIOError(.malformed, file: path, "saved architecture '\(metadata.architecture)' is not in the zoo: \(error)") }

@@ -22,6 +22,13 @@ extension ZooModel {
     /// The first way a Keras `model_config` disagrees with this model, or nil when they agree.
     /// With `skipHead`, the output layer (and head layers missing on either side) are not compared.
     public func architectureDisagreement(_ config: KerasModelConfig, skipHead: Bool = false) -> String? {
+        // Whole-model options first: the layout the file was made in, and its input channels.
+        if let l = config.layers.first(where: { $0.dataFormat == "channels_first" }) {
+            return "layer '\(l.name)': data_format channels_first in the file, channels_last in \(architecture)"
+        }
+        if let shape = config.inputShape, shape.count == 3, let c = shape[2], c != inputShape[0] {
+            return "input channels \(c) in the file, \(inputShape[0]) in \(architecture)"
+        }
         let nodes = namedNodes
         var byName: [String: (node: Node, module: Module)] = [:]
         for n in nodes where byName[n.node.name] == nil { byName[n.node.name] = n }

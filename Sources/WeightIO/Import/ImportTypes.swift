@@ -54,6 +54,9 @@ public struct ImportReport: Sendable, CustomStringConvertible {
     public var flippedTheanoKernels: [String] = []
     /// The architecture of a full-model file.
     public var architecture: KerasModelConfig?
+    /// The file holds weights only (no `model_config`): loaded by name, its activations, pooling,
+    /// padding and strides could not be compared with the model.
+    public var architectureNotChecked = false
     public var warnings: [String] = []
 
     public var description: String {
@@ -63,6 +66,9 @@ public struct ImportReport: Sendable, CustomStringConvertible {
         if !legacyNames.isEmpty { lines.append("  legacy layer names: \(legacyNames.count) (e.g. \(legacyNames.sorted { $0.key < $1.key }.prefix(3).map { "\($0.key) -> \($0.value)" }.joined(separator: ", ")))") }
         if let e = impliedBNEpsilon { lines.append("  BatchNorm epsilon implied by the file: \(e) (model: \(modelBNEpsilon.map { "\($0)" } ?? "none"))") }
         if !flippedTheanoKernels.isEmpty { lines.append("  Theano kernels flipped: \(flippedTheanoKernels.count)") }
+        if architectureNotChecked {
+            lines.append("  architecture not checked: the file holds weights only (activations, pooling, padding and strides are the model's)")
+        }
         lines += warnings.map { "  warning: \($0)" }
         return lines.joined(separator: "\n")
     }

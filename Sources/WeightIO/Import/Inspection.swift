@@ -50,6 +50,13 @@ public struct WeightFileInspection: Sendable, CustomStringConvertible {
     public var matches: [ZooMatch]
 
     public var bestMatch: ZooMatch? { matches.first }
+    /// For an exact zoo match: how the file's own architecture differs from that zoo model (nil: it
+    /// agrees, or the file has none; see `weightsOnly`).
+    public var zooArchitectureDifference: String?
+    /// The file holds weights only: a zoo match is by weights, its architecture not checked.
+    public var weightsOnly = false
+    /// For a file that carries its architecture: nil when Graft builds it (`--model FILE`), else why not.
+    public var ownArchitectureProblem: String?
 
     public var description: String {
         let f = file
@@ -77,8 +84,15 @@ public struct WeightFileInspection: Sendable, CustomStringConvertible {
             for l in a.layers { lines.append("    \(l.parent.map { "\($0)/" } ?? "")\(l.name): \(l.summary)") }
         }
         if let e = impliedBNEpsilon { lines.append("  BatchNorm epsilon implied by the file: \(e)") }
+        if architecture != nil {
+            lines.append(ownArchitectureProblem.map { "  its own architecture cannot be built: \($0)" }
+                         ?? "  its own architecture builds: finetune predict --model \(f.path)")
+        }
         if let best = matches.first {
-            lines.append(best.isExact ? "  matches zoo architecture \(best)" : "  no exact zoo match; closest: \(best)")
+            if !best.isExact { lines.append("  no exact zoo match; closest: \(best)") }
+            else if let d = zooArchitectureDifference { lines.append("  weights fit zoo architecture \(best), but the architecture differs: \(d)") }
+            else if weightsOnly { lines.append("  weights fit zoo architecture \(best) (weights only: activations, pooling and padding could not be checked)") }
+            else { lines.append("  matches zoo architecture \(best)") }
             for other in matches.dropFirst().prefix(2) where other.matched > 0 { lines.append("    next: \(other)") }
         } else {
             lines.append("  no zoo architecture shares a tensor with this file")
@@ -89,13 +103,25 @@ public struct WeightFileInspection: Sendable, CustomStringConvertible {
 
 /// Reads a weight file (format from its content) and describes it (`finetune inspect FILE`).
 public func inspectWeightFile(path: String) throws -> WeightFileInspection {
-    let file = try readWeightFile(path: path)
+    let file = try readWeightOrArchiveFile(path: path)
     var config: KerasModelConfig? = nil
     if let json = file.modelConfigJSON { config = try? parseKerasModelConfig(json, file: path) }
     let native = file.format == .graftNative ? try? readNativeModelMetadata(file) : nil
-    return WeightFileInspection(file: file, parameterCount: file.layers.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.value.count } },
-                                architecture: config, impliedBNEpsilon: impliedBatchNormEpsilon(file), nativeMetadata: native,
-                                matches: matchZooArchitectures(file))
+    var inspection = WeightFileInspection(file: file, parameterCount: file.layers.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.value.count } },
+                                          architecture: config, impliedBNEpsilon: impliedBatchNormEpsilon(file), nativeMetadata: native,
+                                          matches: matchZooArchitectures(file))
+    // "matches" only where --base would accept the file: its own architecture must agree too.
+    if let config {
+        do { _ = try kerasModel(config, file: path) } catch { inspection.ownArchitectureProblem = "\(error)" }
+    }
+    if let best = inspection.bestMatch, best.isExact, file.format != .graftNative {
+        if let config, let model = try? Zoo.build(best.architecture, best.options) {
+            inspection.zooArchitectureDifference = model.architectureDisagreement(config)
+        } else if config == nil {
+            inspection.weightsOnly = true
+        }
+    }
+    return inspection
 }
 
 /// One parameter of a spec with its Keras location.

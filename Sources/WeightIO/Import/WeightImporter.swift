@@ -37,6 +37,7 @@ extension ZooModel {
         var report = try importMappedWeights(file, into: self, mapping: mapping, modelName: architecture,
                                              headLayer: headPath ?? spec.headRecipe.outputName, options: options)
         report.architecture = config
+        report.architectureNotChecked = options.checkArchitecture && config == nil && file.format != .graftNative
         return report
     }
 }

@@ -26,17 +26,20 @@ extension Conv2DKind: KerasLayer {
     public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
         kerasConvDisagreement(l, kernel: kernel, kernelWidth: kernelWidth, stride: stride, padding: padding, useBias: useBias,
                               activation: fusedActivation(module, activation)) {
-            l.filters.flatMap { $0 != filters ? KerasDisagreement("filters", file: $0, model: filters) : nil }
+            if let f = l.filters, f != filters { return KerasDisagreement("filters", file: f, model: filters) }
+            if let d = l.dilationRate, d != [dilation, dilation] { return KerasDisagreement("dilation_rate", file: d, model: [dilation, dilation]) }
+            if let g = l.groups, g != groups { return KerasDisagreement("groups", file: g, model: groups) }
+            return nil
         }
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> Conv2DKind? {
-        guard let f = l.filters, let k = l.kernelSize, k.count == 2, let p = kerasPaddingKind( l.padding),
-              let a = kerasActivation( l.activation), (l.dilationRate ?? [1, 1]) == [1, 1] else { return nil }
-        let groups = l.groups ?? 1
-        guard groups == 1 else { return nil }   // grouped Keras kernels are (kh, kw, C/g, F): not mapped yet
+        guard let f = l.filters, let k = l.kernelSize, k.count == 2, let p = kerasPaddingKind(l.padding),
+              let a = kerasActivation(l.activation, keras3: l.keras3), let d = square(l.dilationRate ?? [1, 1]),
+              d == 1 || k[0] == k[1] else { return nil }
+        // Grouped Keras kernels are (kh, kw, C/g, F), filters in group order: the same transpose as groups 1.
         return Conv2DKind(filters: f, kernel: k[0], stride: square(l.strides) ?? 1, padding: p, useBias: l.useBias ?? true,
-                          activation: a, kernelWidth: k[1])
+                          groups: l.groups ?? 1, activation: a, kernelWidth: k[1], dilation: d)
     }
 }
 
@@ -54,7 +57,7 @@ extension DenseKind: KerasLayer {
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> DenseKind? {
-        guard let u = l.units, let a = kerasActivation( l.activation) else { return nil }
+        guard let u = l.units, let a = kerasActivation(l.activation, keras3: l.keras3) else { return nil }
         return DenseKind(units: u, useBias: l.useBias ?? true, activation: a)
     }
 }
@@ -82,7 +85,12 @@ extension ActivationKind: KerasLayer {
     public static var kerasClassNames: [String] { ["Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"] }
 
     public func kerasDisagreement(_ l: KerasLayerConfig, module: Module?) -> KerasDisagreement? {
-        let model = kerasActivationName(activation) ?? "\(activation)"
+        var model = kerasActivationName(activation) ?? "\(activation)"
+        if case let .thresholdedReLU(m, s, t) = activation {
+            var own = KerasLayerConfig(name: "", className: "ReLU")
+            own.maxValue = m.map { Double($0) }; own.negativeSlope = Double(s); own.threshold = Double(t)
+            model = Self.reluActivationName(own)
+        }
         if l.className == "ReLU" {
             let file = Self.reluActivationName(l)
             return file == model ? nil : .init("activation", file: file, model: model)
@@ -96,13 +104,20 @@ extension ActivationKind: KerasLayer {
     public static func fromKeras(_ l: KerasLayerConfig) -> ActivationKind? {
         switch l.className {
         case "ReLU":
-            switch reluActivationName(l) { case "relu": return ActivationKind(.relu); case "relu6": return ActivationKind(.relu6); default: return nil }
+            switch reluActivationName(l) {
+            case "relu": return ActivationKind(.relu)
+            case "relu6": return ActivationKind(.relu6)
+            default:
+                let slope = Float(l.negativeSlope ?? 0), t = Float(l.threshold ?? 0)
+                if l.maxValue == nil, t == 0 { return ActivationKind(.leakyReLU(alpha: slope)) }
+                return ActivationKind(.thresholdedReLU(maxValue: l.maxValue.map { Float($0) }, slope: slope, threshold: t))
+            }
         case "LeakyReLU": return ActivationKind(.leakyReLU(alpha: Float(l.alpha ?? l.negativeSlope ?? 0.3)))
         case "ELU": return ActivationKind(.elu(alpha: Float(l.alpha ?? 1)))
         case "Softmax": return l.axis == nil || l.axis == -1 ? ActivationKind(.softmax) : nil
         default: break
         }
-        guard let a = kerasActivation( l.activation) else { return nil }
+        guard let a = kerasActivation(l.activation, keras3: l.keras3) else { return nil }
         return ActivationKind(a ?? .linear)
     }
 
@@ -184,7 +199,7 @@ extension ReshapeKind: KerasLayer {
 
 extension FlattenKind: KerasLayer {
     public static var kerasClassNames: [String] { ["Flatten"] }
-    public static func fromKeras(_ l: KerasLayerConfig) -> FlattenKind? { FlattenKind() }
+    public static func fromKeras(_ l: KerasLayerConfig) -> FlattenKind? { FlattenKind(channelsFirst: l.dataFormat == "channels_first") }
 }
 
 extension DropoutKind: KerasLayer {

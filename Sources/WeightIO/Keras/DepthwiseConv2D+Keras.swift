@@ -12,7 +12,7 @@ extension DepthwiseConv2DKind: KerasLayer {
     }
 
     public static func fromKeras(_ l: KerasLayerConfig) -> DepthwiseConv2DKind? {
-        guard let k = square(l.kernelSize), let p = kerasPaddingKind( l.padding), let a = kerasActivation( l.activation) else { return nil }
+        guard let k = square(l.kernelSize), let p = kerasPaddingKind( l.padding), let a = kerasActivation(l.activation, keras3: l.keras3) else { return nil }
         return DepthwiseConv2DKind(kernel: k, stride: square(l.strides) ?? 1, padding: p, depthMultiplier: l.depthMultiplier ?? 1,
                                    useBias: l.useBias ?? true, activation: a)
     }

@@ -32,6 +32,8 @@ public enum KerasLayers {
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,
         Pool2DKind.self, GlobalPool2DKind.self, FlattenKind.self, DenseKind.self, DropoutKind.self,
         LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self, ReshapeKind.self,
+        SeparableConv2DKind.self, SubtractKind.self, AverageKind.self, MaximumKind.self, Cropping2DKind.self,
+        UpSampling2DKind.self, RescalingKind.self, NormalizationKind.self, PReLUKind.self,
     ]
 
     /// Kinds by Keras class name.
@@ -64,13 +66,29 @@ func kerasActivationName(_ a: Activation?) -> String? {
     case .softmax?: return "softmax"
     case .elu?: return "elu"
     case .leakyReLU?: return "leaky_relu"
+    case .selu?: return "selu"
+    case .swish?: return "swish"
+    case .gelu?: return "gelu"
+    case .softplus?: return "softplus"
+    case .softsign?: return "softsign"
+    case .exponential?: return "exponential"
+    case .hardSigmoid?: return "hard_sigmoid"
     default: return nil
     }
 }
 
-/// The NN activation of a Keras activation name (nil: unknown).
-func kerasActivation(_ name: String?) -> Activation?? {
+/// The NN activation of a Keras activation name (nil: unknown). `keras3`: Keras 3's definitions
+/// where they differ from Keras 2's (hard_sigmoid).
+func kerasActivation(_ name: String?, keras3: Bool = false) -> Activation?? {
     switch name {
+    case "selu"?: return .selu
+    case "swish"?, "silu"?: return .swish
+    case "gelu"?: return .gelu
+    case "softplus"?: return .softplus
+    case "softsign"?: return .softsign
+    case "exponential"?: return .exponential
+    case "hard_sigmoid"?: return .hardSigmoid(slope: keras3 ? 1 / 6 : 0.2)
+    case "hard_silu"?, "hard_swish"?: return nil
     case nil, "linear"?: return .some(nil)
     case "relu"?: return .relu
     case "relu6"?: return .relu6

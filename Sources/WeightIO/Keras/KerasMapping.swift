@@ -15,6 +15,8 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
     case flattenedDense(channels: Int, height: Int, width: Int)
     /// DepthwiseConv2D kernel: Keras (kh, kw, C, m) -> Graft [C·m, 1, kh, kw] (output channel c·m + j).
     case depthwiseToOihw(multiplier: Int)
+    /// A per-position tensor (PReLU alpha): Keras (H, W, C) -> Graft [C, H, W].
+    case hwcToChw
 
     /// The Graft shape for a Keras tensor shape, or nil when the layout cannot apply to it.
     public func graftShape(forKeras s: [Int]) -> [Int]? {
@@ -24,6 +26,7 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
         case .inOutToOutIn: return s.count == 2 ? [s[1], s[0]] : nil
         case let .flattenedDense(c, h, w): return s.count == 2 && s[0] == c * h * w ? [s[1], s[0]] : nil
         case let .depthwiseToOihw(m): return s.count == 4 && s[3] == m ? [s[2] * s[3], 1, s[0], s[1]] : nil
+        case .hwcToChw: return s.count == 3 ? [s[2], s[0], s[1]] : nil
         }
     }
 
@@ -35,6 +38,7 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
         case .inOutToOutIn: return s.count == 2 ? [s[1], s[0]] : nil
         case let .flattenedDense(c, h, w): return s.count == 2 && s[1] == c * h * w ? [s[1], s[0]] : nil
         case let .depthwiseToOihw(m): return s.count == 4 && s[1] == 1 && m > 0 && s[0] % m == 0 ? [s[2], s[3], s[0] / m, m] : nil
+        case .hwcToChw: return s.count == 3 ? [s[1], s[2], s[0]] : nil
         }
     }
 
@@ -90,6 +94,9 @@ public enum KerasLayout: Sendable, Equatable, Hashable {
                     for y in 0..<kh { for x in 0..<kw { for ci in 0..<c { for j in 0..<m {
                         move(k, ((ci * m + j) * kh + y) * kw + x); k += 1
                     } } } }
+                case .hwcToChw:                            // Keras [h, w, c] -> Graft [c, h, w]
+                    let (c, h, w) = (g[0], g[1], g[2])
+                    for y in 0..<h { for x in 0..<w { for ch in 0..<c { move(k, (ch * h + y) * w + x); k += 1 } } }
                 }
             }
         }
@@ -103,6 +110,8 @@ public enum KerasWeightName: String, Sendable, CaseIterable {
     case movingMean = "moving_mean"
     case movingVariance = "moving_variance"
     case depthwiseKernel = "depthwise_kernel"
+    case pointwiseKernel = "pointwise_kernel"
+    case alpha, mean, variance
 }
 
 /// Where a Graft parameter lives in a Keras file, and how to convert it.
@@ -160,7 +169,7 @@ extension ModelGraph {
             let ins = inputShapes(n)
             let from = n.inputs.count == 1 ? flat[n.inputs[0]] : nil
             out[n.name] = KerasWeightContext(inputs: ins, flattenedFrom: from)
-            if n.layer is FlattenKind, ins.count == 1, ins[0].count == 3 { flat[n.name] = ins[0] }
+            if let f = n.layer as? FlattenKind, ins.count == 1, ins[0].count == 3 { if !f.channelsFirst { flat[n.name] = ins[0] } }
             else if n.layer.parameters(ins).isEmpty, let f = from { flat[n.name] = f }
         }
         return out

@@ -21,6 +21,8 @@ public enum LayerKinds {
         DepthwiseConv2DKind.self, Conv2DKind.self, BatchNormKind.self, ActivationKind.self, ZeroPadding2DKind.self,
         Pool2DKind.self, GlobalPool2DKind.self, FlattenKind.self, DenseKind.self, DropoutKind.self,
         LocalResponseNormKind.self, AddKind.self, MultiplyKind.self, ConcatenateKind.self, ReshapeKind.self,
+        SeparableConv2DKind.self, SubtractKind.self, AverageKind.self, MaximumKind.self, Cropping2DKind.self,
+        UpSampling2DKind.self, RescalingKind.self, NormalizationKind.self, PReLUKind.self,
     ]
 
     /// The kind describing `module`, or nil when no zoo kind does (the module then runs as itself).

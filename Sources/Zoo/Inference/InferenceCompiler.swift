@@ -61,6 +61,7 @@ public enum InferenceCompiler {
         case .absTanh?: [.tanh, .abs]
         case .sigmoid?: [.logistic]
         case .softmax?: nil
+        default: nil   // the other Keras functions run as their module
         }
     }
 

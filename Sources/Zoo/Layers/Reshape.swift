@@ -3,7 +3,11 @@ import NN
 
 /// Keras `Flatten`: [C, H, W] -> [C·H·W] in CHW order (the Keras map permutes the next Dense's rows).
 public struct FlattenKind: LayerKind, ModuleBuildable, Hashable {
-    public init() {}
+    /// The source model flattened channels-first data (Keras `data_format="channels_first"`): its rows
+    /// are already in CHW order, so the next Dense's kernel needs no permutation.
+    public var channelsFirst = false
+
+    public init(channelsFirst: Bool = false) { self.channelsFirst = channelsFirst }
 
     public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
         let s = try single(inputs, what: "flatten")
