@@ -42,7 +42,7 @@ let package = Package(
         // `finetune bench`: Graft side by side with PyTorch and TensorFlow (launches Python peers).
         .target(name: "Bench", dependencies: ["TensorCore", "DNNL", "NN", "Zoo", "Training"], swiftSettings: fastSwift),
         .executableTarget(name: "finetune", dependencies: [
-            "TensorCore", "DNNL", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "TensorCore", "DNNL", "WeightIO", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
         .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "DNNL", "NN", "ImageIO"], swiftSettings: fastSwift),
 

@@ -10,6 +10,11 @@ public enum RuntimeEnvironment {
     /// Logical CPUs available to this process.
     public static var processorCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
+    /// This executable's absolute path (child processes run it again).
+    public static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
     /// Physical memory in bytes (the default cache budget is a quarter of it, at most 2 GiB).
     public static var physicalMemory: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
 }

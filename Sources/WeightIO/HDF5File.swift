@@ -38,28 +38,39 @@ public enum HDF5AttributeValue: Equatable, Sendable {
 public final class HDF5File {
     public let path: String
     public let isWritable: Bool
+    /// Size on disk when opened for reading: the bound on what any dataset or attribute may declare.
+    let byteSize: Int
     private var id: hid_t
     private var isOpen = true
 
-    private init(path: String, id: hid_t, writable: Bool) {
+    private init(path: String, id: hid_t, writable: Bool, byteSize: Int = Int.max) {
         self.path = path
         self.id = id
         self.isWritable = writable
+        self.byteSize = byteSize
     }
 
     deinit { if isOpen { _ = H5Fclose(id) } }
+
+    /// The size of a file that may be an HDF5 file: refuses a missing path, a directory, a FIFO or
+    /// device (which would block or never end), and an empty file, without HDF5 touching it.
+    static func checkedSize(_ path: String) throws -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw WeightIOError(.fileNotFound, file: path, "no such file") }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (it is a directory)")
+        default: throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (not a regular file)")
+        }
+        if info.st_size == 0 { throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (empty, 0 bytes)") }
+        return Int(info.st_size)
+    }
 
     /// Opens an existing file read-only. Distinguishes a missing file, an empty or non-HDF5 file, and
     /// a truncated or damaged HDF5 file.
     public static func open(_ path: String) throws -> HDF5File {
         hdf5Quiet()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw WeightIOError(.fileNotFound, file: path, "no such file")
-        }
-        if isDirectory.boolValue { throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (it is a directory)") }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
-        if size == 0 { throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (empty, 0 bytes)") }
+        let size = try checkedSize(path)
         let signature = H5Fis_hdf5(path)
         if signature == 0 {
             throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (no HDF5 signature in its \(size) bytes)")
@@ -73,7 +84,7 @@ public final class HDF5File {
             throw WeightIOError(.corruptFile, file: path,
                                 "truncated or corrupt HDF5 file (\(size) bytes; HDF5: \(why.isEmpty ? "open failed" : why))")
         }
-        return HDF5File(path: path, id: fid, writable: false)
+        return HDF5File(path: path, id: fid, writable: false, byteSize: size)
     }
 
     /// Creates (or truncates) a file for writing. HDF5 defaults give superblock v0 and old-style
@@ -168,8 +179,8 @@ public class HDF5Object {
         defer { H5Tclose(tid) }
         let sid = H5Aget_space(aid)
         defer { H5Sclose(sid) }
-        let (shape, count, isScalar) = spaceShape(sid)
         let what = "attribute '\(attribute)' of '\(name)'"
+        let (shape, count, isScalar) = try checkedCount(sid, elementSize: H5Tget_size(tid), bound: file.byteSize, what: what)
         switch H5Tget_class(tid) {
         case H5T_STRING:
             let strings = try readStrings(fileType: tid, count: count, what: what) { mem, buf in H5Aread(aid, mem, buf) }
@@ -302,7 +313,11 @@ public class HDF5Object {
         let pad = H5Tget_strpad(fileType)
         let mem = H5Tcopy(fileType)
         defer { H5Tclose(mem) }
-        var bytes = [UInt8](repeating: 0, count: size * count)
+        let (total, overflow) = size.multipliedReportingOverflow(by: count)
+        guard !overflow, total <= file.byteSize else {
+            throw error(.malformed, "\(what): \(count) strings of \(size) bytes do not fit in the file (the file is damaged)")
+        }
+        var bytes = [UInt8](repeating: 0, count: total)
         let status = bytes.withUnsafeMutableBytes { read(mem, $0.baseAddress!) }
         if status < 0 { throw error(.hdf5Failure, "cannot read \(what) (\(hdf5LastError()))") }
         return (0..<count).map { i in
@@ -322,17 +337,48 @@ func decodeText(_ bytes: [UInt8]) -> String {
 
 final class NameBox { var names: [String] = [] }
 
-/// Shape, element count and scalar-ness of a dataspace (a null dataspace has 0 elements).
-func spaceShape(_ sid: hid_t) -> (shape: [Int], count: Int, isScalar: Bool) {
+/// Shape, element count and scalar-ness of a dataspace (a null dataspace has 0 elements). The count
+/// is nil when the declared dimensions do not fit an `Int` product (a damaged or hostile file).
+func spaceShape(_ sid: hid_t) -> (shape: [Int], count: Int?, isScalar: Bool) {
     switch H5Sget_simple_extent_type(sid) {
     case H5S_SCALAR: return ([], 1, true)
     case H5S_SIMPLE:
         let rank = Int(H5Sget_simple_extent_ndims(sid))
+        guard rank >= 0 && rank <= 32 else { return ([], nil, false) }   // H5S_MAX_RANK
         var dims = [hsize_t](repeating: 0, count: max(rank, 1))
-        H5Sget_simple_extent_dims(sid, &dims, nil)
-        let shape = dims.prefix(rank).map { Int($0) }
-        return (shape, shape.reduce(1, *), false)
+        guard H5Sget_simple_extent_dims(sid, &dims, nil) >= 0 else { return ([], nil, false) }
+        let shape = dims.prefix(rank).map { Int(clamping: $0) }
+        return (shape, checkedProduct(shape), false)
     default: return ([0], 0, false)
+    }
+}
+
+/// The product of `factors`, or nil when it overflows or a factor is negative.
+func checkedProduct(_ factors: [Int]) -> Int? {
+    var result = 1
+    for f in factors {
+        guard f >= 0 else { return nil }
+        let (p, overflow) = result.multipliedReportingOverflow(by: f)
+        if overflow { return nil }
+        result = p
+    }
+    return result
+}
+
+extension HDF5Object {
+    /// The element count of a dataspace once its declared bytes (`count * elementSize`) are known to
+    /// fit in `bound` bytes: checked before anything is allocated or read, so a small file cannot
+    /// declare gigabytes.
+    func checkedCount(_ sid: hid_t, elementSize: Int, bound: Int, what: String) throws -> (shape: [Int], count: Int, isScalar: Bool) {
+        let (shape, count, isScalar) = spaceShape(sid)
+        guard let count else {
+            throw error(.malformed, "\(what) declares dimensions \(shape) whose element count overflows (the file is damaged)")
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: max(elementSize, 1))
+        guard !overflow, bytes <= bound else {
+            throw error(.malformed, "\(what) declares \(shape) x \(elementSize) bytes, more than the file's \(file.byteSize) bytes can hold (the file is damaged)")
+        }
+        return (shape, count, isScalar)
     }
 }
 
@@ -445,6 +491,22 @@ public final class HDF5Dataset: HDF5Object {
         return spaceShape(sid).shape
     }
 
+    /// The most bytes this dataset's values may decode from: the file size, or for a filtered
+    /// (compressed) dataset its stored bytes times `maxCompressionRatio`.
+    var declaredBytesBound: Int {
+        let dcpl = H5Dget_create_plist(id)
+        defer { if dcpl >= 0 { H5Pclose(dcpl) } }
+        let filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0
+        if filters <= 0 { return file.byteSize }
+        let stored = min(Int(clamping: H5Dget_storage_size(id)), file.byteSize)
+        return stored.multipliedReportingOverflow(by: HDF5Dataset.maxCompressionRatio).overflow
+            ? Int.max : stored * HDF5Dataset.maxCompressionRatio
+    }
+
+    /// Weights compress poorly (about 1.1x with deflate); a ratio beyond this means a damaged or
+    /// hostile file (deflate's own limit is about 1032).
+    static let maxCompressionRatio = 256
+
     /// Human-readable element type, e.g. `float32`, `float16`, `int64`, `vlen string`.
     public var typeDescription: String {
         let tid = H5Dget_type(id)
@@ -468,7 +530,8 @@ public final class HDF5Dataset: HDF5Object {
         defer { H5Tclose(tid) }
         let sid = H5Dget_space(id)
         defer { H5Sclose(sid) }
-        let (shape, count, _) = spaceShape(sid)
+        let (shape, count, _) = try checkedCount(sid, elementSize: H5Tget_size(tid), bound: declaredBytesBound,
+                                                 what: "dataset '\(name)'")
         var tensor = Tensor(uninitializedShape: shape)
         if count == 0 { return tensor }
         let out = tensor.mutablePointer()
@@ -506,7 +569,9 @@ public final class HDF5Dataset: HDF5Object {
         hdf5Quiet()
         let sid = H5Dget_space(id)
         defer { H5Sclose(sid) }
-        let count = spaceShape(sid).count
+        let tid = H5Dget_type(id)
+        defer { H5Tclose(tid) }
+        let count = try checkedCount(sid, elementSize: H5Tget_size(tid), bound: declaredBytesBound, what: "dataset '\(name)'").count
         var values = [Int64](repeating: 0, count: max(count, 1))
         if count > 0 { try check(H5Dread(id, chdf5_native_int64(), hid_t(H5S_ALL), hid_t(H5S_ALL), chdf5_p_default(), &values)) }
         return Array(values.prefix(count))

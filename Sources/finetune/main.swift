@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import TensorCore
 import Training
+import WeightIO
 
 /// `finetune`: parses the command line and dispatches to the Training module's jobs.
 /// Every error ends as one line on stderr and a non-zero exit.
@@ -24,6 +26,22 @@ func runReportingErrors(_ body: () throws -> Void) throws {
         FileHandle.standardError.write(Data("error: \(message.split(separator: "\n").joined(separator: "; "))\n".utf8))
         throw ExitCode(1)
     }
+}
+
+// Weight files the user names are read by a child process (this binary's hidden subcommand), so a
+// crash or endless loop inside libhdf5 becomes one error line naming the file.
+if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == ContainedReader.subcommand {
+    exit(ContainedReader.serve(arguments: Array(CommandLine.arguments.dropFirst(2))))
+}
+WeightReadPolicy.install(WeightReadPolicy(containment: ContainedReader(command: [RuntimeEnvironment.executablePath,
+                                                                                ContainedReader.subcommand])))
+
+/// `--allow-nonfinite-weights`: keep NaN/Inf weights (the installed policy refuses them).
+func allowNonFiniteWeights(_ allow: Bool) {
+    guard allow else { return }
+    var policy = WeightReadPolicy.installed
+    policy.allowNonFiniteWeights = true
+    WeightReadPolicy.install(policy)
 }
 
 Finetune.main()

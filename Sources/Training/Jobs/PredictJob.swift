@@ -32,19 +32,30 @@ public enum PredictJob {
         return files
     }
 
+    /// Predictions for the images that decode; each one that does not gives one `warn` line naming it
+    /// (and is left out). Throws when none decodes.
     public static func run(_ loaded: LoadedModel, files: [URL], preprocess: Preprocessing?, top k: Int,
-                           batchSize: Int = 32) throws -> [Prediction] {
+                           batchSize: Int = 32, warn: WarningHandler = Warnings.standardError) throws -> [Prediction] {
         let p = loaded.preprocessing(override: preprocess)
         var results: [Prediction] = []
         var start = 0
+        var firstFailure: Error?
         while start < files.count {
-            let chunk = Array(files[start..<min(start + batchSize, files.count)])
+            var images: [(URL, Image)] = []
+            for f in files[start..<min(start + batchSize, files.count)] {
+                do {
+                    images.append((f, try ImageDecoder.decode(file: f, as: p.pixelFormat)))   // full size, as Keras's load_img
+                } catch {
+                    firstFailure = firstFailure ?? error
+                    warn(String(describing: error).split(separator: "\n").joined(separator: "; ") + " (skipped)")
+                }
+            }
+            start += batchSize
+            if images.isEmpty { continue }
+            let chunk = images.map(\.0)
             var batch = Tensor(uninitializedShape: [chunk.count, p.channels, p.height, p.width])
             let dst = batch.mutablePointer()
-            for (i, f) in chunk.enumerated() {
-                let image = try ImageDecoder.decode(file: f, as: p.pixelFormat)   // full size, as Keras's load_img
-                p.apply(image, into: dst + i * p.sampleSize)
-            }
+            for (i, (_, image)) in images.enumerated() { p.apply(image, into: dst + i * p.sampleSize) }
             let probs = loaded.probabilities(batch)
             let c = probs.shape[1]
             for (i, f) in chunk.enumerated() {
@@ -53,14 +64,16 @@ public enum PredictJob {
                 results.append(Prediction(file: f.path, probabilities: row,
                                           top: order.map { .init(class: loaded.classNames[$0], probability: row[$0]) }))
             }
-            start += batchSize
         }
+        if results.isEmpty, let firstFailure { throw firstFailure }
         return results
     }
 
     public static func json(_ predictions: [Prediction]) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted]
+        // Weights loaded with --allow-nonfinite-weights can give NaN: written as strings, not an error.
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return String(decoding: try e.encode(predictions), as: UTF8.self)
     }
 
