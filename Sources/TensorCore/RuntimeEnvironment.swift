@@ -37,6 +37,7 @@ extension RuntimeOptions {
     /// | GRAFT_TENSOR_POOL | 0 turns it off | on |
     /// | GRAFT_AUGMENT_FUSED | 0 turns it off | on |
     /// | GRAFT_CACHE_MEMORY | a size (`2GiB`, `512MiB`, bytes) | min(2 GiB, 25% of RAM) |
+    /// | GRAFT_CONTAIN_HDF5 | 0 reads weight files in-process | on |
     public init(environment: [String: String]) {
         self.init()
         cacheMemory = RuntimeOptions.defaultCacheMemory(physicalMemory: RuntimeEnvironment.physicalMemory)
@@ -55,5 +56,6 @@ extension RuntimeOptions {
         if environment["GRAFT_INFER_DW_FUSION"] == "0" { inference.fuseDepthwise = false }
         if environment["GRAFT_TENSOR_POOL"] == "0" { tensorPool = false }
         if environment["GRAFT_AUGMENT_FUSED"] == "0" { fusedAugment = false }
+        if environment["GRAFT_CONTAIN_HDF5"] == "0" { containHDF5 = false }
     }
 }

@@ -33,8 +33,10 @@ func runReportingErrors(_ body: () throws -> Void) throws {
 if CommandLine.arguments.count > 1 && CommandLine.arguments[1] == ContainedReader.subcommand {
     exit(ContainedReader.serve(arguments: Array(CommandLine.arguments.dropFirst(2))))
 }
-WeightReadPolicy.install(WeightReadPolicy(containment: ContainedReader(command: [RuntimeEnvironment.executablePath,
-                                                                                ContainedReader.subcommand])))
+if RuntimeOptions(environment: RuntimeEnvironment.variables).containHDF5 {
+    WeightReadPolicy.install(WeightReadPolicy(containment: ContainedReader(command: [RuntimeEnvironment.executablePath,
+                                                                                    ContainedReader.subcommand])))
+}
 
 /// `--allow-nonfinite-weights`: keep NaN/Inf weights (the installed policy refuses them).
 func allowNonFiniteWeights(_ allow: Bool) {

@@ -33,21 +33,20 @@ public enum PredictJob {
     }
 
     /// Predictions for the images that decode; each one that does not gives one `warn` line naming it
-    /// (and is left out). Throws when none decodes.
+    /// (and is left out). Throws when none decodes (the one error, or a summary naming the first).
     public static func run(_ loaded: LoadedModel, files: [URL], preprocess: Preprocessing?, top k: Int,
                            batchSize: Int = 32, warn: WarningHandler = Warnings.standardError) throws -> [Prediction] {
         let p = loaded.preprocessing(override: preprocess)
         var results: [Prediction] = []
         var start = 0
-        var firstFailure: Error?
+        var failures: [Error] = []
         while start < files.count {
             var images: [(URL, Image)] = []
             for f in files[start..<min(start + batchSize, files.count)] {
                 do {
                     images.append((f, try ImageDecoder.decode(file: f, as: p.pixelFormat)))   // full size, as Keras's load_img
                 } catch {
-                    firstFailure = firstFailure ?? error
-                    warn(String(describing: error).split(separator: "\n").joined(separator: "; ") + " (skipped)")
+                    failures.append(error)
                 }
             }
             start += batchSize
@@ -65,7 +64,11 @@ public enum PredictJob {
                                           top: order.map { .init(class: loaded.classNames[$0], probability: row[$0]) }))
             }
         }
-        if results.isEmpty, let firstFailure { throw firstFailure }
+        if results.isEmpty, let first = failures.first {
+            if failures.count == 1 { throw first }
+            throw JobError("none of the \(failures.count) images could be read; the first: \(first)")
+        }
+        for error in failures { warn(String(describing: error).split(separator: "\n").joined(separator: "; ") + " (skipped)") }
         return results
     }
 
