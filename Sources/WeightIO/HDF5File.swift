@@ -13,7 +13,12 @@ import TensorCore
 func hdf5LastError() -> String {
     var buffer = [CChar](repeating: 0, count: 512)
     chdf5_last_error(&buffer, buffer.count)
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    // A failed system call's message carries a timestamp, buffer addresses and sizes; keep its cause.
+    if let start = message.range(of: "error message = '"), let end = message[start.upperBound...].firstIndex(of: "'") {
+        return String(message[start.upperBound..<end])
+    }
+    return message
 }
 
 public enum HDF5ObjectKind: Sendable, Equatable { case group, dataset, other }
