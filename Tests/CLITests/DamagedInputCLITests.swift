@@ -112,4 +112,17 @@ import Zoo
         #expect(r.stderrLines.contains { $0.hasPrefix("warning: ") && $0.contains("bad.png") }, "\(r)")
         #expect(!r.stderr.contains("warning: warning:"), "\(r)")
     }
+
+    /// A file that crashes libhdf5 itself (SIGSEGV in H5HG_read, scripts/make_damaged_fixtures.py): one
+    /// error line through the contained reader, for every command that reads a weight file.
+    @Test func aFileThatCrashesLibHDF5IsOneErrorLine() throws {
+        let damaged = CLI.packageRoot.appendingPathComponent("Tests/WeightIOTests/Fixtures/damaged_global_heap.h5").path
+        let image = CLI.packageRoot.appendingPathComponent("Tests/WeightIOTests/Fixtures/kerasfile_mnist_cnn_input.png").path
+        for args in [["inspect", damaged], ["predict", "--model", damaged, image],
+                     ["predict", "--base", "lenet5", "--weights", damaged, "--classes", "10", image]] {
+            let r = try CLI.run(args)
+            #expect(!r.terminatedBySignal && r.status == 1, "\(args): \(r)")
+            #expect(r.stderrLines == ["error: \(damaged): the HDF5 library failed reading it (the file is damaged)"], "\(args): \(r)")
+        }
+    }
 }
