@@ -76,8 +76,11 @@ import Zoo
                                                    withDestinationPath: "/dev/zero")
         let started = Date()
         let running = try CLI.Running(["predict", "--model", model.path, folder.path])
-        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { running.kill() }   // a FIFO once hung it
+        let pid = running.process.processIdentifier
+        let watchdog = DispatchWorkItem { _ = kill(pid, SIGKILL) }   // a FIFO once hung it
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60, execute: watchdog)
         let r = running.wait()
+        watchdog.cancel()
         #expect(Date().timeIntervalSince(started) < 60)
         #expect(r.status == 0, "\(r)")
         let results = r.stdout.split(separator: "\n").filter { $0.contains(".png: ") }
