@@ -50,11 +50,11 @@ public struct LoadedModel {
             guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): model file not found") }
             if try detectWeightFileFormat(path: path) == .keras2FullModel {
                 // A Keras model file: its own graph computes what Keras did, probabilities included.
-                let (model, _) = try loadKerasModel(path: path)
+                let (model, _) = try namingFile(path) { try loadKerasModel(path: path) }
                 return LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
                                    outputActivation: nil, source: path, plan: PlanCache(inference))
             }
-            let (model, meta) = try loadNativeModel(path: path)
+            let (model, meta) = try namingFile(path) { try loadNativeModel(path: path) }
             if let c = q.classes, c != model.classCount {
                 throw JobError("\(path): the model has \(model.classCount) classes, --classes is \(c)")
             }
@@ -136,5 +136,14 @@ final class PlanCache: @unchecked Sendable {
         plan = p
         lock.unlock()
         return p(x)
+    }
+}
+
+/// Runs `body`; an error whose message does not name `path` (a layer graph the file's config cannot
+/// build, say) comes back as a ``JobError`` that does, so every refusal of a file names it.
+func namingFile<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch {
+        if String(describing: error).contains(path) { throw error }
+        throw JobError("\(path): \(error)")
     }
 }
