@@ -37,7 +37,7 @@ public struct ContainedReader: Sendable, Equatable {
     public var command: [String]
     /// Seconds a read may take: `baseTimeout` plus one second per `bytesPerSecond` of file.
     public var baseTimeout: Double = 10
-    public var bytesPerSecond: Double = 50_000_000
+    public var bytesPerSecond: Double = 10_000_000   // a slow disk; a healthy read is 10-50x faster
 
     public init(command: [String]) { self.command = command }
 
@@ -190,6 +190,7 @@ extension ContainedReader {
     /// returns the exit code (0 also when the file was refused cleanly: the error travels as a frame).
     public static func serve(arguments: [String]) -> Int32 {
         guard arguments.count == 2, let mode = ContainedMode(rawValue: arguments[0]) else { return 2 }
+        limitAddressSpace(forFile: arguments[1])
         let out = FrameWriter(fd: STDOUT_FILENO)
         do {
             switch mode {
@@ -209,6 +210,20 @@ extension ContainedReader {
         }
         return 0
     }
+}
+
+/// Caps the child's address space (4 GiB plus three times the file) so that damaged metadata making
+/// libhdf5 allocate without bound ends this process, not the machine's memory.
+private func limitAddressSpace(forFile path: String) {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return }
+    let (triple, overflow) = Int(info.st_size).multipliedReportingOverflow(by: 3)
+    guard !overflow, triple < Int.max - (4 << 30) else { return }
+    let cap = rlim_t(triple + (4 << 30))
+    var current = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &current) == 0, current.rlim_cur > cap else { return }
+    var limit = rlimit(rlim_cur: cap, rlim_max: current.rlim_max)
+    _ = setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit)
 }
 
 final class FrameWriter {
