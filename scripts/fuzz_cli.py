@@ -94,8 +94,8 @@ def byte_mutant(data, rng):
         elif op == 4:
             b[i] = rng.randrange(256)
         else:   # patch a little-endian integer that looks like a small size or dimension
-            for _ in range(40):
-                k = rng.randrange(max(1, len(b) - 8))
+            for _ in range(40 if len(b) >= 8 else 0):
+                k = rng.randrange(len(b) - 7)
                 v = struct.unpack_from("<Q", b, k)[0]
                 if 1 <= v <= 4096:
                     struct.pack_into("<Q", b, k, rng.choice([0, 1 << 31, 1 << 40, 1 << 62, (1 << 64) - 1, v * 1000]))
