@@ -8,6 +8,13 @@ let fastSwift: [SwiftSetting] = ProcessInfo.processInfo.environment["GRAFT_BASEL
     .unsafeFlags(["-target-cpu", "haswell"]),
 ]
 
+// Open MPI is optional (finetune-mpi): its module, the Distributed target and the product exist only
+// where its development files are installed (Debian libopenmpi-dev); GRAFT_MPI=0 or 1 overrides.
+let mpiDevelopmentFiles = ["/usr/lib/x86_64-linux-gnu/pkgconfig/ompi-c.pc", "/usr/lib/aarch64-linux-gnu/pkgconfig/ompi-c.pc",
+                           "/usr/lib/pkgconfig/ompi-c.pc", "/usr/local/lib/pkgconfig/ompi-c.pc"]
+let withMPI = ProcessInfo.processInfo.environment["GRAFT_MPI"].map { $0 != "0" }
+    ?? mpiDevelopmentFiles.contains { FileManager.default.fileExists(atPath: $0) }
+
 let package = Package(
     name: "Graft",
     products: [
@@ -18,6 +25,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // TensorBoard event files (`--tensorboard`); the generated code is committed (scripts/generate_protos.sh).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
@@ -37,13 +46,16 @@ let package = Package(
         .target(name: "WeightIO", dependencies: ["NN", "Zoo", "CHDF5"], swiftSettings: fastSwift),
         .target(name: "ImageIO", dependencies: ["TensorCore", "CPNG", "CJPEG"], swiftSettings: fastSwift),
         .target(name: "Training", dependencies: ["NN", "Zoo", "WeightIO", "ImageIO",
-                                                 .product(name: "Yams", package: "Yams")],
+                                                 .product(name: "Yams", package: "Yams"),
+                                                 .product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: fastSwift),
         // `finetune bench`: Graft side by side with PyTorch and TensorFlow (launches Python peers).
         .target(name: "Bench", dependencies: ["TensorCore", "DNNL", "NN", "Zoo", "Training"], swiftSettings: fastSwift),
-        .executableTarget(name: "finetune", dependencies: [
+        // The command line (parse and dispatch only), shared by `finetune` and `finetune-mpi`.
+        .target(name: "FinetuneCLI", dependencies: [
             "TensorCore", "DNNL", "WeightIO", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
+        .executableTarget(name: "finetune", dependencies: ["FinetuneCLI"], swiftSettings: fastSwift),
         .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "DNNL", "NN", "ImageIO"], swiftSettings: fastSwift),
 
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "DNNL"]),
@@ -55,3 +67,13 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["Training"]),
     ]
 )
+
+if withMPI {
+    package.products.append(.executable(name: "finetune-mpi", targets: ["finetune-mpi"]))
+    package.targets += [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        // The MPI implementation of Training's DataParallelGroup.
+        .target(name: "Distributed", dependencies: ["Training", "CMPI"], swiftSettings: fastSwift),
+        .executableTarget(name: "finetune-mpi", dependencies: ["Distributed", "FinetuneCLI", "Training"], swiftSettings: fastSwift),
+    ]
+}

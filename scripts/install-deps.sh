@@ -2,7 +2,9 @@
 # Installs the native libraries Graft links (Debian 12 or Ubuntu), as root or through sudo.
 # Does nothing when they are already installed.
 set -euo pipefail
+# --with-mpi adds Open MPI (optional: finetune-mpi and its tests are built only where it is installed).
 packages=(libopenblas-dev libdnnl-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev libexif-dev pkg-config)
+if [ "${1:-}" = "--with-mpi" ]; then packages+=(libopenmpi-dev openmpi-bin); fi
 if dpkg -s "${packages[@]}" >/dev/null 2>&1; then exit 0; fi
 as_root=()
 if [ "$(id -u)" -ne 0 ]; then

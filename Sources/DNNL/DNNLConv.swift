@@ -42,7 +42,9 @@ public enum DNNLConv {
         return isa & avx512 == avx512
     }
 
-    struct Key: Hashable { let g: Conv2DGeometry; let pass: Pass; let bias: Bool; let algorithm: Algorithm }
+    /// `threads` is part of the key: oneDNN fixes a primitive's work split (and so the order of its
+    /// partial sums) and its scratchpad size from the creating thread's OpenMP count.
+    struct Key: Hashable { let g: Conv2DGeometry; let pass: Pass; let bias: Bool; let algorithm: Algorithm; let threads: Int }
 
     final class Cache: @unchecked Sendable {
         let lock = NSLock()
@@ -50,16 +52,19 @@ public enum DNNLConv {
     }
     static let cache = Cache()
 
-    /// The cached primitive for this geometry and pass (built on first use), or nil when oneDNN
-    /// cannot provide one.
-    static func primitive(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool, algorithm: Algorithm) -> DNNLConvPrimitive? {
-        let key = Key(g: g, pass: pass, bias: bias, algorithm: algorithm)
+    /// The cached primitive for this geometry and pass that runs on `threads` OpenMP threads (built on
+    /// first use), or nil when oneDNN cannot provide one. It is built with the calling thread's OpenMP
+    /// count set to `threads`, so which thread builds it first cannot change the bits it computes.
+    static func primitive(_ g: Conv2DGeometry, _ pass: Pass, bias: Bool, algorithm: Algorithm,
+                          threads: Int = Threads.count) -> DNNLConvPrimitive? {
+        let key = Key(g: g, pass: pass, bias: bias, algorithm: algorithm, threads: max(1, threads))
         cache.lock.lock()
         defer { cache.lock.unlock() }
         if let hit = cache.entries[key] { return hit }
         let winograd = algorithm == .winograd && winogradShape(g)
         let made = DNNLContext.shared.flatMap { ctx in
-            (winograd ? try? DNNLConvPrimitive(g, pass, bias: bias, algorithm: dnnl_convolution_winograd, context: ctx) : nil)
+            ctx.setOMPThreads?(Int32(key.threads))
+            return (winograd ? try? DNNLConvPrimitive(g, pass, bias: bias, algorithm: dnnl_convolution_winograd, context: ctx) : nil)
                 ?? (try? DNNLConvPrimitive(g, pass, bias: bias, algorithm: dnnl_convolution_direct, context: ctx))
         }
         cache.entries[key] = made
@@ -94,15 +99,16 @@ public enum DNNLConv {
                           perSlice: (Int, Int) -> [Int32: UnsafeMutableRawPointer]) -> Bool {
         let (per, count) = slices(g, threading: threading, slicesPerWorker: slicesPerWorker)
         if count == 1 {
-            guard let p = primitive(g, pass, bias: bias, algorithm: algorithm) else { return false }
+            guard let p = primitive(g, pass, bias: bias, algorithm: algorithm, threads: Threads.count) else { return false }
             p.execute(shared.merging(perSlice(0, 0)) { a, _ in a }, ompThreads: Threads.count)
             return true
         }
         var gFull = g; gFull.batch = per
         let tail = g.batch - per * (count - 1)
         var gTail = g; gTail.batch = tail
-        guard let pFull = primitive(gFull, pass, bias: bias, algorithm: algorithm),
-              let pTail = tail == per ? pFull : primitive(gTail, pass, bias: bias, algorithm: algorithm) else { return false }
+        guard let pFull = primitive(gFull, pass, bias: bias, algorithm: algorithm, threads: 1),
+              let pTail = tail == per ? pFull : primitive(gTail, pass, bias: bias, algorithm: algorithm, threads: 1)
+        else { return false }
         // Reorder shared blocked inputs once, when both slice primitives want the same layout.
         var sharedArgs = shared
         var preBlocked = Set<Int32>()

@@ -46,6 +46,8 @@ public final class BatchLoader: Sendable {
     /// Without a cache: each decoded image is first reduced to this shorter side, exactly as
     /// `DecodedImageCache` would hold it, so streaming gives the cached path's pixels.
     public let streamShorterSide: Int?
+    /// Data-parallel training: this process's share of every batch (nil: whole batches).
+    public let shard: LoaderShard?
     /// Batch tensors reused once the consumer has dropped them (see `BatchBufferPool`).
     let buffers: BatchBufferPool
 
@@ -65,13 +67,20 @@ public final class BatchLoader: Sendable {
     ///     reduction down to twice the output size).
     ///   - streamShorterSide: without a cache, reduce each decoded image to this shorter side first (the
     ///     cache's `maxShorterSide`, so both paths see the same pixels).
+    ///   - shard: serve only this share of each batch (the global batch is `batchSize`; order and
+    ///     augmentation stay those of the whole batch, so they do not depend on the share).
     /// - Throws: ``ImageIOError/invalidConfiguration(_:)`` for settings that cannot work.
     public init(dataset: ImageFolderDataset, preprocessing: ImagePreprocessing, augmentation: AugmentationConfig? = nil,
                 cache: DecodedImageCache? = nil, batchSize: Int, shuffle: Bool, dropLast: Bool = false,
                 seed: UInt64 = 0, workers: Int = Threads.count, prefetchBatches: Int? = nil,
-                decodeOptions: ImageDecodeOptions? = nil, fusedAugment: Bool = true, streamShorterSide: Int? = nil) throws {
+                decodeOptions: ImageDecodeOptions? = nil, fusedAugment: Bool = true, streamShorterSide: Int? = nil,
+                shard: LoaderShard? = nil) throws {
         try preprocessing.validate()
         guard batchSize > 0 else { throw ImageIOError.invalidConfiguration("batchSize \(batchSize) must be positive") }
+        if let shard, batchSize < shard.count {
+            throw ImageIOError.invalidConfiguration("batch size \(batchSize) is smaller than the \(shard.count) processes sharing each batch")
+        }
+        self.shard = shard
         if let cache, cache.dataset.samples != dataset.samples {
             throw ImageIOError.invalidConfiguration("the cache holds a different sample list than the dataset (use cache.dataset)")
         }
@@ -106,7 +115,9 @@ public final class BatchLoader: Sendable {
     }
 
     public var batchesPerEpoch: Int {
-        dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize
+        // Shared batches: a last batch too small to give every process a sample is left out.
+        let keepsLast = !dropLast && dataset.count % batchSize >= (shard?.count ?? 1)
+        return dataset.count / batchSize + (keepsLast ? 1 : 0)
     }
 
     /// Sample order of `epoch`: a seeded permutation, or 0..<n without shuffling.
@@ -130,7 +141,9 @@ public final class BatchLoader: Sendable {
 
     func batchIndices(order: [Int], batch: Int) -> [Int] {
         let lo = batch * batchSize
-        return Array(order[lo..<min(lo + batchSize, order.count)])
+        let whole = order[lo..<min(lo + batchSize, order.count)]
+        guard let shard else { return Array(whole) }
+        return Array(whole[shard.range(of: whole.count).shifted(by: lo)])
     }
 
     /// `scratch` belongs to the calling thread.
@@ -320,4 +333,18 @@ private final class PrefetchState: @unchecked Sendable {
         condition.broadcast()
         condition.unlock()
     }
+}
+
+/// Process `index` of `count` takes positions [index * n / count, (index + 1) * n / count) of a batch
+/// of n samples (shares differ by at most one).
+public struct LoaderShard: Sendable, Equatable {
+    public let index: Int
+    public let count: Int
+    public init(index: Int, count: Int) { self.index = index; self.count = max(1, count) }
+
+    public func range(of n: Int) -> Range<Int> { (index * n / count)..<((index + 1) * n / count) }
+}
+
+extension Range where Bound == Int {
+    func shifted(by d: Int) -> Range<Int> { (lowerBound + d)..<(upperBound + d) }
 }

@@ -100,6 +100,14 @@ public struct ImagePreprocessing: Codable, Sendable, Equatable {
         normalization.apply(planar, channels: channels, plane: width * height, into: out)
     }
 
+    /// The preprocessed images as one [N, C, H, W] batch.
+    public func batch(_ images: [Image]) -> Tensor {
+        var t = Tensor(uninitializedShape: [images.count, channels, height, width])
+        let dst = t.mutablePointer()
+        for (i, image) in images.enumerated() { apply(image, into: dst + i * sampleSize) }
+        return t
+    }
+
     /// The preprocessed image as a [1, C, H, W] tensor.
     public func apply(_ image: Image) -> Tensor {
         var t = Tensor(uninitializedShape: [1, channels, height, width])

@@ -83,8 +83,10 @@ public final class Var {
 
     public var shape: [Int] { value.shape }
 
-    /// Back-propagates from this (scalar or seeded) node through the tape.
-    public func backward(seed: Tensor? = nil) {
+    /// Back-propagates from this (scalar or seeded) node through the tape. `parameterReady` is called
+    /// once per parameter as soon as its gradient is complete (after its last use on the tape), so a
+    /// data-parallel step can start sending it while backward goes on.
+    public func backward(seed: Tensor? = nil, parameterReady: ((Parameter) -> Void)? = nil) {
         guard let root = node else { return }
         let start = seed ?? Tensor(shape: value.shape, repeating: 1)
         check(start.shape == value.shape, "backward: seed \(start.shape) for value \(value.shape)")
@@ -98,12 +100,23 @@ public final class Var {
             stack.append((n, true))
             for case let p? in n.parents where !visited.contains(ObjectIdentifier(p)) { stack.append((p, false)) }
         }
+        var usesLeft: [ObjectIdentifier: Int] = [:]
+        if parameterReady != nil {
+            for n in order { if let p = n.parameter { usesLeft[ObjectIdentifier(p), default: 0] += 1 } }
+        }
         root.grad = start
         // Pop in reverse topological order; releasing each node's tape lets its inputs' values go.
         while let n = order.popLast() {
             defer { n.parents = []; n.pullback = nil; n.reluPullback = nil }
             guard let g = n.grad else { continue }
-            if let p = n.parameter { p.accumulateGrad(g) }
+            if let p = n.parameter {
+                p.accumulateGrad(g)
+                if let parameterReady {
+                    let id = ObjectIdentifier(p)
+                    usesLeft[id, default: 1] -= 1
+                    if usesLeft[id] == 0 { parameterReady(p) }
+                }
+            }
             if n !== root { n.grad = nil }  // free intermediate gradients as we go
             if let pullback = n.pullback {
                 let grads = pullback(g)

@@ -187,6 +187,10 @@ extension Recipe {
 
         public init() {}
 
+        /// Whether training moved the picture's content (crop, zoom or translation): a model trained
+        /// so is expected to take shifted crops (test-time corner crops).
+        public var shiftsContent: Bool { crop > 0 || zoom > 0 || translation > 0 }
+
         enum CodingKeys: String, CodingKey, CaseIterable {
             case flip, rotation, translation, zoom, crop, colorJitter = "color_jitter", noise, erasing
         }

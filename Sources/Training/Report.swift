@@ -13,11 +13,22 @@ public enum Report {
         }
     }
 
+    /// One picture of a gallery: an image (a data URI, so the page stays one file) and caption lines.
+    public struct Figure: Sendable {
+        public var image: String
+        public var caption: [String]
+        /// Shown on hover (the file's path).
+        public var title: String
+        public init(image: String, caption: [String], title: String) { self.image = image; self.caption = caption; self.title = title }
+    }
+
     /// The whole page. `details` are (label, value) rows shown in a summary table (model, recipe, ...).
     /// `marks` are vertical lines on the curves at x (epoch) with a label: phase boundaries, the best epoch.
+    /// `topLosses`: the validation images the model got most wrong, with `topLossesNote` above them.
     public static func html(title: String, log: MetricsLog, confusion: ConfusionMatrix? = nil,
                             classNames: [String]? = nil, details: [(String, String)] = [],
-                            marks: [(x: Double, label: String)] = []) -> String {
+                            marks: [(x: Double, label: String)] = [], topLosses: [Figure] = [],
+                            topLossesNote: String = "") -> String {
         let e = log.epochs
         let loss = [
             Series(name: "train loss", color: "#1f77b4", points: e.map { (Double($0.epoch), $0.trainLoss) }),
@@ -43,10 +54,13 @@ public enum Report {
             body += confusionSVG(confusion, classNames: classNames) + "\n"
             body += "<h2>Per class</h2>\n" + classTable(confusion, classNames: classNames) + "\n"
         }
+        if !topLosses.isEmpty {
+            body += "<h2>Top losses</h2>\n<p>\(escape(topLossesNote))</p>\n" + gallery(topLosses) + "\n"
+        }
         return """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
-        <style>body{font-family:sans-serif;margin:2em;color:#222}table.details th{text-align:left;padding-right:1em}svg{display:block;margin:1em 0}table.classes{border-collapse:collapse}table.classes td,table.classes th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}table.classes td:first-child{text-align:left}</style>
+        <style>body{font-family:sans-serif;margin:2em;color:#222}table.details th{text-align:left;padding-right:1em}svg{display:block;margin:1em 0}table.classes{border-collapse:collapse}table.classes td,table.classes th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}table.classes td:first-child{text-align:left}div.gallery{display:flex;flex-wrap:wrap;gap:12px}div.gallery figure{margin:0;font-size:12px;max-width:240px}div.gallery img{display:block;image-rendering:auto}</style>
         </head><body>
         \(body)</body></html>
 
@@ -55,9 +69,20 @@ public enum Report {
 
     public static func write(to url: URL, title: String, log: MetricsLog, confusion: ConfusionMatrix? = nil,
                              classNames: [String]? = nil, details: [(String, String)] = [],
-                             marks: [(x: Double, label: String)] = []) throws {
+                             marks: [(x: Double, label: String)] = [], topLosses: [Figure] = [],
+                             topLossesNote: String = "") throws {
         try AtomicFile.write(html(title: title, log: log, confusion: confusion, classNames: classNames, details: details,
-                                  marks: marks), to: url)
+                                  marks: marks, topLosses: topLosses, topLossesNote: topLossesNote), to: url)
+    }
+
+    /// Figures side by side, wrapping.
+    public static func gallery(_ figures: [Figure]) -> String {
+        var s = "<div class=\"gallery\">\n"
+        for fig in figures {
+            s += "<figure title=\"\(escape(fig.title))\"><img src=\"\(fig.image)\" alt=\"\(escape(fig.caption.first ?? ""))\">"
+                + "<figcaption>\(fig.caption.map(escape).joined(separator: "<br>"))</figcaption></figure>\n"
+        }
+        return s + "</div>"
     }
 
     /// Precision, recall, F1 and support per class, as an HTML table.
@@ -84,9 +109,11 @@ public enum Report {
         return ticks
     }
 
-    /// An SVG line chart of x/y series with axes, ticks and a legend.
+    /// An SVG line chart of x/y series with axes, ticks and a legend. The x axis is ticked at whole
+    /// numbers, labelled by `xTick` (epochs; decades of a log10 axis); `markers` draws each point.
     public static func lineChart(_ series: [Series], yLabel: String, yRange: (Double, Double)? = nil,
-                                 width: Int = 760, height: Int = 320, marks: [(x: Double, label: String)] = []) -> String {
+                                 width: Int = 760, height: Int = 320, marks: [(x: Double, label: String)] = [],
+                                 xLabel: String = "epoch", xTick: (Int) -> String = { "\($0)" }, markers: Bool = true) -> String {
         // The legend has its own column right of the plot, so it never covers a curve.
         let left = 60.0, right = 140.0, top = 20.0, bottom = 40.0
         let pw = Double(width) - left - right, ph = Double(height) - top - bottom
@@ -113,12 +140,12 @@ public enum Report {
             s += "<line x1=\"\(f(px(m.x)))\" y1=\"\(f(top))\" x2=\"\(f(px(m.x)))\" y2=\"\(f(top + ph))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
             s += "<text x=\"\(f(px(m.x) + 3))\" y=\"\(f(top + 11 + Double(i % 2) * 12))\" fill=\"#555\">\(escape(m.label))</text>\n"
         }
-        let xTicks = Set(xs.map { Int($0) }).sorted()
+        let xTicks = Set(xs.map { Int($0.rounded(.up)) }.filter { Double($0) <= xMax }).sorted()
         let stride = max(1, xTicks.count / 10)
         for (i, x) in xTicks.enumerated() where i % stride == 0 {
-            s += "<text x=\"\(f(px(Double(x))))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(x)</text>"
+            s += "<text x=\"\(f(px(Double(x))))\" y=\"\(f(top + ph + 16))\" text-anchor=\"middle\">\(escape(xTick(x)))</text>"
         }
-        s += "\n<text x=\"\(f(left + pw / 2))\" y=\"\(height - 6)\" text-anchor=\"middle\">epoch</text>"
+        s += "\n<text x=\"\(f(left + pw / 2))\" y=\"\(height - 6)\" text-anchor=\"middle\">\(escape(xLabel))</text>"
         s += "<text transform=\"translate(14,\(f(top + ph / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
         for (i, ser) in series.enumerated() {
             let pts = ser.points.filter { $0.y.isFinite }
@@ -126,7 +153,7 @@ public enum Report {
                 let path = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
                 s += "<polyline fill=\"none\" stroke=\"\(ser.color)\" stroke-width=\"2\" points=\"\(path)\"/>\n"
             }
-            for p in pts {
+            for p in pts where markers {
                 s += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\" fill=\"\(ser.color)\"><title>\(escape(ser.name)) epoch \(Int(p.x)): \(String(format: "%.4f", p.y))</title></circle>"
             }
             let ly = top + 14 + Double(i) * 16

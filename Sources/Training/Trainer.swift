@@ -6,7 +6,7 @@ import TensorCore
 /// (e.g. `{ out, t in softmaxCrossEntropy(logits: out, labels: t.labels!) }`).
 public typealias LossFunction = (_ output: Var, _ targets: Targets) -> Var
 
-/// Callbacks around the loop. Hooks may set `trainer.stopRequested` to end `fit` after the epoch.
+/// Callbacks around the loop. Hooks may set `trainer.stopRequested` to end `fit` (see there).
 public struct TrainerHooks {
     /// Before each epoch (1-based): gradual unfreezing, data refresh.
     public var epochStart: ((Trainer, Int) throws -> Void)?
@@ -81,8 +81,12 @@ public final class Trainer {
     public private(set) var step = 0
     /// Metrics of every completed epoch.
     public private(set) var log = MetricsLog()
-    /// Set by a hook to end ``fit(_:validation:)`` after the current epoch (early stopping).
+    /// Set by a hook to end ``fit(_:validation:)``: from an epoch hook after that epoch (early stopping),
+    /// from a batch hook after that batch (the LR finder).
     public var stopRequested = false
+    /// Data-parallel training: gradients averaged over the group every step, epoch metrics summed
+    /// (nil: one process).
+    public var gradientSync: BucketedGradientSync?
     /// Steps the schedule spans (`epochs * batchesPerEpoch`), set when `fit` starts.
     public private(set) var totalSteps = 0
     /// Learning rate of the last step (base, before group scales).
@@ -161,7 +165,13 @@ public final class Trainer {
             guard value.isFinite else {
                 throw TrainingError.nonFiniteLoss(epoch: e, batch: b, step: step, value: value)
             }
-            l.backward()
+            if let sync = gradientSync {
+                sync.begin(localCount: batch.count)
+                l.backward(parameterReady: { sync.parameterReady($0) })
+                sync.finish()
+            } else {
+                l.backward()
+            }
             let lr = schedule(step, totalSteps)
             optimizer.step(parameters, lr: lr)
             step += 1
@@ -171,8 +181,13 @@ public final class Trainer {
             if let hits = Self.hits(out.value, batch.targets) { correct += hits.correct; scored += hits.count }
             hooks.batchEnd?(self, BatchResult(epoch: e, batch: b, step: step, size: batch.count, loss: value, lr: lr))
             progress?.update(batch: b, images: batch.count, loss: lossSum / Double(seen))
+            if stopRequested { break }   // a batch hook asked to stop now (the LR finder)
         }
         model.zeroGrad()
+        if let group = gradientSync?.group {   // the epoch's metrics over every rank's samples
+            let t = group.sum([lossSum, Double(seen), correct, Double(scored)])
+            (lossSum, seen, correct, scored) = (t[0], Int(t[1]), t[2], Int(t[3]))
+        }
         guard seen > 0 else { throw TrainingError.emptyEpoch(e) }
         return (lossSum / Double(seen), scored > 0 ? correct / Double(scored) : nil)
     }

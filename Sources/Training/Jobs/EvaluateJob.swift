@@ -6,8 +6,9 @@ import TensorCore
 /// matrix over DIR's class folders (DIR/val, DIR/valid or DIR/test when DIR has them).
 public enum EvaluateJob {
     /// `classNames`: evaluate only these class folders of DIR (others ignored); they must be the model's classes.
+    /// `tta`: average each image's probabilities over the test-time views (`TestTimeAugmentation`).
     public static func run(_ loaded: LoadedModel, data: String, classNames: [String]? = nil, preprocess: Preprocessing?,
-                           topK: Int) throws -> EvaluationSummary {
+                           topK: Int, tta: Bool = false) throws -> EvaluationSummary {
         var folder = URL(fileURLWithPath: data)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDir), isDir.boolValue else {
@@ -29,9 +30,14 @@ public enum EvaluateJob {
             }
         }
         let dataset = try ImageFolderDataset(folder: folder, classNames: loaded.classNames, ignoringOthers: classNames != nil)
+        var acc = EvaluationAccumulator(classCount: loaded.classNames.count, k: min(topK, loaded.classNames.count))
+        if tta {
+            try TestTimeAugmentation.evaluate(loaded, dataset: dataset, preprocessing: loaded.preprocessing(override: preprocess),
+                                              accumulator: &acc)
+            return acc.summary(classNames: loaded.classNames)
+        }
         let loader = try BatchLoader(dataset: dataset, preprocessing: loaded.preprocessing(override: preprocess),
                                      batchSize: 64, shuffle: false)
-        var acc = EvaluationAccumulator(classCount: loaded.classNames.count, k: min(topK, loaded.classNames.count))
         let batches = loader.batches(epoch: 0)
         while let b = try batches.next() {
             acc.add(scores: loaded.probabilities(b.images), labels: b.labels)

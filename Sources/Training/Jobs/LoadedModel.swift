@@ -25,6 +25,14 @@ public struct LoadedModel {
     public let source: String
     /// The model's inference plan (built on first use; the loaded weights do not change afterwards).
     let plan: PlanCache
+    /// Whether a mirror image is as good a view as the image (`--tta`): a Graft model trained with
+    /// horizontal flips, or else any RGB model (digits and other gray data are not mirror-symmetric).
+    public var mirrorInvariant: Bool { trainedWithFlip ?? ((model.inputShape.first ?? 3) != 1) }
+    /// Whether shifted crops are views the model knows (`--tta`): a Graft model trained with crop, zoom
+    /// or translation; assumed for models from elsewhere (ImageNet models train on random crops).
+    public var shiftInvariant: Bool { trainedWithShift ?? true }
+    /// What the model file says about its training augmentation (nil: it does not say).
+    var trainedWithFlip: Bool? = nil, trainedWithShift: Bool? = nil
 
     /// What to load: the command line's `--model`, `--base`, `--weights`, `--classes`, `--input-size`.
     public struct Request {
@@ -60,8 +68,11 @@ public struct LoadedModel {
             }
             let names = meta.classNames ?? (0..<model.classCount).map { "class\($0)" }
             let act = meta.extra["loss"] == "sigmoid" ? Activation.sigmoid : .softmax
-            return LoadedModel(model: model, options: meta.options, classNames: names,
-                               outputActivation: model.outputIsLogits ? act : nil, source: path, plan: PlanCache(inference))
+            var loaded = LoadedModel(model: model, options: meta.options, classNames: names,
+                                     outputActivation: model.outputIsLogits ? act : nil, source: path, plan: PlanCache(inference))
+            loaded.trainedWithFlip = meta.extra["augmentation_flip"].map { $0 == "true" }
+            loaded.trainedWithShift = meta.extra["augmentation_shift"].map { $0 == "true" }
+            return loaded
         }
         guard let base = q.base else { throw JobError("give --model FILE, or --base NAME (with --weights FILE)") }
         guard let weights = q.weights else { throw JobError("--base \(base) needs --weights FILE (or use --model FILE)") }

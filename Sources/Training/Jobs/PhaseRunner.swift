@@ -25,10 +25,14 @@ final class PhaseRunner {
     /// The weights of the best epoch, for `keep_best` (written atomically when an epoch improves).
     static let bestFileName = "best.h5"
 
+    /// The whole training set for the feature cache (differs from `trainImages` when data-parallel).
+    let featureImages: ImageBatchSource
+
     init(job: TrainJob, model: ZooModel, prepared: PreparedModel, trainImages: ImageBatchSource,
-         valImages: ImageBatchSource?, augmented: Bool, budget: CacheBudget) {
+         valImages: ImageBatchSource?, featureImages: ImageBatchSource, augmented: Bool, budget: CacheBudget) {
         self.job = job; self.model = model; self.prepared = prepared
         self.trainImages = trainImages; self.valImages = valImages; self.augmented = augmented
+        self.featureImages = featureImages
         self.budget = budget
         self.best = BestTracker(recipe: job.recipe)
     }
@@ -70,7 +74,8 @@ final class PhaseRunner {
             let phase2 = try runFull(epochs: p2, offset: p1, previous: log, restore: restore)
             for m in phase2.epochs { var e = m; e.epoch += p1; log.record(e) }
         }
-        if recipe.keepBest, best.bestEpoch != nil { try loadBest() }
+        // Only the leader writes outputs, so only it needs the best epoch's weights back.
+        if recipe.keepBest, best.bestEpoch != nil, DataParallel.isLeader { try loadBest() }
         return log
     }
 
@@ -78,7 +83,7 @@ final class PhaseRunner {
     private func trackBest(_ t: Trainer, _ m: EpochMetrics, offset: Int) throws {
         guard tracksBest else { return }
         let epoch = m.epoch + offset
-        if best.update(m, epoch: epoch), recipe.keepBest {
+        if best.update(m, epoch: epoch), recipe.keepBest, DataParallel.isLeader {
             // Written before the checkpoint: a run killed in between redoes this epoch (deterministically) and rewrites it.
             let params = model.namedParameters().map { (path: $0.0, value: $0.1.value) }
             try writeNativeCheckpoint(path: job.outPath(Self.bestFileName), parameters: params, attributes: ["best_epoch": "\(epoch)"])
@@ -106,11 +111,12 @@ final class PhaseRunner {
         let t = Trainer(model: layer, optimizer: recipe.makeOptimizer(headPrefixes: model.headLayerNames),
                         schedule: recipe.makeSchedule(stepsPerEpoch: max(1, stepsPerEpoch)),
                         loss: recipe.makeLoss(), epochs: epochs, seed: recipe.seed)
-        t.progress = ProgressReporter(style: job.progressStyle)
+        t.progress = DataParallel.isLeader ? ProgressReporter(style: job.progressStyle) : nil
         return t
     }
 
     private func checkpoint(_ trainer: Trainer, phase: Int, extra: [String: String] = [:]) throws {
+        guard DataParallel.isLeader else { return }
         var extra = extra
         if tracksBest { extra[BestTracker.metadataKey] = best.json() }
         let full = Dictionary(uniqueKeysWithValues: model.namedParameters().map { ($0.0, $0.1.value) })
@@ -133,7 +139,7 @@ final class PhaseRunner {
         let t0 = Date()
         let inference = job.runtime.inference
         let storage = try featureStorage(copies: copies)
-        let trainFeatures = try FeatureCache.compute(trunk: model.trunk, source: trainImages, copies: copies,
+        let trainFeatures = try FeatureCache.compute(trunk: model.trunk, source: featureImages, copies: copies,
                                                      inference: inference, storage: storage.train)
         let valFeatures = try valImages.map {
             try FeatureCache.compute(trunk: model.trunk, source: $0, copies: 1, inference: inference, storage: storage.val)
@@ -155,7 +161,7 @@ final class PhaseRunner {
         trainer.hooks.epochEnd = { [self] t, m in
             try trackBest(t, m, offset: 0)
             try checkpoint(t, phase: 1)
-            try t.log.write(to: URL(fileURLWithPath: job.outPath("metrics.json")))
+            if DataParallel.isLeader { try t.log.write(to: URL(fileURLWithPath: job.outPath("metrics.json"))) }
             try logEpoch(m, phase: 1, offset: 0)
             try reportStop(m, offset: 0)
         }
@@ -176,7 +182,8 @@ final class PhaseRunner {
         let folder = URL(fileURLWithPath: job.recipe.out)
         job.say("cache   trunk features in files in \(job.recipe.out) (\(ByteCount.describe(trainBytes + valBytes)), "
                 + "over the \(ByteCount.describe(budget.remaining)) left of the --cache-memory budget)")
-        return (.files(folder: folder, prefix: ".features-train"), .files(folder: folder, prefix: ".features-val"))
+        let rank = DataParallel.group.map { "-rank\($0.rank)" } ?? ""   // each process its own files
+        return (.files(folder: folder, prefix: ".features-train\(rank)"), .files(folder: folder, prefix: ".features-val\(rank)"))
     }
 
     private func runFull(epochs: Int, offset: Int, previous: MetricsLog, restore: TrainingState?) throws -> MetricsLog {
@@ -185,6 +192,7 @@ final class PhaseRunner {
         let plan = try FreezePlan(paths: paths, headPrefixes: model.headLayerNames,
                                   freeze: offset > 0 ? .trunk : recipe.freeze, unfreezeAt: shifted)
         let trainer = makeTrainer(model, epochs: epochs, stepsPerEpoch: trainImages.batchesPerEpoch)
+        trainer.gradientSync = DataParallel.group.map { BucketedGradientSync(group: $0) }
         if let restore { try trainer.restore(restore) }
         if best.stopped { return trainer.log }
         let phase = offset > 0 ? 2 : 1
@@ -203,7 +211,7 @@ final class PhaseRunner {
             try checkpoint(t, phase: 2, extra: ["phase1_log": previousJSON])
             var combined = previous
             for m in t.log.epochs { var e = m; e.epoch += offset; combined.record(e) }
-            try combined.write(to: URL(fileURLWithPath: job.outPath("metrics.json")))
+            if DataParallel.isLeader { try combined.write(to: URL(fileURLWithPath: job.outPath("metrics.json"))) }
             try logEpoch(m, phase: phase, offset: offset)
             try reportStop(m, offset: offset)
         }

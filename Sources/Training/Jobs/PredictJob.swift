@@ -34,8 +34,9 @@ public enum PredictJob {
 
     /// Predictions for the images that decode; each one that does not gives one `warn` line naming it
     /// (and is left out). Throws when none decodes (the one error, or a summary naming the first).
+    /// `tta`: average each image's probabilities over the test-time views (`TestTimeAugmentation`).
     public static func run(_ loaded: LoadedModel, files: [URL], preprocess: Preprocessing?, top k: Int,
-                           batchSize: Int = 32, warn: WarningHandler = Warnings.standardError) throws -> [Prediction] {
+                           batchSize: Int = 32, tta: Bool = false, warn: WarningHandler = Warnings.standardError) throws -> [Prediction] {
         let p = loaded.preprocessing(override: preprocess)
         var results: [Prediction] = []
         var start = 0
@@ -52,10 +53,9 @@ public enum PredictJob {
             start += batchSize
             if images.isEmpty { continue }
             let chunk = images.map(\.0)
-            var batch = Tensor(uninitializedShape: [chunk.count, p.channels, p.height, p.width])
-            let dst = batch.mutablePointer()
-            for (i, (_, image)) in images.enumerated() { p.apply(image, into: dst + i * p.sampleSize) }
-            let probs = loaded.probabilities(batch)
+            let decoded = images.map(\.1)
+            let probs = tta ? TestTimeAugmentation.probabilities(loaded, images: decoded, preprocessing: p)
+                            : loaded.probabilities(p.batch(decoded))
             let c = probs.shape[1]
             for (i, f) in chunk.enumerated() {
                 let row = (0..<c).map { Double(probs[flat: i * c + $0]) }

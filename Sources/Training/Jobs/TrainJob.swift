@@ -51,13 +51,15 @@ public final class TrainJob {
     /// Continue the run whose output folder this is (its checkpoint.h5 and recipe.yaml).
     public let resume: Bool
     /// Where the run's summary lines go (default: standard output).
-    public var say: (String) -> Void = { print($0); fflush(nil) }
+    public var say: (String) -> Void = { if DataParallel.isLeader { print($0); fflush(nil) } }
     /// Per-batch progress display (nil: chosen from the terminal).
     public var progressStyle: ProgressReporter.Style? = nil
     /// How the run's kernels run (the process-wide parts are applied by the executable at start-up).
     public var runtime = RuntimeOptions()
     /// `--log-json`: machine-readable events (nil: none).
     public var events: EventLog?
+    /// `--tensorboard DIR`: per-epoch scalars and the top-losses grid as TensorBoard events (nil: none).
+    public var tensorBoard: TensorBoardWriter?
 
     /// A job for `recipe`; with `resume`, it continues the run in `recipe.out` from its last checkpoint.
     public init(recipe: Recipe, resume: Bool = false) {
@@ -78,6 +80,66 @@ public final class TrainJob {
         let started = Date()
         if let t = recipe.threads { Threads.count = max(1, t) }
         try prepareOutputFolder()
+        let inputs = try loadInputs()
+        let (prepared, trainImages, valImages, budget) = (inputs.prepared, inputs.trainImages, inputs.valImages, inputs.budget)
+        let model = prepared.model, skippedCount = inputs.skippedCount, augmentation = inputs.augmentation
+
+        // Written once every input check has passed (a run refused at the start leaves an existing
+        // output folder's recipe.yaml alone) and before the first checkpoint, which `--resume` pairs with it.
+        if !resume && DataParallel.isLeader {
+            try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"), header: "Resolved recipe of this run")
+        }
+        let before = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: true) }
+        let runner = PhaseRunner(job: self, model: model, prepared: prepared, trainImages: trainImages, valImages: valImages,
+                                 featureImages: inputs.featureImages, augmented: !augmentation.isIdentity, budget: budget)
+        let log = try runner.run()
+        if !DataParallel.isLeader {   // the leader evaluates, reports and writes the outputs
+            return TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count, validationAccuracy: nil,
+                                seconds: Date().timeIntervalSince(started))
+        }
+
+        // Final evaluation and outputs.
+        let valScores = try valImages.map { try scores(model, $0) }
+        let confusion = valScores.map { confusionMatrix($0.scores, $0.labels, classCount: prepared.classNames.count) }
+        let after = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: false) }
+        let best = runner.tracksBest ? runner.best : nil
+        var marks: [(x: Double, label: String)] = []
+        if runner.cachedEpochs > 0 && runner.cachedEpochs < log.epochs.count { marks.append((Double(runner.cachedEpochs) + 0.5, "phase 2")) }
+        if let e = best?.bestEpoch { marks.append((Double(e), "best")) }
+        var gallery: TopLossGallery = ([], "", nil)
+        if let valImages, let valScores {
+            gallery = topLossFigures(model, valImages, valScores, classNames: prepared.classNames)
+            if let tensorBoard, let grid = gallery.grid { try tensorBoard.image("top_losses", grid, step: log.epochs.count) }
+        }
+        try writeOutputs(prepared, log: log, confusion: confusion, bestEpoch: recipe.keepBest ? best?.bestEpoch : nil, marks: marks,
+                         topLosses: (gallery.figures, gallery.note))
+        var summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
+                                   validationAccuracy: confusion?.accuracy, seconds: Date().timeIntervalSince(started),
+                                   oldClassAccuracyBefore: before ?? nil, oldClassAccuracyAfter: after ?? nil)
+        summary.bestEpoch = best?.bestEpoch
+        summary.stoppedEarly = best?.stopped ?? false
+        report(summary, skipped: skippedCount)
+        var done: [String: EventLog.Value] = ["epochs": .int(summary.epochs), "seconds": .double(summary.seconds)]
+        if let a = summary.validationAccuracy { done["val_accuracy"] = .double(a) }
+        try emit("done", done)
+        return summary
+    }
+
+    /// What a run trains on, checked: the model prepared from the recipe, and the train and
+    /// validation batch sources with their caches.
+    struct Inputs {
+        let prepared: PreparedModel
+        let trainImages: ImageBatchSource
+        let valImages: ImageBatchSource?
+        /// The whole training set (`trainImages` when not data-parallel), for the feature cache.
+        let featureImages: ImageBatchSource
+        let budget: CacheBudget
+        let skippedCount: Int
+        let augmentation: AugmentationConfig
+    }
+
+    /// Loads the data and the model and makes the batch sources (every input check, before long work).
+    func loadInputs() throws -> Inputs {
         let events = self.events
         let sayWarning: @Sendable (String) -> Void = {
             FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8))
@@ -111,48 +173,38 @@ public final class TrainJob {
             try budget.imageCache($0, "val", pixelFormat: preprocessing.pixelFormat, maxShorterSide: side, say: say)
         }
         let augmentation = recipe.augmentation.imageConfig
-        let trainImages = ImageBatchSource(loader: try BatchLoader(
-            dataset: trainCache?.dataset ?? data.train, preprocessing: preprocessing,
-            augmentation: augmentation.isIdentity ? nil : augmentation, cache: trainCache, batchSize: recipe.batchSize,
-            shuffle: true, seed: recipe.seed, fusedAugment: runtime.fusedAugment, streamShorterSide: side))
+        // Data-parallel (finetune-mpi): training batches are shared out; the trunk features of the
+        // cached-head phase are computed whole on every rank (that phase runs the same everywhere).
+        let group = DataParallel.group
+        try group.map { try checkSameData(data.train, group: $0) }
+        func trainLoader(_ shard: LoaderShard?) throws -> ImageBatchSource {
+            ImageBatchSource(loader: try BatchLoader(
+                dataset: trainCache?.dataset ?? data.train, preprocessing: preprocessing,
+                augmentation: augmentation.isIdentity ? nil : augmentation, cache: trainCache, batchSize: recipe.batchSize,
+                shuffle: true, seed: recipe.seed, fusedAugment: runtime.fusedAugment, streamShorterSide: side, shard: shard))
+        }
+        let trainImages = try trainLoader(group.map { LoaderShard(index: $0.rank, count: $0.size) })
+        let featureImages = group == nil ? trainImages : try trainLoader(nil)
         let valImages = try data.validation.map { v in
             ImageBatchSource(loader: try BatchLoader(dataset: valCache?.dataset ?? v, preprocessing: preprocessing, cache: valCache,
                                                      batchSize: max(recipe.batchSize, 64), shuffle: false, streamShorterSide: side))
         }
 
-        // Written once every input check has passed (a run refused at the start leaves an existing
-        // output folder's recipe.yaml alone) and before the first checkpoint, which `--resume` pairs with it.
-        if !resume {
-            try recipe.write(to: outURL.appendingPathComponent("recipe.yaml"), header: "Resolved recipe of this run")
-        }
-        let before = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: true) }
-        let runner = PhaseRunner(job: self, model: model, prepared: prepared, trainImages: trainImages, valImages: valImages,
-                                 augmented: !augmentation.isIdentity, budget: budget)
-        let log = try runner.run()
-
-        // Final evaluation and outputs.
-        let confusion = try valImages.map { try confusionMatrix(model, $0, classCount: prepared.classNames.count) }
-        let after = try prepared.extendedFrom.map { n in try oldClassAccuracy(model, valImages, oldClasses: n, restrictToOld: false) }
-        let best = runner.tracksBest ? runner.best : nil
-        var marks: [(x: Double, label: String)] = []
-        if runner.cachedEpochs > 0 && runner.cachedEpochs < log.epochs.count { marks.append((Double(runner.cachedEpochs) + 0.5, "phase 2")) }
-        if let e = best?.bestEpoch { marks.append((Double(e), "best")) }
-        try writeOutputs(prepared, log: log, confusion: confusion, bestEpoch: recipe.keepBest ? best?.bestEpoch : nil, marks: marks)
-        var summary = TrainSummary(outputFolder: recipe.out, epochs: log.epochs.count,
-                                   validationAccuracy: confusion?.accuracy, seconds: Date().timeIntervalSince(started),
-                                   oldClassAccuracyBefore: before ?? nil, oldClassAccuracyAfter: after ?? nil)
-        summary.bestEpoch = best?.bestEpoch
-        summary.stoppedEarly = best?.stopped ?? false
-        report(summary, skipped: skippedCount)
-        var done: [String: EventLog.Value] = ["epochs": .int(summary.epochs), "seconds": .double(summary.seconds)]
-        if let a = summary.validationAccuracy { done["val_accuracy"] = .double(a) }
-        try emit("done", done)
-        return summary
+        return Inputs(prepared: prepared, trainImages: trainImages, valImages: valImages, featureImages: featureImages, budget: budget,
+                      skippedCount: skippedCount, augmentation: augmentation)
     }
 
     /// Records an event in the `--log-json` file, when there is one.
     func emit(_ event: String, _ fields: [String: EventLog.Value] = [:]) throws {
+        guard DataParallel.isLeader else { return }
         try events?.record(event, fields)
+        if event == "epoch_end", let tensorBoard, case .int(let epoch)? = fields["epoch"] {
+            let tags = [("train_loss", "loss/train"), ("val_loss", "loss/validation"), ("train_accuracy", "accuracy/train"),
+                        ("val_accuracy", "accuracy/validation"), ("lr", "learning_rate")]
+            try tensorBoard.scalars(tags.compactMap { key, tag in
+                if case .double(let v)? = fields[key] { return (tag, v) } else { return nil }
+            }, step: epoch)
+        }
     }
 
     private func prepareOutputFolder() throws {

@@ -49,6 +49,7 @@ struct Train: ParsableCommand {
     @Flag(name: .customLong("allow-nonfinite-weights"), help: "Start from weights that hold NaN or infinite values (refused by default).")
     var allowNonFinite = false
     @Option(name: .customLong("log-json"), help: "Also write one JSON object per line to FILE for each event (epoch_end, phase, checkpoint, warning, early_stop, done).") var logJSON: String?
+    @Option(help: "Also write TensorBoard event files (scalars per epoch, the top-losses grid) into DIR.") var tensorboard: String?
     @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
 
     func overrides() throws -> RecipeOverrides {
@@ -80,6 +81,7 @@ struct Train: ParsableCommand {
                                            explicitOut: out != nil)
             if plain { job.progressStyle = .lines }
             if let logJSON { job.events = EventLog(url: URL(fileURLWithPath: logJSON), continuing: resume != nil) }
+            if let tensorboard { job.tensorBoard = try TensorBoardWriter(folder: URL(fileURLWithPath: tensorboard)) }
             job.runtime = options
             try job.run()
         }
