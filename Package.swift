@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Bench", dependencies: ["TensorCore", "DNNL", "NN", "Zoo", "Training"], swiftSettings: fastSwift),
         // The command line (parse and dispatch only), shared by `finetune` and `finetune-mpi`.
         .target(name: "FinetuneCLI", dependencies: [
-            "TensorCore", "DNNL", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            "TensorCore", "DNNL", "WeightIO", "Training", "Bench", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: fastSwift),
         .executableTarget(name: "finetune", dependencies: ["FinetuneCLI"], swiftSettings: fastSwift),
         .executableTarget(name: "graft-bench", dependencies: ["TensorCore", "DNNL", "NN", "ImageIO"], swiftSettings: fastSwift),

@@ -41,7 +41,14 @@ static inline hid_t chdf5_native_int8(void) { return H5T_NATIVE_INT8; }
 static inline size_t chdf5_variable_size(void) { return H5T_VARIABLE; }
 
 /// Turns off HDF5's automatic error-stack printing for the calling thread (thread-safe builds keep it per thread).
-static inline herr_t chdf5_silence_errors(void) { return H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+/// Also, before the library's first use, turns off its clean-up at exit: after a failed write (a full
+/// disk) that clean-up retries closing the file and crashes (SIGSEGV in H5F__close_cb). Graft closes
+/// every file it writes explicitly, so nothing is lost.
+static inline herr_t chdf5_silence_errors(void) {
+    static int atexit_off = 0;
+    if (!atexit_off) { atexit_off = 1; H5dont_atexit(); }
+    return H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
 /// Kind (1 group, 2 dataset, 0 other) and object-header address of `loc/name`. Returns -1 on failure.
 /// The address orders objects by creation in files written once (h5py, Caffe): used to recover layer order.

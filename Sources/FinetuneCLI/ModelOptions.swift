@@ -12,9 +12,13 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .customLong("input-size")) var inputSize: Int?
     @Option(help: "Width multiplier of --base, as the weights were made (Keras alpha for MobileNet; default 1).") var width: Double?
 
+    @Flag(name: .customLong("allow-nonfinite-weights"), help: "Load weights that hold NaN or infinite values (refused by default).")
+    var allowNonFinite = false
+
     func load(_ runtime: RuntimeOptions) throws -> LoadedModel {
-        try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize, width: width,
-                                   architecture: architecture),
+        allowNonFiniteWeights(allowNonFinite)
+        return try LoadedModel.load(.init(model: model, base: base, weights: weights, classes: classes, inputSize: inputSize, width: width,
+                                          architecture: architecture),
                              inference: runtime.inference)
     }
 }

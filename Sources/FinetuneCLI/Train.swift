@@ -46,6 +46,8 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("cache-features"), help: "With augmentation: cache N augmented passes of trunk features for the frozen-trunk phase (0 = off).") var cacheFeatures: Int?
     @Option(name: .customLong("set"), help: "Any recipe key: --set augmentation={flip: true, rotation: 10}") var assignments: [String] = []
     @Flag(help: "Plain progress lines even on a terminal.") var plain = false
+    @Flag(name: .customLong("allow-nonfinite-weights"), help: "Start from weights that hold NaN or infinite values (refused by default).")
+    var allowNonFinite = false
     @Option(name: .customLong("log-json"), help: "Also write one JSON object per line to FILE for each event (epoch_end, phase, checkpoint, warning, early_stop, done).") var logJSON: String?
     @Option(help: "Also write TensorBoard event files (scalars per epoch, the top-losses grid) into DIR.") var tensorboard: String?
     @OptionGroup(title: "Runtime") var runtime: RuntimeFlags
@@ -72,6 +74,7 @@ struct Train: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let options = runtime.applied()
+            allowNonFiniteWeights(allowNonFinite)
             let job = try TrainJob.resolve(recipeFile: recipe, overrides: try overrides(), resumeFolder: resume,
                                            explicitData: data != nil || assignments.contains { $0.hasPrefix("data=") },
                                            explicitClassNames: classNames != nil || assignments.contains { $0.hasPrefix("class_names=") || $0.hasPrefix("class-names=") },

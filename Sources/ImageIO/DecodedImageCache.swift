@@ -52,14 +52,14 @@ public struct DecodedImageCache: Sendable {
             } else {
                 let reason = failures[i] ?? "decode failed"
                 let entry = SkippedFile(path: samples[i].file.path, reason: reason)
-                options.warn("warning: \(entry)")
+                options.warn("\(entry)")
                 skipped.append(entry)
             }
         }
         let filtered = ImageFolderDataset(root: dataset.root, classNames: dataset.classNames, samples: kept,
                                           isMultiLabel: dataset.isMultiLabel, skipped: skipped)
         if kept.count < samples.count {
-            options.warn("warning: \(filtered.summary)")
+            options.warn(filtered.summary)
             if let empty = filtered.classCounts.firstIndex(of: 0) {
                 throw ImageIOError.emptyClass(name: dataset.classNames[empty],
                                               location: dataset.root.appendingPathComponent(dataset.classNames[empty]).path)

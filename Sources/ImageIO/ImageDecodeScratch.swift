@@ -28,6 +28,10 @@ final class ImageDecodeScratch {
         func free() { base?.deallocate() }
     }
 
+    /// The largest image file read: PNG and JPEG compress, so no decodable image within the decoded
+    /// size limit comes near it.
+    static let maxFileBytes = 512 << 20
+
     init() {}
 
     deinit { file.free(); raw.free() }
@@ -41,13 +45,19 @@ final class ImageDecodeScratch {
     /// call). Errors are one-line `ImageIOError`s naming the file.
     func read(_ url: URL) throws -> UnsafeRawBufferPointer {
         let path = url.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw failure(path, errno) }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw failure(path, errno) }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            throw ImageIOError.unreadableFile(path: path, reason: "is a directory")
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw ImageIOError.unreadableFile(path: path, reason: "is a directory")
+        default: throw ImageIOError.unreadableFile(path: path, reason: "not a regular file (a pipe, socket or device)")
+        }
+        if Int(info.st_size) > ImageDecodeScratch.maxFileBytes {
+            throw ImageIOError.unreadableFile(path: path, reason: "\(info.st_size) bytes, more than the \(ImageDecodeScratch.maxFileBytes >> 20) MiB an image file may have")
         }
         // st_size is only a hint (the file may change while it is read): read until EOF.
         var capacity = max(Int(info.st_size) + 1, 4096)
@@ -55,6 +65,9 @@ final class ImageDecodeScratch {
         capacity = file.capacity
         var count = 0
         while true {
+            if count > ImageDecodeScratch.maxFileBytes {   // the file grew while being read
+                throw ImageIOError.unreadableFile(path: path, reason: "more than the \(ImageDecodeScratch.maxFileBytes >> 20) MiB an image file may have")
+            }
             if count == capacity {
                 let grown = UnsafeMutableRawPointer.allocate(byteCount: 2 * capacity, alignment: 64)
                 grown.copyMemory(from: base, byteCount: count)

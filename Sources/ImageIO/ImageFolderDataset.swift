@@ -265,7 +265,7 @@ enum DatasetScan {
 
     static func report(_ dataset: ImageFolderDataset, options: DatasetOptions) {
         guard !dataset.skipped.isEmpty else { return }
-        for file in dataset.skipped { options.warn("warning: \(file)") }
-        options.warn("warning: \(dataset.summary)")
+        for file in dataset.skipped { options.warn("\(file)") }
+        options.warn(dataset.summary)
     }
 }

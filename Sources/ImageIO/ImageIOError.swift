@@ -40,12 +40,13 @@ public enum ImageIOError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 }
 
-/// Where ImageIO's warnings go (one line each). The default writes to standard error.
+/// Where ImageIO's warnings go (one line each, given without the `warning: ` prefix: the handler adds
+/// its own). The default writes `warning: LINE` to standard error.
 public typealias WarningHandler = @Sendable (String) -> Void
 
 public enum Warnings {
     public static let standardError: WarningHandler = { line in
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        FileHandle.standardError.write(Data(("warning: " + line + "\n").utf8))
     }
     public static let silent: WarningHandler = { _ in }
 }

@@ -43,6 +43,7 @@ public enum PNGEncoder {
         do {
             try Data(bytes).write(to: temporary)
         } catch {
+            try? FileManager.default.removeItem(at: temporary)   // a full disk leaves a partial file
             throw ImageIOError.writeFailed(path: file.path, reason: (error as NSError).localizedDescription)
         }
         guard rename(temporary.path, file.path) == 0 else {

@@ -10,6 +10,11 @@ public enum RuntimeEnvironment {
     /// Logical CPUs available to this process.
     public static var processorCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
+    /// This executable's absolute path (child processes run it again).
+    public static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
     /// Physical memory in bytes (the default cache budget is a quarter of it, at most 2 GiB).
     public static var physicalMemory: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
 }
@@ -34,6 +39,7 @@ extension RuntimeOptions {
     /// | GRAFT_TENSOR_POOL | 0 turns it off | on |
     /// | GRAFT_AUGMENT_FUSED | 0 turns it off | on |
     /// | GRAFT_CACHE_MEMORY | a size (`2GiB`, `512MiB`, bytes) | min(2 GiB, 25% of RAM) |
+    /// | GRAFT_CONTAIN_HDF5 | 0 reads weight files in-process | on |
     public init(environment: [String: String]) {
         self.init()
         cacheMemory = RuntimeOptions.defaultCacheMemory(physicalMemory: RuntimeEnvironment.physicalMemory)
@@ -54,5 +60,6 @@ extension RuntimeOptions {
         if let v = value("GRAFT_INFER_BF16_LAYERS", InferenceBF16Layers.self) { inference.bf16Layers = v }
         if environment["GRAFT_TENSOR_POOL"] == "0" { tensorPool = false }
         if environment["GRAFT_AUGMENT_FUSED"] == "0" { fusedAugment = false }
+        if environment["GRAFT_CONTAIN_HDF5"] == "0" { containHDF5 = false }
     }
 }

@@ -25,6 +25,9 @@ public struct RuntimeOptions: Sendable, Equatable {
     /// `--cache-memory`); beyond it images stream from disk and features go to a file in the run
     /// folder. `init()` gives 2 GiB; `init(environment:)` min(2 GiB, 25% of physical memory).
     public var cacheMemory = RuntimeOptions.cacheMemoryCap
+    /// Read weight files the user names in a child process, so a crash or endless loop inside
+    /// libhdf5 on a damaged file becomes one error line (`GRAFT_CONTAIN_HDF5=0` reads in-process).
+    public var containHDF5 = true
 
     public static let cacheMemoryCap = 2 << 30
 

@@ -13,7 +13,12 @@ import TensorCore
 func hdf5LastError() -> String {
     var buffer = [CChar](repeating: 0, count: 512)
     chdf5_last_error(&buffer, buffer.count)
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    // A failed system call's message carries a timestamp, buffer addresses and sizes; keep its cause.
+    if let start = message.range(of: "error message = '"), let end = message[start.upperBound...].firstIndex(of: "'") {
+        return String(message[start.upperBound..<end])
+    }
+    return message
 }
 
 public enum HDF5ObjectKind: Sendable, Equatable { case group, dataset, other }
@@ -38,28 +43,39 @@ public enum HDF5AttributeValue: Equatable, Sendable {
 public final class HDF5File {
     public let path: String
     public let isWritable: Bool
+    /// Size on disk when opened for reading: the bound on what any dataset or attribute may declare.
+    let byteSize: Int
     private var id: hid_t
     private var isOpen = true
 
-    private init(path: String, id: hid_t, writable: Bool) {
+    private init(path: String, id: hid_t, writable: Bool, byteSize: Int = Int.max) {
         self.path = path
         self.id = id
         self.isWritable = writable
+        self.byteSize = byteSize
     }
 
     deinit { if isOpen { _ = H5Fclose(id) } }
+
+    /// The size of a file that may be an HDF5 file: refuses a missing path, a directory, a FIFO or
+    /// device (which would block or never end), and an empty file, without HDF5 touching it.
+    static func checkedSize(_ path: String) throws -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw WeightIOError(.fileNotFound, file: path, "no such file") }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (it is a directory)")
+        default: throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (not a regular file)")
+        }
+        if info.st_size == 0 { throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (empty, 0 bytes)") }
+        return Int(info.st_size)
+    }
 
     /// Opens an existing file read-only. Distinguishes a missing file, an empty or non-HDF5 file, and
     /// a truncated or damaged HDF5 file.
     public static func open(_ path: String) throws -> HDF5File {
         hdf5Quiet()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw WeightIOError(.fileNotFound, file: path, "no such file")
-        }
-        if isDirectory.boolValue { throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (it is a directory)") }
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? -1
-        if size == 0 { throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (empty, 0 bytes)") }
+        let size = try checkedSize(path)
         let signature = H5Fis_hdf5(path)
         if signature == 0 {
             throw WeightIOError(.notHDF5, file: path, "not an HDF5 file (no HDF5 signature in its \(size) bytes)")
@@ -73,7 +89,7 @@ public final class HDF5File {
             throw WeightIOError(.corruptFile, file: path,
                                 "truncated or corrupt HDF5 file (\(size) bytes; HDF5: \(why.isEmpty ? "open failed" : why))")
         }
-        return HDF5File(path: path, id: fid, writable: false)
+        return HDF5File(path: path, id: fid, writable: false, byteSize: size)
     }
 
     /// Creates (or truncates) a file for writing. HDF5 defaults give superblock v0 and old-style
@@ -168,8 +184,8 @@ public class HDF5Object {
         defer { H5Tclose(tid) }
         let sid = H5Aget_space(aid)
         defer { H5Sclose(sid) }
-        let (shape, count, isScalar) = spaceShape(sid)
         let what = "attribute '\(attribute)' of '\(name)'"
+        let (shape, count, isScalar) = try checkedCount(sid, elementSize: H5Tget_size(tid), bound: file.byteSize, what: what)
         switch H5Tget_class(tid) {
         case H5T_STRING:
             let strings = try readStrings(fileType: tid, count: count, what: what) { mem, buf in H5Aread(aid, mem, buf) }
@@ -302,7 +318,11 @@ public class HDF5Object {
         let pad = H5Tget_strpad(fileType)
         let mem = H5Tcopy(fileType)
         defer { H5Tclose(mem) }
-        var bytes = [UInt8](repeating: 0, count: size * count)
+        let (total, overflow) = size.multipliedReportingOverflow(by: count)
+        guard !overflow, total <= file.byteSize else {
+            throw error(.malformed, "\(what): \(count) strings of \(size) bytes do not fit in the file (the file is damaged)")
+        }
+        var bytes = [UInt8](repeating: 0, count: total)
         let status = bytes.withUnsafeMutableBytes { read(mem, $0.baseAddress!) }
         if status < 0 { throw error(.hdf5Failure, "cannot read \(what) (\(hdf5LastError()))") }
         return (0..<count).map { i in
@@ -321,20 +341,6 @@ func decodeText(_ bytes: [UInt8]) -> String {
 }
 
 final class NameBox { var names: [String] = [] }
-
-/// Shape, element count and scalar-ness of a dataspace (a null dataspace has 0 elements).
-func spaceShape(_ sid: hid_t) -> (shape: [Int], count: Int, isScalar: Bool) {
-    switch H5Sget_simple_extent_type(sid) {
-    case H5S_SCALAR: return ([], 1, true)
-    case H5S_SIMPLE:
-        let rank = Int(H5Sget_simple_extent_ndims(sid))
-        var dims = [hsize_t](repeating: 0, count: max(rank, 1))
-        H5Sget_simple_extent_dims(sid, &dims, nil)
-        let shape = dims.prefix(rank).map { Int($0) }
-        return (shape, shape.reduce(1, *), false)
-    default: return ([0], 0, false)
-    }
-}
 
 /// A group: children, sub-groups, datasets.
 public final class HDF5Group: HDF5Object {
@@ -445,6 +451,22 @@ public final class HDF5Dataset: HDF5Object {
         return spaceShape(sid).shape
     }
 
+    /// The most bytes this dataset's values may decode from: the file size, or for a filtered
+    /// (compressed) dataset its stored bytes times `maxCompressionRatio`.
+    var declaredBytesBound: Int {
+        let dcpl = H5Dget_create_plist(id)
+        defer { if dcpl >= 0 { H5Pclose(dcpl) } }
+        let filters = dcpl >= 0 ? H5Pget_nfilters(dcpl) : 0
+        if filters <= 0 { return file.byteSize }
+        let stored = min(Int(clamping: H5Dget_storage_size(id)), file.byteSize)
+        return stored.multipliedReportingOverflow(by: HDF5Dataset.maxCompressionRatio).overflow
+            ? Int.max : stored * HDF5Dataset.maxCompressionRatio
+    }
+
+    /// Weights compress poorly (about 1.1x with deflate); a ratio beyond this means a damaged or
+    /// hostile file (deflate's own limit is about 1032).
+    static let maxCompressionRatio = 256
+
     /// Human-readable element type, e.g. `float32`, `float16`, `int64`, `vlen string`.
     public var typeDescription: String {
         let tid = H5Dget_type(id)
@@ -468,7 +490,8 @@ public final class HDF5Dataset: HDF5Object {
         defer { H5Tclose(tid) }
         let sid = H5Dget_space(id)
         defer { H5Sclose(sid) }
-        let (shape, count, _) = spaceShape(sid)
+        let (shape, count, _) = try checkedCount(sid, elementSize: H5Tget_size(tid), bound: declaredBytesBound,
+                                                 what: "dataset '\(name)'")
         var tensor = Tensor(uninitializedShape: shape)
         if count == 0 { return tensor }
         let out = tensor.mutablePointer()
@@ -506,7 +529,9 @@ public final class HDF5Dataset: HDF5Object {
         hdf5Quiet()
         let sid = H5Dget_space(id)
         defer { H5Sclose(sid) }
-        let count = spaceShape(sid).count
+        let tid = H5Dget_type(id)
+        defer { H5Tclose(tid) }
+        let count = try checkedCount(sid, elementSize: H5Tget_size(tid), bound: declaredBytesBound, what: "dataset '\(name)'").count
         var values = [Int64](repeating: 0, count: max(count, 1))
         if count > 0 { try check(H5Dread(id, chdf5_native_int64(), hid_t(H5S_ALL), hid_t(H5S_ALL), chdf5_p_default(), &values)) }
         return Array(values.prefix(count))

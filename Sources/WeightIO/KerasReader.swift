@@ -133,17 +133,37 @@ func keras3ModelOrder(_ children: [HDF5Child]) -> [HDF5Child] {
     }
 }
 
+/// The groups a recursive read has entered, by object address: a hard link back to an enclosing
+/// group (a cycle) or to a group already read is refused, and nesting is bounded, so a damaged file
+/// cannot make a walk endless or exponential.
+final class GroupWalk {
+    static let maxDepth = 32
+    private var visited: Set<UInt64> = []
+
+    func enter(_ child: HDF5Child, of parent: HDF5Group, depth: Int) throws {
+        guard depth < GroupWalk.maxDepth else {
+            throw WeightIOError(.malformed, file: parent.file.path,
+                                "groups nest deeper than \(GroupWalk.maxDepth) levels at '\(parent.childPath(child.name))' (the file is damaged)")
+        }
+        guard child.address == 0 || visited.insert(child.address).inserted else {
+            throw WeightIOError(.malformed, file: parent.file.path,
+                                "group '\(parent.childPath(child.name))' links back to a group already read (a link cycle; the file is damaged)")
+        }
+    }
+}
+
 /// Reads `layers/<class>[_k]/vars/<i>`; nested `functional`/`sequential` containers are recursed so
 /// their inner layers appear by their own names.
-func readKeras3Layers(_ container: HDF5Group) throws -> [LayerWeights] {
+func readKeras3Layers(_ container: HDF5Group, walk: GroupWalk = GroupWalk(), depth: Int = 0) throws -> [LayerWeights] {
     let path = container.file.path
     guard container.kind(of: "layers") == .group else { return [] }
     let layersGroup = try container.group("layers")
     var result = LayerAccumulator(file: path)
     for child in keras3ModelOrder(try layersGroup.children().filter { $0.kind == .group }) {
+        try walk.enter(child, of: layersGroup, depth: depth)
         let group = try layersGroup.group(child.name)
         if group.kind(of: "layers") == .group {
-            for layer in try readKeras3Layers(group) {
+            for layer in try readKeras3Layers(group, walk: walk, depth: depth + 1) {
                 guard result.index[layer.name] == nil else {
                     throw WeightIOError(.malformed, file: path, layer: layer.name, "layer name appears twice")
                 }
@@ -191,20 +211,21 @@ func readKeras3Layers(_ container: HDF5Group) throws -> [LayerWeights] {
 /// already divided by the scale-factor blob; two 1-D blobs of equal length (Scale) give `gamma`, `beta`.
 /// A layer name with `/` (BVLC GoogLeNet's `conv1/7x7_s2`) is a nested group, `data/conv1/7x7_s2/0`: a
 /// group with subgroups and no blobs is read as the layers below it, named `parent/child`.
-func readCaffeLayers(_ data: HDF5Group, prefix: String = "") throws -> [LayerWeights] {
+func readCaffeLayers(_ data: HDF5Group, prefix: String = "", walk: GroupWalk = GroupWalk(), depth: Int = 0) throws -> [LayerWeights] {
     let path = data.file.path
     let children = try data.children().filter { $0.kind == .group }
     let distinct = Set(children.map(\.address)).count == children.count && !children.contains { $0.address == 0 }
     let ordered = distinct ? children.sorted { $0.address < $1.address } : children
     var layers: [LayerWeights] = []
     for child in ordered {
+        try walk.enter(child, of: data, depth: depth)
         let group = try data.group(child.name)
         let entries = try group.children()
         let blobs = entries.filter { $0.kind == .dataset }.compactMap { c in Int(c.name).map { ($0, c.name) } }
             .sorted { $0.0 < $1.0 }
         let name = prefix + child.name
         if blobs.isEmpty && entries.contains(where: { $0.kind == .group }) {
-            layers += try readCaffeLayers(group, prefix: name + "/")
+            layers += try readCaffeLayers(group, prefix: name + "/", walk: walk, depth: depth + 1)
             continue
         }
         var values: [Tensor] = []

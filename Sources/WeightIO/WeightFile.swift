@@ -83,16 +83,21 @@ public struct WeightFile: Sendable {
     public var layersWithWeights: [LayerWeights] { layers.filter { !$0.tensors.isEmpty } }
 }
 
-/// Detects the format of a weight file from its content.
+/// Detects the format of a weight file from its content (under the installed `WeightReadPolicy`).
 public func detectWeightFileFormat(path: String) throws -> WeightFileFormat {
-    let file = try HDF5File.open(path)
-    return try detectFormat(try file.root())
+    try detectWeightFileFormat(path: path, policy: .installed)
 }
 
-/// Reads any supported weight file. Throws `WeightIOError` (one line naming the file, and the layer
-/// and tensor where relevant) for missing, non-HDF5, truncated or unrecognised files, missing
-/// datasets and non-float weights.
+/// Reads any supported weight file under the installed `WeightReadPolicy` (in a child process when
+/// the executable asked for containment; NaN and infinite weights refused unless allowed). Throws
+/// `WeightIOError` (one line naming the file, and the layer and tensor where relevant) for missing,
+/// non-HDF5, truncated, damaged or unrecognised files, missing datasets and non-float weights.
 public func readWeightFile(path: String) throws -> WeightFile {
+    try readWeightFile(path: path, policy: .installed)
+}
+
+/// `readWeightFile(path:)` in this process, with no non-finite check.
+func readWeightFileInProcess(path: String) throws -> WeightFile {
     let file = try HDF5File.open(path)
     let root = try file.root()
     let format = try detectFormat(root)

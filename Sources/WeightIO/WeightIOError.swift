@@ -2,8 +2,8 @@ import Foundation
 
 /// Every failure of the file-format layer. `description` is one line that names the file and,
 /// where known, the layer and the tensor: `w.h5: layer 'conv1', tensor 'conv1/kernel:0': int64 dataset ...`.
-public struct WeightIOError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError {
-    public enum Kind: Equatable, Sendable {
+public struct WeightIOError: Error, Equatable, Sendable, CustomStringConvertible, LocalizedError, Codable {
+    public enum Kind: String, Equatable, Sendable, Codable {
         case fileNotFound          // no file at the path
         case notHDF5               // zero bytes, or no HDF5 signature
         case corruptFile           // HDF5 signature present but the file cannot be opened (truncated, damaged)

@@ -76,13 +76,15 @@ public struct LoadedModel {
                 && [.keras2Weights, .keras3Weights].contains(detectWeightFileFormat(path: path))
             if try q.architecture != nil || kerasWeights || isKerasModelFile(path: path) {
                 // A Keras model file: its own graph computes what Keras did, probabilities included.
-                let (model, _) = try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read), inputSize: q.inputSize)
+                let (model, _) = try namingFile(path) {
+                    try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read), inputSize: q.inputSize)
+                }
                 var loaded = LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
                                          outputActivation: nil, source: path, plan: PlanCache(inference))
                 loaded.classesByIndex = true
                 return loaded
             }
-            let (model, meta) = try loadNativeModel(path: path)
+            let (model, meta) = try namingFile(path) { try loadNativeModel(path: path) }
             if let c = q.classes, c != model.classCount {
                 throw JobError("\(path): the model has \(model.classCount) classes, --classes is \(c)")
             }
@@ -167,5 +169,14 @@ final class PlanCache: @unchecked Sendable {
         plan = p
         lock.unlock()
         return p(x)
+    }
+}
+
+/// Runs `body`; an error whose message does not name `path` (a layer graph the file's config cannot
+/// build, say) comes back as a ``JobError`` that does, so every refusal of a file names it.
+func namingFile<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    do { return try body() } catch {
+        if String(describing: error).contains(path) { throw error }
+        throw JobError("\(path): \(error)")
     }
 }

@@ -109,7 +109,7 @@ enum ModelSetup {
     /// unless it already has exactly these classes.
     static func transfer(nativePath: String, _ r: Recipe, dataClasses: [String], label: String) throws -> PreparedModel {
         guard FileManager.default.fileExists(atPath: nativePath) else { throw JobError("\(nativePath): model file not found") }
-        let (model, meta) = try loadNativeModel(path: nativePath)
+        let (model, meta) = try namingFile(nativePath) { try loadNativeModel(path: nativePath) }
         if ShippedModel.named(r.model) == nil, r.model != meta.architecture {
             throw JobError("\(nativePath): holds a \(meta.architecture), but --base is \(r.model)")
         }
@@ -136,7 +136,7 @@ enum ModelSetup {
     /// the model does not know are appended (sorted), so old logits are unchanged.
     static func extend(_ path: String, _ r: Recipe, dataClasses: [String]) throws -> PreparedModel {
         guard FileManager.default.fileExists(atPath: path) else { throw JobError("\(path): model to extend not found") }
-        let (model, meta) = try loadNativeModel(path: path)
+        let (model, meta) = try namingFile(path) { try loadNativeModel(path: path) }
         guard let old = meta.classNames else { throw JobError("\(path): the model has no class names to extend") }
         let missing = old.filter { !dataClasses.contains($0) }
         if !missing.isEmpty {

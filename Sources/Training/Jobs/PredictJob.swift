@@ -32,16 +32,30 @@ public enum PredictJob {
         return files
     }
 
+    /// Predictions for the images that decode; each one that does not gives one `warn` line naming it
+    /// (and is left out). Throws when none decodes (the one error, or a summary naming the first).
     /// `tta`: average each image's probabilities over the test-time views (`TestTimeAugmentation`).
     public static func run(_ loaded: LoadedModel, files: [URL], preprocess: Preprocessing?, top k: Int,
-                           batchSize: Int = 32, tta: Bool = false) throws -> [Prediction] {
+                           batchSize: Int = 32, tta: Bool = false, warn: WarningHandler = Warnings.standardError) throws -> [Prediction] {
         let p = loaded.preprocessing(override: preprocess)
         var results: [Prediction] = []
         var start = 0
+        var failures: [Error] = []
         while start < files.count {
-            let chunk = Array(files[start..<min(start + batchSize, files.count)])
-            let images = try chunk.map { try ImageDecoder.decode(file: $0, as: p.pixelFormat) }   // full size, as Keras's load_img
-            let probs = tta ? TestTimeAugmentation.probabilities(loaded, images: images, preprocessing: p) : loaded.probabilities(p.batch(images))
+            var images: [(URL, Image)] = []
+            for f in files[start..<min(start + batchSize, files.count)] {
+                do {
+                    images.append((f, try ImageDecoder.decode(file: f, as: p.pixelFormat)))   // full size, as Keras's load_img
+                } catch {
+                    failures.append(error)
+                }
+            }
+            start += batchSize
+            if images.isEmpty { continue }
+            let chunk = images.map(\.0)
+            let decoded = images.map(\.1)
+            let probs = tta ? TestTimeAugmentation.probabilities(loaded, images: decoded, preprocessing: p)
+                            : loaded.probabilities(p.batch(decoded))
             let c = probs.shape[1]
             for (i, f) in chunk.enumerated() {
                 let row = (0..<c).map { Double(probs[flat: i * c + $0]) }
@@ -49,14 +63,20 @@ public enum PredictJob {
                 results.append(Prediction(file: f.path, probabilities: row,
                                           top: order.map { .init(class: loaded.classNames[$0], probability: row[$0]) }))
             }
-            start += batchSize
         }
+        if results.isEmpty, let first = failures.first {
+            if failures.count == 1 { throw first }
+            throw JobError("none of the \(failures.count) images could be read; the first: \(first)")
+        }
+        for error in failures { warn(String(describing: error).split(separator: "\n").joined(separator: "; ") + " (skipped)") }
         return results
     }
 
     public static func json(_ predictions: [Prediction]) throws -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted]
+        // Weights loaded with --allow-nonfinite-weights can give NaN: written as strings, not an error.
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         return String(decoding: try e.encode(predictions), as: UTF8.self)
     }
 

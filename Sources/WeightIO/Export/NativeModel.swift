@@ -162,6 +162,7 @@ public func readNativeModelMetadata(_ file: WeightFile) throws -> NativeModelMet
     let architecture = try need(NativeKey.architecture)
     let options = try decode(ZooOptions.self, NativeKey.options)
     let inputShape = try decode([Int].self, NativeKey.inputShape)
+    try checkNativeOptions(options, inputShape: inputShape, file: file.path)
     let classNames = a[NativeKey.classNames] == nil ? nil : try decode([String].self, NativeKey.classNames)
     let headLayers = a[NativeKey.headLayers] == nil ? [] : try decode([String].self, NativeKey.headLayers)
     guard let preprocessing = Preprocessing(rawValue: try need(NativeKey.preprocessing)) else {
@@ -193,7 +194,11 @@ public func loadNativeModel(path: String) throws -> (model: ZooModel, metadata: 
     let entry: ZooEntry
     do { entry = try Zoo.entry(named: metadata.architecture) }
     catch { throw WeightIOError(.malformed, file: path, "saved architecture '\(metadata.architecture)' is not in the zoo: \(error)") }
-    let model = try entry.build(metadata.options)
+    let spec: ModelSpec
+    do { spec = try entry.spec(metadata.options) }
+    catch { throw WeightIOError(.malformed, file: path, "root attribute 'zoo_options' does not describe a valid \(entry.name): \(error)") }
+    try checkNativeModelSize(spec, file: file)
+    let model = ZooModel(spec: spec, seed: metadata.options.seed)
     if !metadata.headLayers.isEmpty && model.headLayerNames != metadata.headLayers, let classes = metadata.options.classCount {
         // The saved model's head was rebuilt (rebuildHead without hidden layers, other pooling): redo it.
         let hidden = model.spec.headRecipe.hidden.map(\.name)
@@ -208,4 +213,45 @@ public func loadNativeModel(path: String) throws -> (model: ZooModel, metadata: 
     }
     try model.importWeights(file, options: .strict)
     return (model, metadata)
+}
+
+/// Refuses options that would allocate far more than the file holds (`inputChannels` 2^31, say),
+/// before the model is built: the trunk's parameters are all in the file, and the default head
+/// (which a rebuilt one replaces) may add at most `headAllowance` values.
+func checkNativeModelSize(_ spec: ModelSpec, file: WeightFile) throws {
+    let headAllowance = 1 << 28
+    func total(_ shapes: [(path: String, shape: [Int])]) -> Int? {
+        var sum = 0
+        for (_, shape) in shapes {
+            guard let n = checkedProduct(shape) else { return nil }
+            let (s, overflow) = sum.addingReportingOverflow(n)
+            if overflow { return nil }
+            sum = s
+        }
+        return sum
+    }
+    let held = file.layers.reduce(0) { $0 + $1.tensors.reduce(0) { $0 + $1.value.count } }
+    let trunk = total(spec.trunk.parameterShapes)
+    let all = total(spec.parameterShapes)
+    guard let trunk, let all, trunk <= held, all <= held + headAllowance else {
+        throw WeightIOError(.malformed, file: file.path, "root attribute 'zoo_options' describes a \(spec.architecture) with "
+                            + "\(all.map(String.init) ?? "too many") parameters, but the file holds \(held) values (the file is damaged)")
+    }
+}
+
+/// Bounds on the sizes a native file's options may state: far beyond any real CNN, small enough that
+/// shape arithmetic cannot overflow and an image batch fits in memory.
+func checkNativeOptions(_ o: ZooOptions, inputShape: [Int], file: String) throws {
+    func bad(_ what: String) -> WeightIOError {
+        WeightIOError(.malformed, file: file, "root attribute 'zoo_options': \(what) (the file is damaged)")
+    }
+    if let s = o.inputSize, !(1...8192).contains(s) { throw bad("inputSize \(s) is not in 1...8192") }
+    if let c = o.inputChannels, !(1...4096).contains(c) { throw bad("inputChannels \(c) is not in 1...4096") }
+    if let k = o.classCount, !(1...(1 << 24)).contains(k) { throw bad("classCount \(k) is not in 1...\(1 << 24)") }
+    if let h = o.hiddenWidth, !(1...(1 << 20)).contains(h) { throw bad("hiddenWidth \(h) is not in 1...\(1 << 20)") }
+    if let m = o.depthMultiplier, !(1...64).contains(m) { throw bad("depthMultiplier \(m) is not in 1...64") }
+    if !(o.widthMultiplier > 0 && o.widthMultiplier <= 16) { throw bad("widthMultiplier \(o.widthMultiplier) is not in (0, 16]") }
+    guard inputShape.count == 3, (1...4096).contains(inputShape[0]), inputShape.dropFirst().allSatisfy({ (1...8192).contains($0) }) else {
+        throw WeightIOError(.malformed, file: file, "root attribute 'input_shape' \(inputShape) is not [C, H, W] within 4096 x 8192 x 8192 (the file is damaged)")
+    }
 }
