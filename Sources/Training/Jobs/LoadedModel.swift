@@ -76,7 +76,7 @@ public struct LoadedModel {
                 && [.keras2Weights, .keras3Weights].contains(detectWeightFileFormat(path: path))
             if try q.architecture != nil || kerasWeights || isKerasModelFile(path: path) {
                 // A Keras model file: its own graph computes what Keras did, probabilities included.
-                let (model, _) = try namingFile(path) {
+                let (model, _) = try namingFile(path, or: q.architecture) {
                     try loadKerasModel(path: path, architecture: q.architecture.map(KerasArchitectureFile.read), inputSize: q.inputSize)
                 }
                 var loaded = LoadedModel(model: model, options: model.effectiveOptions(), classNames: (0..<model.classCount).map { "class\($0)" },
@@ -173,10 +173,12 @@ final class PlanCache: @unchecked Sendable {
 }
 
 /// Runs `body`; an error whose message does not name `path` (a layer graph the file's config cannot
-/// build, say) comes back as a ``JobError`` that does, so every refusal of a file names it.
-func namingFile<T>(_ path: String, _ body: () throws -> T) throws -> T {
+/// build, say) comes back as a ``JobError`` that does, so every refusal of a file names it (an error
+/// naming `other`, the architecture sidecar, is already named).
+func namingFile<T>(_ path: String, or other: String? = nil, _ body: () throws -> T) throws -> T {
     do { return try body() } catch {
-        if String(describing: error).contains(path) { throw error }
+        let message = String(describing: error)
+        if message.contains(path) || other.map(message.contains) == true { throw error }
         throw JobError("\(path): \(error)")
     }
 }

@@ -50,11 +50,13 @@ func readKerasModelFile(path: String, architecture: KerasModelConfig?) throws ->
         let archive = try readKerasArchive(path: path)
         return (try architecture ?? parseKerasModelConfig(archive.configJSON, file: path), { archive.weights })
     case .hdf5:
-        let root = try HDF5File.open(path).root()
-        let format = try detectFormat(root)
         if let architecture { return (architecture, { try readWeightFile(path: path) }) }
-        if format == .keras2FullModel, let json = try? root.stringAttribute("model_config") {
-            return (try parseKerasModelConfig(json, file: path), { try readWeightFile(path: path) })
+        // One read under the installed policy (a damaged file's libhdf5 crash stays in the child
+        // process), which also brings the model_config.
+        let file = try readWeightFile(path: path)
+        let format = file.format
+        if format == .keras2FullModel, let json = file.modelConfigJSON {
+            return (try parseKerasModelConfig(json, file: path), { file })
         }
         throw WeightIOError(.missingObject, file: path, format == .keras2Weights || format == .keras3Weights
             ? "a weights-only Keras file: give its architecture too (--architecture model.json|model.yaml)"
