@@ -64,11 +64,8 @@ public enum TopLosses {
         var items: [Item] = []
         for chunk in stride(from: 0, to: worst.count, by: 8).map({ Array(worst[$0..<min($0 + 8, worst.count)]) }) {
             let decoded = try chunk.map { try ImageDecoder.decode(file: samples[$0].file, as: preprocessing.pixelFormat) }
-            var batch = Tensor(uninitializedShape: [chunk.count, preprocessing.channels, preprocessing.height, preprocessing.width])
-            let dst = batch.mutablePointer()
-            for (i, image) in decoded.enumerated() { preprocessing.apply(image, into: dst + i * preprocessing.sampleSize) }
             let predicted = chunk.map { i in probabilities[i].indices.max { probabilities[i][$0] < probabilities[i][$1] } ?? 0 }
-            let (maps, _) = try cam.maps(batch, classes: predicted)
+            let (maps, _) = try cam.maps(preprocessing.batch(decoded), classes: predicted)
             for (k, i) in chunk.enumerated() {
                 var picture = HeatmapOverlay.draw(maps[k], over: HeatmapOverlay.modelView(decoded[k], preprocessing: preprocessing))
                 let side = min(picture.width, picture.height)

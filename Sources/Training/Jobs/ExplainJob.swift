@@ -27,10 +27,7 @@ public enum ExplainJob {
         for start in stride(from: 0, to: files.count, by: batchSize) {
             let chunk = Array(files[start..<min(start + batchSize, files.count)])
             let decoded = try chunk.map { try ImageDecoder.decode(file: $0, as: p.pixelFormat) }
-            var batch = Tensor(uninitializedShape: [chunk.count, p.channels, p.height, p.width])
-            let dst = batch.mutablePointer()
-            for (i, image) in decoded.enumerated() { p.apply(image, into: dst + i * p.sampleSize) }
-            let (maps, _) = try cam.maps(batch, classes: target.map { Array(repeating: $0, count: chunk.count) })
+            let (maps, _) = try cam.maps(p.batch(decoded), classes: target.map { Array(repeating: $0, count: chunk.count) })
             for (i, file) in chunk.enumerated() {
                 let out = folder.appendingPathComponent(uniqueName(for: file, used: &used))
                 try PNGEncoder.write(HeatmapOverlay.draw(maps[i], over: HeatmapOverlay.modelView(decoded[i], preprocessing: p)), to: out)
