@@ -76,6 +76,10 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var earlyStopping: EarlyStopping?
     /// model.h5 gets the weights of the best epoch by `monitor` (not the last one's).
     public var keepBest = false
+    /// Data-parallel runs (`finetune-mpi`): `linear` multiplies `lr` by the number of processes (Goyal
+    /// et al.'s rule for a global batch N times larger); `none` keeps it. Never applied silently: the
+    /// run's header says which.
+    public var lrScaling = LRScaling.none
 
     public init() {}
 
@@ -88,7 +92,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         case dropout, labelSmoothing = "label_smoothing", loss, seed, threads, out, augmentation, preprocess
         case cacheFeatures = "cache_features", extend, head, validationSplit = "validation_split"
         case width, cifarStem = "cifar_stem", inputChannels = "input_channels"
-        case earlyStopping = "early_stopping", keepBest = "keep_best"
+        case earlyStopping = "early_stopping", keepBest = "keep_best", lrScaling = "lr_scaling"
     }
 
     /// Decodes a possibly partial recipe: missing keys keep their defaults.
@@ -104,6 +108,11 @@ public struct Recipe: Codable, Sendable, Equatable {
 extension Recipe {
     public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
         case sgd, adam, adamw
+        public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
+    }
+
+    public enum LRScaling: String, Codable, Sendable, CaseIterable {
+        case none, linear
         public init(from decoder: Decoder) throws { self = try decodeChoice(decoder) }
     }
 

@@ -45,6 +45,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
     public var inputChannels: Int?
     public var earlyStopping: Recipe.EarlyStopping?
     public var keepBest: Bool?
+    public var lrScaling: Recipe.LRScaling?
 
     public init() {}
 
@@ -120,6 +121,7 @@ public struct RecipeOverrides: Codable, Sendable, Equatable {
         r.width = other.width ?? width; r.cifarStem = other.cifarStem ?? cifarStem
         r.classNames = other.classNames ?? classNames; r.inputChannels = other.inputChannels ?? inputChannels
         r.earlyStopping = other.earlyStopping ?? earlyStopping; r.keepBest = other.keepBest ?? keepBest
+        r.lrScaling = other.lrScaling ?? lrScaling
         return r
     }
 }
@@ -144,6 +146,7 @@ extension Recipe {
         width = o.width ?? width; cifarStem = o.cifarStem ?? cifarStem
         classNames = o.classNames ?? classNames; inputChannels = o.inputChannels ?? inputChannels
         earlyStopping = o.earlyStopping ?? earlyStopping; keepBest = o.keepBest ?? keepBest
+        lrScaling = o.lrScaling ?? lrScaling
     }
 
     public func applying(_ o: RecipeOverrides) -> Recipe { var r = self; r.apply(o); return r }

@@ -58,6 +58,7 @@ import WeightIO
         let r = try Self.mpi([args(two), args(two)])
         #expect(r.status == 0, "\(r)")
         #expect(r.stdout.components(separatedBy: "done    2 epochs").count == 2, "rank 0 alone reports: \(r.stdout)")
+        #expect(r.stdout.contains("mpi     2 ranks; global batch 15") && r.stdout.contains("not scaled (lr_scaling: none)"), "\(r.stdout)")
         let a = try Self.weights(one.appendingPathComponent("model.h5")), b = try Self.weights(two.appendingPathComponent("model.h5"))
         #expect(a.keys.sorted() == b.keys.sorted() && !a.isEmpty)
         for (k, x) in a {
@@ -65,6 +66,27 @@ import WeightIO
             let scale = max(x.map(abs).max() ?? 0, 1e-12)
             let worst = zip(x, y).map { abs($0 - $1) }.max() ?? .infinity
             #expect(x.count == y.count && worst / scale <= 1e-4, "\(k): max difference \(worst) (scale \(scale))")
+        }
+    }
+
+    /// `lr_scaling: linear` multiplies the rate by the ranks: 2 ranks at lr 0.005 train as 1 process at 0.01.
+    @Test func linearScalingDoublesTheRate() throws {
+        guard Self.available() else { return }
+        let tmp = try TempDir()
+        let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1"], train: 8, val: 2)
+        func args(_ out: URL, lr: String, _ more: [String] = []) -> [String] {
+            CLI.lenet(data: data, out: out, epochs: 1, extra: ["--freeze", "none", "--batch-size", "8", "--lr", lr] + more) + CLI.fixedConvPath
+        }
+        let one = tmp.path("one"), two = tmp.path("two")
+        try CLI.succeed(args(one, lr: "0.01"))
+        let scaled = args(two, lr: "0.005", ["--set", "lr_scaling=linear"])
+        let r = try Self.mpi([scaled, scaled])
+        #expect(r.status == 0 && r.stdout.contains("lr 0.005 x 2 = 0.01 (lr_scaling: linear)"), "\(r)")
+        let a = try Self.weights(one.appendingPathComponent("model.h5")), b = try Self.weights(two.appendingPathComponent("model.h5"))
+        for (k, x) in a {
+            let y = b[k] ?? []
+            let scale = max(x.map(abs).max() ?? 0, 1e-12)
+            #expect(x.count == y.count && (zip(x, y).map { abs($0 - $1) }.max() ?? .infinity) / scale <= 1e-4, "\(k)")
         }
     }
 
@@ -81,19 +103,20 @@ import WeightIO
     }
 
     /// SIGKILL of one rank mid-run: mpirun ends the job non-zero within 30 s; the checkpoint rank 0
-    /// wrote stays readable.
-    @Test func aKilledRankEndsTheJob() throws {
+    /// wrote stays readable, and `--resume` with the same 2 ranks ends with exactly the weights of an
+    /// uninterrupted 2-rank run.
+    @Test func aKilledRankEndsTheJobAndTheRunResumes() throws {
         guard Self.available() else { return }
         let tmp = try TempDir()
         let data = try TinyData.mnist(tmp.path("data"), classes: ["0", "1", "2"], train: 10, val: 3)
-        let out = tmp.path("run")
-        let args = CLI.lenet(data: data, out: out, epochs: 400, extra: ["--freeze", "none"])
+        let out = tmp.path("run"), straight = tmp.path("straight")
+        func run(_ out: URL) -> [String] { CLI.lenet(data: data, out: out, epochs: 60, extra: ["--freeze", "none"]) + CLI.fixedConvPath }
+        let args = run(out)
         var killedAt: Date?
         let r = try Self.mpi([args, args], timeout: 90) { mpirun in
             let checkpoint = out.appendingPathComponent("checkpoint.h5").path
             let until = Date().addingTimeInterval(60)
-            while !FileManager.default.fileExists(atPath: checkpoint) && Date() < until { usleep(100_000) }
-            usleep(300_000)
+            while !FileManager.default.fileExists(atPath: checkpoint) && Date() < until { usleep(10_000) }
             let children = Self.children(of: mpirun.processIdentifier)
             if let victim = children.last { _ = kill(victim, SIGKILL); killedAt = Date() }
         }
@@ -102,6 +125,14 @@ import WeightIO
         #expect(Date().timeIntervalSince(killed) < 30)
         let file = try readNativeCheckpoint(path: out.appendingPathComponent("checkpoint.h5").path)
         #expect(!file.parameters.isEmpty)
+
+        let resumed = try Self.mpi([["--resume", out.path, "--threads", "1", "--plain"] + CLI.fixedConvPath,
+                                    ["--resume", out.path, "--threads", "1", "--plain"] + CLI.fixedConvPath])
+        #expect(resumed.status == 0 && resumed.stdout.contains("done    60 epochs"), "\(resumed)")
+        let whole = try Self.mpi([run(straight), run(straight)])
+        #expect(whole.status == 0, "\(whole)")
+        let a = try Self.weights(straight.appendingPathComponent("model.h5")), b = try Self.weights(out.appendingPathComponent("model.h5"))
+        #expect(!a.isEmpty && a == b, "resumed weights differ from the uninterrupted run's")
     }
 
     /// Direct children of `pid` (from /proc), sorted.

@@ -108,8 +108,10 @@ final class PhaseRunner {
     }
 
     private func makeTrainer(_ layer: any Layer, epochs: Int, stepsPerEpoch: Int) -> Trainer {
+        var scheduled = recipe
+        scheduled.lr = job.effectiveLR
         let t = Trainer(model: layer, optimizer: recipe.makeOptimizer(headPrefixes: model.headLayerNames),
-                        schedule: recipe.makeSchedule(stepsPerEpoch: max(1, stepsPerEpoch)),
+                        schedule: scheduled.makeSchedule(stepsPerEpoch: max(1, stepsPerEpoch)),
                         loss: recipe.makeLoss(), epochs: epochs, seed: recipe.seed)
         t.progress = DataParallel.isLeader ? ProgressReporter(style: job.progressStyle) : nil
         return t

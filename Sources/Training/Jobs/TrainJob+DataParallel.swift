@@ -2,6 +2,20 @@ import Foundation
 import ImageIO
 
 extension TrainJob {
+    /// The recipe's `lr`, times the number of processes under `lr_scaling: linear` in a data-parallel run.
+    var effectiveLR: Double {
+        guard let group = DataParallel.group, recipe.lrScaling == .linear else { return recipe.lr }
+        return recipe.lr * Double(group.size)
+    }
+
+    /// The run header's line about the processes, the global batch and the learning rate.
+    func dataParallelSummary(_ group: DataParallelGroup) -> String {
+        let lr = recipe.lrScaling == .linear
+            ? "lr \(recipe.lr) x \(group.size) = \(effectiveLR) (lr_scaling: linear)"
+            : "lr \(recipe.lr), not scaled (lr_scaling: none)"
+        return "mpi     \(group.size) ranks; global batch \(recipe.batchSize) (about \(recipe.batchSize / group.size) per rank); \(lr)"
+    }
+
     /// Refuses to start when the ranks see different training sets (a folder copied incompletely to
     /// one node, another class list): every rank hashes its sample list and the hashes must agree.
     func checkSameData(_ train: ImageFolderDataset, group: DataParallelGroup) throws {

@@ -177,6 +177,7 @@ public final class TrainJob {
         // cached-head phase are computed whole on every rank (that phase runs the same everywhere).
         let group = DataParallel.group
         try group.map { try checkSameData(data.train, group: $0) }
+        if let group { say(dataParallelSummary(group)) }
         func trainLoader(_ shard: LoaderShard?) throws -> ImageBatchSource {
             ImageBatchSource(loader: try BatchLoader(
                 dataset: trainCache?.dataset ?? data.train, preprocessing: preprocessing,
