@@ -22,6 +22,8 @@ Same models and batch sizes as the Graft side (Sources/Training/Jobs/BenchJob.sw
   mobilenetv2-infer  MobileNetV2 alpha 1.0 224px with top (keras.applications; torchvision mobilenet_v2 is the
                    same network: its classifier Dropout(0.2) is removed, as Keras has none), inference, batch 16
   mobilenetv2-train  MobileNetV2 full training step, batch 16
+  inceptionv3-infer  InceptionV3 299px with top (keras.applications; torchvision inception_v3 without the
+                   auxiliary classifier, transform_input off, is the same network), inference, batch 16
   lenet5-train     LeNet-5 28px (Keras-tutorial form: conv6 5x5 same + tanh, avgpool, conv16 5x5 + tanh,
                    avgpool, dense 120 tanh, 84 tanh, 10), training step, batch 64
   resnet20-train   ResNet-20 (He et al. 2015, CIFAR: 16/32/64 x 3 basic blocks, option-A shortcuts),
@@ -44,7 +46,7 @@ import sys
 import time
 
 BATCH = {"vgg16-infer": 16, "vgg16-frozen": 16, "vgg16-train": 16, "resnet50-infer": 16,
-         "resnet50-train": 16, "mobilenetv2-infer": 16, "mobilenetv2-train": 16, "lenet5-train": 64, "resnet20-train": 64, "vgg16-cached": 16}
+         "resnet50-train": 16, "mobilenetv2-infer": 16, "mobilenetv2-train": 16, "inceptionv3-infer": 16, "lenet5-train": 64, "resnet20-train": 64, "vgg16-cached": 16}
 INPUT = {"lenet5-train": (1, 28, 10), "resnet20-train": (3, 32, 10)}  # channels, size, classes
 
 
@@ -54,6 +56,8 @@ def workload_input(w):
         return 3, 224, 3
     if w.startswith("vgg16") or w.startswith("resnet50") or w.startswith("mobilenetv2"):
         return 3, 224, 1000
+    if w == "inceptionv3-infer":
+        return 3, 299, 1000
     return INPUT[w]
 
 
@@ -174,6 +178,8 @@ def torch_model(w):
         model = resnet50_v1()
     elif w.startswith("mobilenetv2"):
         model = mobilenet_v2()
+    elif w == "inceptionv3-infer":
+        model = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False, transform_input=False)
     elif w == "lenet5-train":
         model = LeNet5()
     else:
@@ -347,6 +353,8 @@ def run_tf(w, threads, warmup, iterations):
         model = keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
     elif w.startswith("mobilenetv2"):
         model = keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3), classifier_activation=None)
+    elif w == "inceptionv3-infer":
+        model = keras.applications.InceptionV3(weights=None, input_shape=(299, 299, 3), classifier_activation=None)
     elif w == "lenet5-train":
         model = lenet5()
     else:

@@ -21,6 +21,8 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
     case mobilenetv2Infer = "mobilenetv2-infer"
     /// MobileNetV2 alpha 1.0 224px with top, full training step, batch 16.
     case mobilenetv2Train = "mobilenetv2-train"
+    /// InceptionV3 (keras.applications) 299px with top, inference, batch 16.
+    case inceptionv3Infer = "inceptionv3-infer"
     /// LeNet-5 28px (zoo `lenet5`: tanh, average pooling), training step, batch 64.
     case lenet5Train = "lenet5-train"
     /// ResNet-20 CIFAR (He et al. 2015, option-A shortcuts), 32px, training step, batch 64.
@@ -30,7 +32,9 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
     case vgg16Cached = "vgg16-cached"
 
     public var batch: Int { self == .lenet5Train || self == .resnet20Train ? 64 : 16 }
-    public var isInference: Bool { self == .vgg16Infer || self == .resnet50Infer || self == .mobilenetv2Infer }
+    public var isInference: Bool { [.vgg16Infer, .resnet50Infer, .mobilenetv2Infer, .inceptionv3Infer].contains(self) }
+    /// Input side of the ImageNet-shaped workloads (InceptionV3's own 299, else 224).
+    public var inputSize: Int { self == .inceptionv3Infer ? 299 : 224 }
 
     /// The zoo model of the 224px ImageNet-shaped workloads (with top, 1000 classes).
     public var zooName: String? {
@@ -38,6 +42,7 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
         case .vgg16Infer, .vgg16Train, .vgg16Frozen, .vgg16Cached: "vgg16"
         case .resnet50Infer, .resnet50Train: "resnet50"
         case .mobilenetv2Infer, .mobilenetv2Train: "mobilenetv2"
+        case .inceptionv3Infer: "inceptionv3"
         case .lenet5Train, .resnet20Train: nil
         }
     }
@@ -51,6 +56,7 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
         case .resnet50Train: "ResNet50 224 full training"
         case .mobilenetv2Infer: "MobileNetV2 224 inference"
         case .mobilenetv2Train: "MobileNetV2 224 full training"
+        case .inceptionv3Infer: "InceptionV3 299 inference"
         case .lenet5Train: "LeNet-5 28 training"
         case .resnet20Train: "ResNet-20 CIFAR 32 training"
         case .vgg16Cached: "VGG16 fine-tune 10 ep x 600 img (cached)"
@@ -67,13 +73,14 @@ public enum BenchWorkload: String, CaseIterable, Sendable, Codable {
         case .resnet50Train: (3.7, 3.2)
         case .lenet5Train: (8700, 6700)
         case .resnet20Train: (344, 266)
-        case .vgg16Cached, .mobilenetv2Infer, .mobilenetv2Train: nil
+        case .vgg16Cached, .mobilenetv2Infer, .mobilenetv2Train, .inceptionv3Infer: nil
         }
     }
 
     /// The default order of `bench all`: cheap workloads first, so a cut-short run still has them.
     public static let defaultOrder: [BenchWorkload] = [
-        .lenet5Train, .resnet20Train, .mobilenetv2Infer, .resnet50Infer, .vgg16Infer, .vgg16Frozen, .vgg16Cached, .mobilenetv2Train, .resnet50Train, .vgg16Train,
+        .lenet5Train, .resnet20Train, .mobilenetv2Infer, .resnet50Infer, .inceptionv3Infer, .vgg16Infer, .vgg16Frozen, .vgg16Cached,
+        .mobilenetv2Train, .resnet50Train, .vgg16Train,
     ]
 
     /// Images of the cached fine-tune and its epochs.
@@ -136,12 +143,13 @@ public enum BenchJob {
         }
 
         switch workload {
-        case .vgg16Infer, .resnet50Infer, .mobilenetv2Infer:
-            let model = try Zoo.build(workload.zooName!, ZooOptions(inputSize: 224, classCount: 1000))
+        case .vgg16Infer, .resnet50Infer, .mobilenetv2Infer, .inceptionv3Infer:
+            let side = workload.inputSize
+            let model = try Zoo.build(workload.zooName!, ZooOptions(inputSize: side, classCount: 1000))
             model.setTraining(false)
-            let macs = try BenchFLOPs.forwardMACs(model, [3, 224, 224]).macs
+            let macs = try BenchFLOPs.forwardMACs(model, [3, side, side]).macs
             m.gflop_per_step = 2 * macs * Double(b) / 1e9
-            let (x, _) = inputs([b, 3, 224, 224], classes: 1000)
+            let (x, _) = inputs([b, 3, side, side], classes: 1000)
             let times: [Double]
             if useInferencePlan {
                 // Built (weights snapshot) before timing; the first warm-up call compiles for batch 16.

@@ -31,7 +31,7 @@ public struct BenchOptions: Sendable {
         switch w {
         case .lenet5Train: return quick ? 20 : 50
         case .resnet20Train: return quick ? 5 : 10
-        case .resnet50Infer, .vgg16Infer: return quick ? 2 : 4
+        case .resnet50Infer, .vgg16Infer, .inceptionv3Infer: return quick ? 2 : 4
         case .mobilenetv2Infer: return quick ? 3 : 6
         case .vgg16Frozen, .vgg16Cached, .resnet50Train, .mobilenetv2Train: return quick ? 2 : 3
         case .vgg16Train: return 2
